@@ -1,0 +1,47 @@
+// swift-tools-version: 6.0
+//
+// Cocoon — a recommendation-feed diversity simulator and test harness.
+// Dependencies point one way: Math ← Core ← {Recommenders, Metrics} ← Scenario ← Report ← cocoon.
+
+import PackageDescription
+
+let package = Package(
+    name: "Cocoon",
+    products: [
+        .executable(name: "cocoon", targets: ["cocoon"]),
+        .library(name: "CocoonMath", targets: ["CocoonMath"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2")
+    ],
+    targets: [
+        // MARK: - System libraries
+
+        /// OpenBLAS' CBLAS interface (Debian: libopenblas-dev). Imported only by CocoonMath.
+        .systemLibrary(
+            name: "CBLAS",
+            pkgConfig: "openblas",
+            providers: [.apt(["libopenblas-dev"])]
+        ),
+
+        // MARK: - Public API
+
+        /// Matrices, BLAS wrappers, top-k, random streams, samplers, the block executor.
+        .target(name: "CocoonMath", dependencies: ["CBLAS"]),
+
+        // MARK: - Command-line tool
+
+        .executableTarget(
+            name: "cocoon",
+            dependencies: [
+                "CocoonMath",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+
+        // MARK: - Tests
+
+        .testTarget(name: "CocoonMathTests", dependencies: ["CocoonMath"]),
+    ],
+    swiftLanguageModes: [.v6]
+)

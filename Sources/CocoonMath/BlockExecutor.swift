@@ -1,0 +1,149 @@
+import Dispatch
+import Synchronization
+
+/// Runs fixed-size blocks of work in parallel on a fixed number of workers.
+///
+/// Determinism comes from the blocks, not the workers: the block boundaries depend only on the
+/// problem size and the block size, each block's result depends only on its own input, and
+/// results are returned (or reduced) in block order. Workers pick blocks dynamically, so the
+/// result is the same for 1, 2 or 8 workers while the load stays balanced.
+///
+/// BLAS runs single-threaded inside each block (``BLASRuntime/ensureConfigured()`` is called
+/// when an executor is created, before any block runs).
+public struct BlockExecutor: Sendable {
+    /// Number of worker threads (≥ 1).
+    public let workers: Int
+
+    /// Creates an executor.
+    ///
+    /// - Parameter workers: number of worker threads, ≥ 1.
+    public init(workers: Int) {
+        precondition(workers >= 1, "workers must be ≥ 1, got \(workers)")
+        self.workers = workers
+        BLASRuntime.ensureConfigured()
+    }
+
+    /// The blocks covering `0..<count` in order: `[0, size), [size, 2·size), …`, the last one
+    /// possibly shorter. Empty when `count == 0`.
+    public static func blocks(count: Int, blockSize: Int) -> [Range<Int>] {
+        precondition(count >= 0 && blockSize >= 1, "need count ≥ 0 and blockSize ≥ 1, got \(count), \(blockSize)")
+        return stride(from: 0, to: count, by: blockSize).map { $0..<min($0 + blockSize, count) }
+    }
+
+    /// Calls `body(block, worker)` once for every block index in `0..<blockCount`, in parallel.
+    ///
+    /// `worker` is in `0..<workers` and identifies per-worker scratch space; it never affects
+    /// what a block computes.
+    public func forEach(blockCount: Int, _ body: @Sendable (_ block: Int, _ worker: Int) -> Void) {
+        if blockCount <= 0 { return }
+        let w = min(workers, blockCount)
+        if w == 1 {
+            for b in 0..<blockCount { body(b, 0) }
+            return
+        }
+        let next = Atomic<Int>(0)
+        withoutActuallyEscaping(body) { body in
+            let box = UncheckedBox(body)
+            DispatchQueue.concurrentPerform(iterations: w) { worker in
+                while true {
+                    let b = next.wrappingAdd(1, ordering: .relaxed).oldValue
+                    if b >= blockCount { break }
+                    box.value(b, worker)
+                }
+            }
+        }
+    }
+
+    /// Computes `body(block, worker)` for every block and returns the results in block order.
+    public func map<T: Sendable>(blockCount: Int, _ body: @Sendable (_ block: Int, _ worker: Int) -> T) -> [T] {
+        let out = SharedArray<T?>(repeating: nil, count: blockCount)
+        forEach(blockCount: blockCount) { b, w in out[b] = body(b, w) }
+        return out.toArray().map { $0! }
+    }
+
+    /// Like ``map(blockCount:_:)`` for a throwing body. If any block throws, the error of the
+    /// lowest-numbered failing block is rethrown (so the reported error does not depend on
+    /// timing); the other blocks still run to completion.
+    public func tryMap<T: Sendable>(blockCount: Int, _ body: @Sendable (_ block: Int, _ worker: Int) throws -> T) throws -> [T] {
+        let out = SharedArray<Result<T, any Error>?>(repeating: nil, count: blockCount)
+        forEach(blockCount: blockCount) { b, w in out[b] = Result { try body(b, w) } }
+        return try out.toArray().map { try $0!.get() }
+    }
+}
+
+// Lets a non-escaping Sendable closure cross into concurrentPerform.
+private struct UncheckedBox<T>: @unchecked Sendable {
+    let value: T
+    init(_ value: T) { self.value = value }
+}
+
+/// A fixed-size array that parallel blocks write at **disjoint** indices.
+///
+/// This is the one place where Cocoon shares mutable memory between worker threads: each
+/// block of a ``BlockExecutor`` run owns a range of indices and only writes there; nothing
+/// reads an index while another block may be writing it. Reads after the parallel section
+/// (``toArray()``) see every write, because `concurrentPerform` returns only after all
+/// workers finished.
+public final class SharedArray<Element>: @unchecked Sendable {
+    private let base: UnsafeMutablePointer<Element>
+    /// Number of elements.
+    public let count: Int
+
+    /// Creates the array with `count` copies of `value`.
+    public init(repeating value: Element, count: Int) {
+        precondition(count >= 0, "count must be ≥ 0, got \(count)")
+        self.count = count
+        base = .allocate(capacity: max(count, 1))
+        base.initialize(repeating: value, count: count)
+    }
+
+    /// Creates the array from the elements of `values`.
+    public init(_ values: [Element]) {
+        count = values.count
+        base = .allocate(capacity: max(count, 1))
+        values.withUnsafeBufferPointer { p in
+            if let a = p.baseAddress { base.initialize(from: a, count: count) }
+        }
+    }
+
+    deinit {
+        base.deinitialize(count: count)
+        base.deallocate()
+    }
+
+    /// Element access (not synchronised: write only indices your block owns).
+    @inlinable
+    public subscript(i: Int) -> Element {
+        get {
+            precondition(i >= 0 && i < count, "index \(i) out of range 0..<\(count)")
+            return _read(i)
+        }
+        set {
+            precondition(i >= 0 && i < count, "index \(i) out of range 0..<\(count)")
+            _write(i, newValue)
+        }
+    }
+
+    @usableFromInline func _read(_ i: Int) -> Element { base[i] }
+    @usableFromInline func _write(_ i: Int, _ v: Element) { base[i] = v }
+
+    /// Calls `body` with the elements `range` as a mutable span (no copy).
+    public func withMutableSpan<R>(_ range: Range<Int>, _ body: (inout MutableSpan<Element>) throws -> R) rethrows -> R {
+        precondition(range.lowerBound >= 0 && range.upperBound <= count, "range \(range) out of 0..<\(count)")
+        let buf = UnsafeMutableBufferPointer(start: base + range.lowerBound, count: range.count)
+        var span = buf.mutableSpan
+        return try body(&span)
+    }
+
+    /// Calls `body` with the elements `range` as a read-only span (no copy).
+    public func withSpan<R>(_ range: Range<Int>, _ body: (Span<Element>) throws -> R) rethrows -> R {
+        precondition(range.lowerBound >= 0 && range.upperBound <= count, "range \(range) out of 0..<\(count)")
+        let buf = UnsafeBufferPointer(start: base + range.lowerBound, count: range.count)
+        return try body(buf.span)
+    }
+
+    /// A copy of the elements, in order.
+    public func toArray() -> [Element] {
+        Array(UnsafeBufferPointer(start: base, count: count))
+    }
+}

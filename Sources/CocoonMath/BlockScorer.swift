@@ -1,0 +1,125 @@
+/// Scores a block of users against every item and keeps each user's top k, without ever
+/// holding more than one cache-sized tile of scores.
+///
+/// For a user block `U` (b × d, rows of a larger user matrix) and the item matrix `V` (m × d),
+/// the scores are `U · Vᵀ`. They are computed tile by tile: for items `[t, t + T)` one
+/// single-threaded `sgemm` writes a b × T tile into the worker's ``ScoringWorkspace``, an
+/// optional `adjust` closure edits each user's row of the tile (exclusions, offsets, noise),
+/// and each row is offered to that user's ``TopKSelector``. Memory is O(b·T) per worker
+/// whatever the number of users and items.
+///
+/// - Complexity: O(b·m·d) for the products plus O(b·m) for the selection, per block.
+public struct BlockScorer: Sendable {
+    /// The items, one row per item (m × d).
+    public let items: Matrix
+    /// Items per tile.
+    public let tileSize: Int
+
+    /// Creates a scorer.
+    ///
+    /// - Parameters:
+    ///   - items: the item matrix (m × d).
+    ///   - tileSize: items per tile (default 2,048: a 64-user tile of scores is 512 KiB).
+    public init(items: Matrix, tileSize: Int = 2048) {
+        precondition(tileSize >= 1, "tileSize must be ≥ 1, got \(tileSize)")
+        self.items = items
+        self.tileSize = tileSize
+    }
+
+    /// The scores of users `rows` of `users` against every item: a `rows.count × m` matrix.
+    /// Use for one block at a time.
+    ///
+    /// - Complexity: O(rows.count · m · d).
+    public func scores(users: Matrix, rows: Range<Int>) -> Matrix {
+        precondition(users.cols == items.cols, "users have \(users.cols) dimensions, items \(items.cols)")
+        var out = Matrix(rows: rows.count, cols: items.rows)
+        Matrix.gemmRows(users, rows: rows, items, itemRange: 0..<items.rows, into: &out)
+        return out
+    }
+
+    /// Computes the top `k` items of every user in `rows`.
+    ///
+    /// - Parameters:
+    ///   - users: the user matrix (n × d); only `rows` are read.
+    ///   - rows: the block of users.
+    ///   - k: items to keep per user.
+    ///   - workspace: the calling worker's scratch space.
+    ///   - adjust: optional; called for every user row and tile with the block-local row
+    ///     index, the index of the tile's first item and the tile's scores (one per item),
+    ///     before selection. Set a score to `-infinity` to exclude an item.
+    ///   - emit: called once per user, in block order, with the block-local row index and the
+    ///     selector holding that user's best items (drain it with
+    ///     ``TopKSelector/drainSorted(into:at:)``).
+    public func topK(
+        users: Matrix, rows: Range<Int>, k: Int,
+        workspace: ScoringWorkspace,
+        adjust: ((_ row: Int, _ firstItem: Int, _ scores: inout MutableSpan<Float>) -> Void)? = nil,
+        emit: (_ row: Int, _ selector: inout TopKSelector) -> Void
+    ) {
+        precondition(users.cols == items.cols, "users have \(users.cols) dimensions, items \(items.cols)")
+        let b = rows.count
+        if b == 0 { return }
+        workspace.prepare(rows: b, tile: tileSize, k: k)
+        let m = items.rows
+        var t0 = 0
+        while t0 < m {
+            let t1 = min(t0 + tileSize, m)
+            let width = t1 - t0
+            workspace.withTile(rows: b, width: width) { tile in
+                Matrix.gemmRows(users, rows: rows, items, itemRange: t0..<t1, into: &tile)
+            }
+            for r in 0..<b {
+                workspace.withRow(r, width: width) { span in
+                    adjust?(r, t0, &span)
+                    workspace.selectors[r].offer(span.span, baseIndex: t0)
+                }
+            }
+            t0 = t1
+        }
+        for r in 0..<b { emit(r, &workspace.selectors[r]) }
+    }
+}
+
+/// Scratch memory for one worker of a ``BlockScorer``: a score tile and one selector per row.
+///
+/// Reused across blocks and steps, so scoring allocates nothing after the first block. A
+/// workspace belongs to one worker at a time (index it by the worker number of
+/// ``BlockExecutor``).
+public final class ScoringWorkspace: @unchecked Sendable {
+    private var tile: [Float] = []
+    /// The selectors of the current block (one per row).
+    public var selectors: [TopKSelector] = []
+
+    /// Creates an empty workspace; it grows on first use.
+    public init() {}
+
+    func prepare(rows: Int, tile size: Int, k: Int) {
+        if tile.count < rows * size { tile = [Float](repeating: 0, count: rows * size) }
+        if selectors.count < rows || selectors.first?.k != k {
+            selectors = Array(repeating: TopKSelector(k: k), count: max(rows, selectors.count))
+        }
+        for r in 0..<rows { selectors[r].reset() }
+    }
+
+    func withTile(rows: Int, width: Int, _ body: (inout TileView) -> Void) {
+        tile.withUnsafeMutableBufferPointer { p in
+            var view = TileView(base: p.baseAddress!, rows: rows, cols: width)
+            body(&view)
+        }
+    }
+
+    func withRow(_ r: Int, width: Int, _ body: (inout MutableSpan<Float>) -> Void) {
+        tile.withUnsafeMutableBufferPointer { p in
+            let rowBuffer = UnsafeMutableBufferPointer(rebasing: p[(r * width)..<((r + 1) * width)])
+            var span = rowBuffer.mutableSpan
+            body(&span)
+        }
+    }
+}
+
+// A rows × cols row-major view of workspace memory (internal: pointer plumbing for gemm).
+struct TileView {
+    let base: UnsafeMutablePointer<Float>
+    let rows: Int
+    let cols: Int
+}

@@ -1,0 +1,64 @@
+import CocoonMath
+import Testing
+
+@Suite struct BlockExecutorTests {
+    @Test func blocksCoverTheRangeInOrder() {
+        #expect(BlockExecutor.blocks(count: 0, blockSize: 4).isEmpty)
+        #expect(BlockExecutor.blocks(count: 10, blockSize: 4) == [0..<4, 4..<8, 8..<10])
+        #expect(BlockExecutor.blocks(count: 8, blockSize: 4) == [0..<4, 4..<8])
+    }
+
+    /// Scoring + top-k + a float reduction over user blocks, with 1, 2 and 4 workers:
+    /// every output bit must be identical.
+    @Test func outputIsBitIdenticalForAnyWorkerCount() {
+        var rng = Seed(12).stream("exec")
+        let users = Matrix(rows: 1000, cols: 24, values: (0..<24_000).map { _ in Float(Sample.normal(using: &rng)) })
+        let items = Matrix(rows: 3000, cols: 24, values: (0..<72_000).map { _ in Float(Sample.normal(using: &rng)) })
+        let scorer = BlockScorer(items: items, tileSize: 512)
+        let blocks = BlockExecutor.blocks(count: users.rows, blockSize: 64)
+
+        func run(workers: Int) -> (slates: [Int32], sums: [Float]) {
+            let exec = BlockExecutor(workers: workers)
+            let slates = SharedArray<Int32>(repeating: -1, count: users.rows * 10)
+            let spaces = (0..<workers).map { _ in ScoringWorkspace() }
+            let sums = exec.map(blockCount: blocks.count) { b, w -> Float in
+                let rows = blocks[b]
+                var local = [Int32](repeating: 0, count: rows.count * 10)
+                scorer.topK(users: users, rows: rows, k: 10, workspace: spaces[w]) { r, sel in
+                    _ = sel.drainSorted(into: &local, at: r * 10)
+                }
+                for (j, v) in local.enumerated() { slates[rows.lowerBound * 10 + j] = v }
+                // A per-block float reduction (order fixed inside the block).
+                let s = scorer.scores(users: users, rows: rows)
+                return s.storage.reduce(0, +)
+            }
+            return (slates.toArray(), sums)
+        }
+        let one = run(workers: 1)
+        for w in [2, 4] {
+            let other = run(workers: w)
+            #expect(other.slates == one.slates, "\(w) workers")
+            #expect(other.sums.map(\.bitPattern) == one.sums.map(\.bitPattern), "\(w) workers")
+        }
+        #expect(!one.slates.contains(-1))
+    }
+
+    @Test func tryMapReportsTheLowestFailingBlock() {
+        struct Failure: Error, Equatable { let block: Int }
+        let exec = BlockExecutor(workers: 4)
+        #expect(throws: Failure(block: 3)) {
+            _ = try exec.tryMap(blockCount: 40) { b, _ -> Int in
+                if b % 10 == 3 { throw Failure(block: b) }
+                return b
+            }
+        }
+        let ok = try? exec.tryMap(blockCount: 40) { b, _ in b * 2 }
+        #expect(ok == (0..<40).map { $0 * 2 })
+    }
+
+    @Test func blasIsPinnedToOneThread() {
+        _ = BlockExecutor(workers: 2)
+        #expect(BLASRuntime.threads == 1)
+        #expect(BLASRuntime.buildDescription.contains("OpenBLAS"))
+    }
+}

@@ -1,0 +1,134 @@
+import CocoonMath
+import Testing
+
+// Naive references in Double, compared with a tolerance proportional to the inner dimension:
+// |ours − ref| ≤ 1e-5 · (1 + k) · max|a|·max|b| — float rounding grows with the sum length.
+
+private func randomMatrix(_ rows: Int, _ cols: Int, _ rng: inout RandomStream) -> Matrix {
+    Matrix(rows: rows, cols: cols, values: (0..<(rows * cols)).map { _ in Float(Sample.normal(using: &rng)) })
+}
+
+private func naiveProduct(_ a: Matrix, _ ta: Bool, _ b: Matrix, _ tb: Bool) -> [[Double]] {
+    let m = ta ? a.cols : a.rows
+    let k = ta ? a.rows : a.cols
+    let n = tb ? b.rows : b.cols
+    var c = Array(repeating: Array(repeating: 0.0, count: n), count: m)
+    for i in 0..<m {
+        for j in 0..<n {
+            var s = 0.0
+            for p in 0..<k {
+                let x = ta ? a[p, i] : a[i, p]
+                let y = tb ? b[j, p] : b[p, j]
+                s += Double(x) * Double(y)
+            }
+            c[i][j] = s
+        }
+    }
+    return c
+}
+
+private let awkwardShapes: [(Int, Int, Int)] = [
+    (1, 1, 1), (1, 7, 5), (7, 1, 5), (5, 9, 1), (3, 4, 0), (0, 4, 3), (4, 0, 3),
+    (13, 17, 19), (64, 33, 65), (1, 300, 8), (300, 1, 8), (31, 29, 7),
+]
+
+@Suite struct MatrixBLASTests {
+    @Test(arguments: awkwardShapes)
+    func gemmMatchesNaive(shape: (Int, Int, Int)) throws {
+        let (m, n, k) = shape
+        var rng = Seed(7).stream("gemm", m, n * 1000 + k)
+        for (ta, tb) in [(false, false), (false, true), (true, false), (true, true)] {
+            let a = ta ? randomMatrix(k, m, &rng) : randomMatrix(m, k, &rng)
+            let b = tb ? randomMatrix(n, k, &rng) : randomMatrix(k, n, &rng)
+            var c = randomMatrix(m, n, &rng)
+            let c0 = c
+            Matrix.gemm(a, transposeA: ta, b, transposeB: tb, alpha: 0.5, beta: 2, into: &c)
+            let ref = naiveProduct(a, ta, b, tb)
+            for i in 0..<m {
+                for j in 0..<n {
+                    let expected = 0.5 * ref[i][j] + 2 * Double(c0[i, j])
+                    let tol = 1e-5 * Double(1 + k) * 25
+                    #expect(abs(Double(c[i, j]) - expected) <= tol, "(\(m),\(n),\(k)) ta=\(ta) tb=\(tb) at (\(i),\(j))")
+                }
+            }
+        }
+    }
+
+    @Test(arguments: awkwardShapes)
+    func gemvMatchesNaive(shape: (Int, Int, Int)) {
+        let (m, n, _) = shape
+        var rng = Seed(8).stream("gemv", m, n)
+        let a = randomMatrix(m, n, &rng)
+        let x = (0..<n).map { _ in Float(Sample.normal(using: &rng)) }
+        let xt = (0..<m).map { _ in Float(Sample.normal(using: &rng)) }
+        let y = a.gemv(x)
+        let yt = a.gemv(xt, transpose: true)
+        #expect(y.count == m && yt.count == n)
+        for i in 0..<m {
+            let ref = (0..<n).reduce(0.0) { $0 + Double(a[i, $1]) * Double(x[$1]) }
+            #expect(abs(Double(y[i]) - ref) <= 1e-4 * Double(1 + n))
+        }
+        for j in 0..<n {
+            let ref = (0..<m).reduce(0.0) { $0 + Double(a[$1, j]) * Double(xt[$1]) }
+            #expect(abs(Double(yt[j]) - ref) <= 1e-4 * Double(1 + m))
+        }
+    }
+
+    @Test(arguments: [0, 1, 3, 8, 9, 63, 64, 65, 1000])
+    func levelOneMatchNaive(n: Int) {
+        var rng = Seed(9).stream("l1", n)
+        let x = (0..<n).map { _ in Float(Sample.normal(using: &rng)) }
+        var y = (0..<n).map { _ in Float(Sample.normal(using: &rng)) }
+        let dotRef = zip(x, y).reduce(0.0) { $0 + Double($1.0) * Double($1.1) }
+        #expect(abs(Double(BLAS.dot(x, y)) - dotRef) <= 1e-4 * Double(1 + n))
+        let normRef = x.reduce(0.0) { $0 + Double($1) * Double($1) }.squareRoot()
+        #expect(abs(Double(BLAS.norm(x)) - normRef) <= 1e-5 * (1 + normRef))
+        let y0 = y
+        BLAS.axpy(-1.5, x, &y)
+        for i in 0..<n { #expect(abs(y[i] - (y0[i] - 1.5 * x[i])) <= 1e-5) }
+        // Slices (matrix rows) are accepted without a copy and give the same result.
+        if n > 2 {
+            #expect(BLAS.dot(x[1...], y0[1...]) == BLAS.dot(Array(x[1...]), Array(y0[1...])))
+        }
+    }
+
+    @Test func rowNormalisationAndCosine() {
+        var rng = Seed(10).stream("cos")
+        var a = randomMatrix(17, 9, &rng)
+        a.setRow(3, to: [Float](repeating: 0, count: 9))  // a zero row stays zero
+        let b = randomMatrix(5, 9, &rng)
+        let s = Matrix.cosineSimilarity(rowsOf: a, rowsOf: b)
+        #expect(s.rows == 17 && s.cols == 5)
+        for i in 0..<17 {
+            for j in 0..<5 {
+                let ai = a.row(i).map(Double.init)
+                let bj = b.row(j).map(Double.init)
+                let na = ai.reduce(0) { $0 + $1 * $1 }.squareRoot()
+                let nb = bj.reduce(0) { $0 + $1 * $1 }.squareRoot()
+                let ref = na == 0 ? 0 : zip(ai, bj).reduce(0) { $0 + $1.0 * $1.1 } / (na * nb)
+                #expect(abs(Double(s[i, j]) - ref) <= 1e-5)
+            }
+        }
+        var n = a
+        let norms = n.normalizeRows()
+        #expect(norms[3] == 0)
+        for (i, r) in n.rowNorms().enumerated() {
+            #expect(abs(r - (i == 3 ? 0 : 1)) <= 1e-6)
+        }
+    }
+
+    @Test func blockedScoresEqualFullProduct() {
+        var rng = Seed(11).stream("blocked")
+        let users = randomMatrix(37, 11, &rng)
+        let items = randomMatrix(53, 11, &rng)
+        let full = users.multiplied(by: items, transposeOther: true)
+        let scorer = BlockScorer(items: items, tileSize: 7)
+        for block in BlockExecutor.blocks(count: 37, blockSize: 8) {
+            let s = scorer.scores(users: users, rows: block)
+            #expect(s.rows == block.count && s.cols == 53)
+            for (r, u) in block.enumerated() {
+                #expect(Array(s.row(r)) == Array(full.row(u)))
+            }
+        }
+    }
+}

@@ -1,0 +1,73 @@
+import CocoonMath
+import Testing
+
+// Reference: a full sort by (score desc, index asc), dropping -inf, NaN and masked items.
+private func reference(_ scores: [Float], k: Int, excluded: [Bool]? = nil) -> [Int] {
+    scores.indices
+        .filter { scores[$0] > -.infinity && !(excluded?[$0] ?? false) }
+        .sorted { scores[$0] != scores[$1] ? scores[$0] > scores[$1] : $0 < $1 }
+        .prefix(k).map { $0 }
+}
+
+@Suite struct TopKTests {
+    @Test(arguments: [0, 1, 5, 15, 16, 17, 33, 100, 2049])
+    func matchesFullSortWithTiesAndMasks(n: Int) {
+        for trial in 0..<20 {
+            var rng = Seed(3).stream("topk", n, trial)
+            // Few distinct values → many ties; some excluded with -inf, some NaN.
+            let scores: [Float] = (0..<n).map { _ in
+                let r = Sample.index(below: 12, using: &rng)
+                if r == 0 { return -.infinity }
+                if r == 1 { return .nan }
+                return Float(Sample.index(below: 6, using: &rng))
+            }
+            let mask = (0..<n).map { _ in Sample.bernoulli(0.2, using: &rng) }
+            for k in [0, 1, 3, 10, n, n + 5] {
+                #expect(TopK.select(scores, k: k) == reference(scores, k: k), "n=\(n) trial=\(trial) k=\(k)")
+                #expect(
+                    TopK.select(scores, k: k, excluded: mask) == reference(scores, k: k, excluded: mask),
+                    "masked n=\(n) trial=\(trial) k=\(k)")
+            }
+        }
+    }
+
+    @Test func tiledOffersEqualOneOffer() {
+        var rng = Seed(4).stream("tiles")
+        let scores = (0..<1000).map { _ in Float(Sample.index(below: 50, using: &rng)) }
+        var a = TopKSelector(k: 17)
+        a.offer(scores, baseIndex: 0)
+        var b = TopKSelector(k: 17)
+        for t in stride(from: 0, to: 1000, by: 97) {
+            b.offer(Array(scores[t..<min(t + 97, 1000)]), baseIndex: t)
+        }
+        #expect(a.sortedIndices() == b.sortedIndices())
+        #expect(a.sortedIndices().map(Int.init) == reference(scores, k: 17))
+        var out = [Int32](repeating: -1, count: 20)
+        #expect(b.drainSorted(into: &out, at: 2) == 17)
+        #expect(Array(out[2..<19]) == a.sortedIndices())
+        #expect(b.count == 0)
+    }
+
+    @Test func fusedBlockTopKMatchesSort() {
+        var rng = Seed(5).stream("fused")
+        let users = Matrix(rows: 20, cols: 5, values: (0..<100).map { _ in Float(Sample.normal(using: &rng)) })
+        let items = Matrix(rows: 301, cols: 5, values: (0..<1505).map { _ in Float(Sample.normal(using: &rng)) })
+        let full = users.multiplied(by: items, transposeOther: true)
+        let scorer = BlockScorer(items: items, tileSize: 64)
+        let ws = ScoringWorkspace()
+        var out = [Int32](repeating: -1, count: 20 * 10)
+        scorer.topK(
+            users: users, rows: 4..<20, k: 10, workspace: ws,
+            adjust: { row, first, span in
+                // Exclude item 7 for every user, to test the adjust hook.
+                if first <= 7 && 7 < first + span.count { span[7 - first] = -.infinity }
+            },
+            emit: { row, sel in _ = sel.drainSorted(into: &out, at: (4 + row) * 10) })
+        for u in 4..<20 {
+            var row = Array(full.row(u))
+            row[7] = -.infinity
+            #expect(out[(u * 10)..<(u * 10 + 10)].map(Int.init) == reference(row, k: 10), "user \(u)")
+        }
+        #expect(out[0..<40].allSatisfy { $0 == -1 })
+    }
+}
