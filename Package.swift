@@ -10,6 +10,7 @@ let package = Package(
     products: [
         .executable(name: "cocoon", targets: ["cocoon"]),
         .library(name: "CocoonMath", targets: ["CocoonMath"]),
+        .library(name: "CocoonCore", targets: ["CocoonCore"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2")
@@ -29,6 +30,9 @@ let package = Package(
         /// Matrices, BLAS wrappers, top-k, random streams, samplers, the block executor.
         .target(name: "CocoonMath", dependencies: ["CBLAS"]),
 
+        /// Catalog, population, behaviour, controls, interventions, the Recommender protocol, the engine.
+        .target(name: "CocoonCore", dependencies: ["CocoonMath"]),
+
         // MARK: - Command-line tool
 
         .executableTarget(
@@ -42,6 +46,7 @@ let package = Package(
         // MARK: - Tests
 
         .testTarget(name: "CocoonMathTests", dependencies: ["CocoonMath"]),
+        .testTarget(name: "CocoonCoreTests", dependencies: ["CocoonCore"]),
     ],
     swiftLanguageModes: [.v6]
 )

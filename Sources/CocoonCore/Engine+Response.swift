@@ -1,0 +1,300 @@
+import CocoonMath
+import Foundation
+
+/// The users' responses to one step's slates.
+struct StepResponse {
+    var outcomes: [Outcome]
+    var dwell: [Float]
+    var left: [Int32]
+    var marks: [ControlChange]
+}
+
+extension Engine {
+    /// Phase 4: every active user responds to its slate (parallel over user blocks).
+    func respond(users: [Int32], slates: [Int32], step t: Int) -> StepResponse {
+        let k = config.slateSize
+        let n = users.count
+        let b = behaviour
+        let maxMarks = max(b.notInterested.maxPerStep, 0)
+        let outcomes = SharedArray<UInt8>(repeating: Outcome.skipped.rawValue, count: n * k)
+        let dwell = SharedArray<Float>(repeating: 0, count: n * k)
+        let leaves = SharedArray<Bool>(repeating: false, count: n)
+        let blocks = BlockExecutor.blocks(count: n, blockSize: config.blockSize)
+        let catalog = world.catalog
+        let unit = catalog.unitEmbeddings.storage
+        let raw = catalog.embeddings.storage
+        let primary = catalog.topics.primary
+        let quality = catalog.quality
+        let flags = catalog.flags
+        let d = catalog.dimension
+        let g = state.topics
+        let origin = world.users.origin
+        let seeking = world.users.seeking
+        let st = state
+        let truthVectors = truth.vectors.storage
+        let seed = config.seed
+        let choiceHash = StableHash.fnv1a64("behaviour.choice")
+        let knownHash = StableHash.fnv1a64("behaviour.known")
+
+        executor.forEach(blockCount: blocks.count) { blk, _ in
+            var utility = [Double](repeating: 0, count: k)
+            var affinity = [Float](repeating: 0, count: k)
+            var slateTopicCount = [Float](repeating: 0, count: g)
+            for row in blocks[blk] {
+                let u = Int(users[row])
+                let base = row * k
+                var rng = seed.stream(labelHash: choiceHash, Int(origin[u]), t)
+                // Affinity: cosine of the current interest with each shown item
+                // (rank-utility: the raw dot product of preference and attributes).
+                st.pref.withSpan((u * d)..<((u + 1) * d)) { pu in
+                    for p in 0..<k {
+                        let i = Int(slates[base + p])
+                        let src = b.choice == .rankUtility ? raw : unit
+                        var s: Float = 0
+                        for j in 0..<d { s = s + pu[j] * src[i * d + j] }
+                        affinity[p] = s
+                    }
+                }
+                var consumedAny = false
+                switch b.choice {
+                case .logit, .cascade:
+                    for p in 0..<k {
+                        let i = Int(slates[base + p])
+                        let topic = Int(primary[i])
+                        var v = b.temperature * Double(affinity[p]) + b.qualityWeight * (Double(quality[i]) - 0.5)
+                        if b.satiation.enabled { v -= b.satiation.weight * Double(st.satiation[u * g + topic]) }
+                        if seeking[u] && flags[i].contains(.borderline) { v += b.seekingBonus }
+                        utility[p] = v
+                    }
+                    if b.choice == .logit {
+                        // Softmax over the slate plus the no-click option, position bias included.
+                        var mx = b.noClickUtility
+                        for p in 0..<k {
+                            utility[p] -= b.positionBias * log2(Double(p + 1))
+                            mx = max(mx, utility[p])
+                        }
+                        var total = exp(b.noClickUtility - mx)
+                        for p in 0..<k { total += exp(utility[p] - mx) }
+                        let target = Sample.uniform(using: &rng) * total
+                        var acc = exp(b.noClickUtility - mx)
+                        if target >= acc {
+                            for p in 0..<k {
+                                acc += exp(utility[p] - mx)
+                                if target < acc || p == k - 1 {
+                                    outcomes[base + p] = Outcome.consumed.rawValue
+                                    consumedAny = true
+                                    break
+                                }
+                            }
+                        }
+                    } else {
+                        for p in 0..<k {
+                            if p > 0 && !Sample.bernoulli(b.examination, using: &rng) { break }
+                            let pClick = 1 / (1 + exp(-(utility[p] - b.noClickUtility)))
+                            if Sample.bernoulli(pClick, using: &rng) {
+                                outcomes[base + p] = Outcome.consumed.rawValue
+                                consumedAny = true
+                                break
+                            }
+                        }
+                    }
+                case .rankUtility:
+                    var best = -1
+                    var bestScore = -Double.infinity
+                    let past = st.consumed[u]
+                    for p in 0..<k {
+                        let i = slates[base + p]
+                        if UserState.contains(past, i) { continue }
+                        var kr = seed.stream(labelHash: knownHash, Int(origin[u]), Int(i))
+                        let share = Engine.betaMeanSD(b.knownUtilityMean, b.knownUtilitySD, using: &kr)
+                        let score = Double(affinity[p]) * share * pow(Double(p + 1), b.rankExponent)
+                        if score > bestScore {
+                            best = p
+                            bestScore = score
+                        }
+                    }
+                    if best >= 0 {
+                        outcomes[base + best] = Outcome.consumed.rawValue
+                        consumedAny = true
+                    }
+                case .independent:
+                    for p in 0..<k {
+                        let i = Int(slates[base + p])
+                        var c: Float = 0
+                        for j in 0..<d { c = c + truthVectors[u * d + j] * unit[i * d + j] }
+                        if Sample.bernoulli(Double(max(0, c)), using: &rng) {
+                            outcomes[base + p] = Outcome.consumed.rawValue
+                            consumedAny = true
+                        }
+                    }
+                }
+
+                // "Not interested" on shown, unconsumed items.
+                if b.notInterested.enabled && maxMarks > 0 {
+                    let ni = b.notInterested
+                    for t0 in 0..<g { slateTopicCount[t0] = 0 }
+                    for p in 0..<k { slateTopicCount[Int(primary[Int(slates[base + p])])] += 1 }
+                    var marks = 0
+                    let lastStep = st.lastSlateStep[u]
+                    for p in 0..<k where marks < maxMarks && outcomes[base + p] != Outcome.consumed.rawValue {
+                        let i = slates[base + p]
+                        let topic = Int(primary[Int(i)])
+                        let share =
+                            ni.exposureMemory * Double(st.exposure[u * g + topic]) + (1 - ni.exposureMemory)
+                            * Double(slateTopicCount[topic]) / Double(k)
+                        var prob = ni.base + ni.affinitySlope * max(0, ni.affinityThreshold - Double(affinity[p]))
+                        prob += ni.repetitionSlope * max(0, share - ni.repetitionThreshold)
+                        if lastStep > 0 {
+                            for q in 0..<k where st.lastSlate[u * k + q] == i {
+                                prob += ni.repeatBonus
+                                break
+                            }
+                        }
+                        if Sample.bernoulli(prob, using: &rng) {
+                            let topicLevel = Sample.bernoulli(ni.topicLevelShare, using: &rng)
+                            outcomes[base + p] = (topicLevel ? Outcome.notInterestedTopic : Outcome.notInterested).rawValue
+                            marks += 1
+                        }
+                    }
+                }
+                for p in 0..<k where outcomes[base + p] == Outcome.consumed.rawValue {
+                    let i = Int(slates[base + p])
+                    dwell[base + p] = 1 + ((seeking[u] && flags[i].contains(.borderline)) ? Float(b.seekingDwell) : 0)
+                }
+                let leaveP = b.session.leaveProbability + (consumedAny ? 0 : b.session.boredomLeave)
+                if leaveP > 0 && Sample.bernoulli(leaveP, using: &rng) { leaves[row] = true }
+            }
+        }
+
+        let out = outcomes.toArray().map { Outcome(rawValue: $0)! }
+        var left: [Int32] = []
+        var marks: [ControlChange] = []
+        let leaveFlags = leaves.toArray()
+        for row in 0..<n {
+            let u = users[row]
+            if leaveFlags[row] { left.append(u) }
+            for p in 0..<k {
+                let o = out[row * k + p]
+                if o == .notInterested || o == .notInterestedTopic {
+                    let i = slates[row * k + p]
+                    let mark = NotInterestedMark(
+                        item: i, listStep: Int32(t), scope: o == .notInterested ? .item : .topic, topic: primary[Int(i)])
+                    marks.append(
+                        ControlChange(user: u, step: Int32(t), kind: .notInterested, target: i, mark: mark, intervention: nil))
+                }
+            }
+        }
+        return StepResponse(outcomes: out, dwell: dwell.toArray(), left: left, marks: marks)
+    }
+
+    /// Phase 6: drift, satiation, exposure memory, consumption record (parallel over blocks).
+    func updateState(users: [Int32], slates: [Int32], outcomes: [Outcome], step t: Int) {
+        let k = config.slateSize
+        let n = users.count
+        let b = behaviour
+        let blocks = BlockExecutor.blocks(count: n, blockSize: config.blockSize)
+        let catalog = world.catalog
+        let unit = catalog.unitEmbeddings.storage
+        let primary = catalog.topics.primary
+        let d = catalog.dimension
+        let g = state.topics
+        let st = state
+        let intrinsic = truth.vectors.storage
+        let keepConsumed = b.choice == .rankUtility
+
+        executor.forEach(blockCount: blocks.count) { blk, _ in
+            var delta = [Float](repeating: 0, count: d)
+            var slateTopicCount = [Float](repeating: 0, count: g)
+            for row in blocks[blk] {
+                let u = Int(users[row])
+                let base = row * k
+                // Drift toward consumed, away from rejected, back toward the intrinsic interest.
+                if b.drift.enabled {
+                    for j in 0..<d { delta[j] = 0 }
+                    var moved = false
+                    for p in 0..<k {
+                        let i = Int(slates[base + p])
+                        let w: Float
+                        switch outcomes[base + p] {
+                        case .consumed: w = Float(b.drift.towardConsumed)
+                        case .notInterested, .notInterestedTopic: w = -Float(b.drift.awayFromRejected)
+                        default: continue
+                        }
+                        moved = true
+                        for j in 0..<d { delta[j] = delta[j] + w * unit[i * d + j] }
+                    }
+                    let rho = Float(b.drift.pullToIntrinsic)
+                    st.pref.withMutableSpan((u * d)..<((u + 1) * d)) { pu in
+                        var norm: Float = 0
+                        for j in 0..<d {
+                            let v = pu[j] + delta[j] + rho * (intrinsic[u * d + j] - pu[j])
+                            pu[j] = v
+                            norm = norm + v * v
+                        }
+                        if (moved || rho > 0) && norm > 0 {
+                            let inv = 1 / norm.squareRoot()
+                            for j in 0..<d { pu[j] = pu[j] * inv }
+                        }
+                    }
+                }
+                // Satiation and exposure memory per topic.
+                for q in 0..<g { slateTopicCount[q] = 0 }
+                for p in 0..<k {
+                    let i = Int(slates[base + p])
+                    let topic = Int(primary[i])
+                    slateTopicCount[topic] += 1
+                    if outcomes[base + p] == .consumed {
+                        st.consumedTopics[u * g + topic] += 1
+                        if b.satiation.enabled { st.satiation[u * g + topic] += Float(b.satiation.increment) }
+                    }
+                }
+                let rec = Float(1 - b.satiation.recovery)
+                let mem = Float(b.notInterested.exposureMemory)
+                for q in 0..<g {
+                    if b.satiation.enabled { st.satiation[u * g + q] *= rec }
+                    st.exposure[u * g + q] = mem * st.exposure[u * g + q] + (1 - mem) * slateTopicCount[q] / Float(k)
+                }
+                for p in 0..<k { st.lastSlate[u * k + p] = slates[base + p] }
+                st.lastSlateStep[u] = Int32(t)
+                if keepConsumed {
+                    var c = st.consumed[u]
+                    for p in 0..<k where outcomes[base + p] == .consumed { UserState.insert(slates[base + p], into: &c) }
+                    st.consumed[u] = c
+                }
+            }
+        }
+    }
+
+    /// A draw from the beta distribution with the given mean and standard deviation (the
+    /// parameterisation Chaney et al. use); degenerate when sd is 0.
+    static func betaMeanSD(_ mean: Double, _ sd: Double, using r: inout RandomStream) -> Double {
+        if sd <= 0 { return mean }
+        let v = sd * sd
+        let common = mean * (1 - mean) / v - 1
+        guard common > 0 else { return mean }
+        return Sample.beta(mean * common, (1 - mean) * common, using: &r)
+    }
+}
+
+extension UserState {
+    static func contains(_ sorted: [Int32], _ x: Int32) -> Bool {
+        var lo = 0
+        var hi = sorted.count
+        while lo < hi {
+            let mid = (lo + hi) / 2
+            if sorted[mid] < x { lo = mid + 1 } else { hi = mid }
+        }
+        return lo < sorted.count && sorted[lo] == x
+    }
+
+    static func insert(_ x: Int32, into sorted: inout [Int32]) {
+        var lo = 0
+        var hi = sorted.count
+        while lo < hi {
+            let mid = (lo + hi) / 2
+            if sorted[mid] < x { lo = mid + 1 } else { hi = mid }
+        }
+        if lo < sorted.count && sorted[lo] == x { return }
+        sorted.insert(x, at: lo)
+    }
+}

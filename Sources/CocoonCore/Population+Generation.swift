@@ -1,0 +1,190 @@
+import CocoonMath
+import Foundation
+
+extension Population {
+    /// Generates a population for `catalog` from `spec`, drawing only from `seed`.
+    ///
+    /// Every user's draws come from streams keyed by the user index, so user u is the same
+    /// whatever the population size.
+    ///
+    /// - Complexity: O(users · (topics + d + seedHistory · d)).
+    public static func generate(_ spec: PopulationSpec, catalog: Catalog, seed: Seed) -> Population {
+        let n = spec.users
+        let g = catalog.topics.count
+        let d = catalog.dimension
+        var mix = [Float](repeating: 0, count: n * g)
+        var vectors = [Float](repeating: 0, count: n * d)
+
+        switch spec.shape {
+        case .mixture:
+            let centroids = catalog.topicCentroids()
+            for u in 0..<n {
+                var r = seed.stream("population.interest", u)
+                let pi = Population.drawMixture(spec, topics: g, using: &r)
+                var v = [Double](repeating: 0, count: d)
+                for t in 0..<g where pi[t] > 0 {
+                    mix[u * g + t] = Float(pi[t])
+                    for j in 0..<d { v[j] += pi[t] * centroids[t * d + j] }
+                }
+                let scale = spec.interestNoise / Double(d).squareRoot()
+                for j in 0..<d { v[j] += scale * Sample.normal(using: &r) }
+                let norm = v.reduce(0) { $0 + $1 * $1 }.squareRoot()
+                for j in 0..<d { vectors[u * d + j] = Float(norm > 0 ? v[j] / norm : 0) }
+            }
+        case .dirichlet:
+            var r0 = seed.stream("population.prior")
+            let prior = Sample.dirichlet(Array(repeating: 1, count: d), using: &r0).map { max($0 * spec.dirichletScale, 1e-3) }
+            for u in 0..<n {
+                var r = seed.stream("population.interest", u)
+                let theta = Sample.dirichlet(prior, using: &r)
+                for j in 0..<d { vectors[u * d + j] = Float(theta[j]) }
+                // Topics are the attributes when d == topics; otherwise project on centroids.
+                if d == g {
+                    for t in 0..<g { mix[u * g + t] = Float(theta[t]) }
+                } else {
+                    mix[u * g + Int(catalog.topics.primary[0])] = 1
+                }
+            }
+        }
+
+        // Segments, persona, tags, attributes.
+        let shareTotal = spec.segments.reduce(0) { $0 + $1.share }
+        let segmentWeights = spec.segments.map { $0.share / shareTotal }
+        var segments = [Int32](repeating: 0, count: n)
+        var seeking = [Bool](repeating: false, count: n)
+        var tags = [[Int32]](repeating: [], count: n)
+        var attributes: [UserAttributes] = []
+        attributes.reserveCapacity(n)
+        let adultBands = ["18-29", "30-44", "45-64"]
+        let occupations = ["worker", "professional", "student", "other"]
+        let levels = ["low", "mid", "high"]
+        for u in 0..<n {
+            var r = seed.stream("population.profile", u)
+            let s = spec.segments.count == 1 ? 0 : Sample.categorical(segmentWeights, using: &r)
+            segments[u] = Int32(s)
+            seeking[u] = Sample.bernoulli(spec.segments[s].seeking, using: &r)
+            if Sample.bernoulli(spec.declaredTagProbability, using: &r) {
+                // Declare the top one or two intrinsic topics.
+                let row = Array(mix[(u * g)..<((u + 1) * g)])
+                let order = row.indices.sorted { row[$0] != row[$1] ? row[$0] > row[$1] : $0 < $1 }
+                let k = 1 + Sample.index(below: 2, using: &r)
+                tags[u] = order.prefix(k).filter { row[$0] > 0 }.map { Int32($0) }.sorted()
+            }
+            let name = spec.segments[s].name
+            let band: String
+            let job: String
+            switch name {
+            case "minor":
+                band = "under-18"
+                job = "student"
+            case "elderly":
+                band = "65+"
+                job = "retired"
+            default:
+                band = adultBands[Sample.index(below: adultBands.count, using: &r)]
+                job = occupations[Sample.index(below: occupations.count, using: &r)]
+            }
+            let level = levels[Sample.index(below: levels.count, using: &r)]
+            attributes.append(
+                UserAttributes(
+                    ageBand: band, occupation: job, consumptionLevel: level,
+                    consented: Sample.bernoulli(spec.attributeConsent, using: &r)))
+        }
+
+        // Seed history: topic ∝ π, then the best of 8 random items of that topic by affinity.
+        let byTopic = catalog.itemsByPrimaryTopic()
+        var seedHistory = [[Int32]](repeating: [], count: n)
+        let h = min(spec.seedHistory, catalog.count)
+        if h > 0 {
+            for u in 0..<n {
+                var r = seed.stream("population.seedHistory", u)
+                let weights = (0..<g).map { t -> Double in byTopic[t].isEmpty ? 0 : Double(mix[u * g + t]) }
+                let useTopics = weights.contains { $0 > 0 }
+                let uv = Array(vectors[(u * d)..<((u + 1) * d)])
+                var chosen: [Int32] = []
+                var attempts = 0
+                while chosen.count < h && attempts < h * 20 {
+                    attempts += 1
+                    let pool: [Int32]
+                    if useTopics { pool = byTopic[Sample.categorical(weights, using: &r)] } else { pool = [] }
+                    var best: Int32 = -1
+                    var bestScore = -Float.infinity
+                    for _ in 0..<8 {
+                        let i =
+                            pool.isEmpty
+                            ? Int32(Sample.index(below: catalog.count, using: &r))
+                            : pool[Sample.index(below: pool.count, using: &r)]
+                        if chosen.contains(i) { continue }
+                        let a = BLAS.dot(uv, catalog.unitEmbeddings.row(Int(i)))
+                        if a > bestScore || (a == bestScore && i < best) {
+                            best = i
+                            bestScore = a
+                        }
+                    }
+                    if best >= 0 { chosen.append(best) }
+                }
+                seedHistory[u] = chosen
+            }
+        }
+
+        return Population(
+            topicCount: g, interestMix: mix, interestVectors: Matrix(rows: n, cols: d, values: vectors),
+            segments: segments, segmentNames: spec.segments.map(\.name), seeking: seeking,
+            declaredTags: tags, attributes: attributes, seedHistory: seedHistory)
+    }
+
+    /// A topic mixture with k ∈ [min, max] interests, the dominant one with a share in
+    /// [max(minShare, 1/k), maxShare], the others smaller.
+    static func drawMixture(_ spec: PopulationSpec, topics g: Int, using r: inout RandomStream) -> [Double] {
+        let lo = max(1, min(spec.minInterests, g))
+        let hi = max(lo, min(spec.maxInterests, g))
+        let k = lo + Sample.index(below: hi - lo + 1, using: &r)
+        let chosen = Sample.withoutReplacement(k: k, of: g, using: &r)
+        let order = Sample.permutation(k, using: &r)  // which chosen topic is dominant
+        var pi = [Double](repeating: 0, count: g)
+        if k == 1 {
+            pi[chosen[0]] = 1
+            return pi
+        }
+        let minShare = max(spec.minDominantShare, 1 / Double(k))
+        let maxShare = max(minShare, spec.maxDominantShare)
+        let s = minShare + (maxShare - minShare) * Sample.uniform(using: &r)
+        var rest = [Double](repeating: (1 - s) / Double(k - 1), count: k - 1)
+        for _ in 0..<20 {
+            let draw = Sample.dirichlet(Array(repeating: 2, count: k - 1), using: &r).map { $0 * (1 - s) }
+            if draw.allSatisfy({ $0 <= s }) {
+                rest = draw
+                break
+            }
+        }
+        pi[chosen[order[0]]] = s
+        for j in 1..<k { pi[chosen[order[j]]] = rest[j - 1] }
+        return pi
+    }
+}
+
+extension Catalog {
+    /// The unit mean direction of each topic's items (count × d, flattened; a topic without
+    /// items gets a zero row).
+    public func topicCentroids() -> [Double] {
+        let g = topics.count
+        let d = dimension
+        var c = [Double](repeating: 0, count: g * d)
+        for i in 0..<count {
+            let t = Int(topics.primary[i])
+            for (j, v) in unitEmbeddings.row(i).enumerated() { c[t * d + j] += Double(v) }
+        }
+        for t in 0..<g {
+            let n = (0..<d).reduce(0.0) { $0 + c[t * d + $1] * c[t * d + $1] }.squareRoot()
+            if n > 0 { for j in 0..<d { c[t * d + j] /= n } }
+        }
+        return c
+    }
+
+    /// Item indices per primary topic, ascending.
+    public func itemsByPrimaryTopic() -> [[Int32]] {
+        var out = [[Int32]](repeating: [], count: topics.count)
+        for i in 0..<count { out[Int(topics.primary[i])].append(Int32(i)) }
+        return out
+    }
+}

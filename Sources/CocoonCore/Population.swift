@@ -1,0 +1,73 @@
+import CocoonMath
+
+/// Optional user attributes a recommender may read only with consent.
+public struct UserAttributes: Sendable, Equatable, Codable {
+    /// Age band, e.g. `under-18`, `18-29`, `65+`.
+    public var ageBand: String
+    /// Occupation, e.g. `student`, `worker`.
+    public var occupation: String
+    /// Consumption level: `low`, `mid` or `high`.
+    public var consumptionLevel: String
+    /// Whether the user consented to the platform reading these attributes.
+    public var consented: Bool
+}
+
+/// The users of a world and their ground truth, which no recommender sees (except `oracle`).
+public struct Population: Sendable {
+    /// Number of users.
+    public let count: Int
+    /// Number of topics of the mixtures.
+    public let topicCount: Int
+    /// Intrinsic topic mixture π of every user (count × topics, rows sum to 1).
+    public let interestMix: [Float]
+    /// Intrinsic interest embedding of every user (count × d): unit-norm for `mixture`,
+    /// the raw preference vector for `dirichlet`.
+    public let interestVectors: Matrix
+    /// Segment index per user (into ``segmentNames``).
+    public let segments: [Int32]
+    /// Segment labels.
+    public let segmentNames: [String]
+    /// Whether each user has the "seeking" persona.
+    public let seeking: [Bool]
+    /// Topics each user declared at sign-up (often empty).
+    public let declaredTags: [[Int32]]
+    /// Attributes per user.
+    public let attributes: [UserAttributes]
+    /// Items each user consumed before step 1 (round 0).
+    public let seedHistory: [[Int32]]
+
+    /// User u's intrinsic topic mixture.
+    public func mixture(of u: Int) -> ArraySlice<Float> {
+        interestMix[(u * topicCount)..<((u + 1) * topicCount)]
+    }
+
+    /// User u's dominant intrinsic topic (ties → lower index).
+    public func dominantTopic(of u: Int) -> Int {
+        let row = mixture(of: u)
+        var best = 0
+        for (j, v) in row.enumerated() where v > row[row.startIndex + best] { best = j }
+        return best
+    }
+
+    /// Memberwise initialiser (used by loaders and tests).
+    public init(
+        topicCount: Int, interestMix: [Float], interestVectors: Matrix, segments: [Int32], segmentNames: [String],
+        seeking: [Bool], declaredTags: [[Int32]], attributes: [UserAttributes], seedHistory: [[Int32]]
+    ) {
+        let n = interestVectors.rows
+        precondition(
+            interestMix.count == n * topicCount && segments.count == n && seeking.count == n
+                && declaredTags.count == n && attributes.count == n && seedHistory.count == n,
+            "population arrays disagree on the user count")
+        self.count = n
+        self.topicCount = topicCount
+        self.interestMix = interestMix
+        self.interestVectors = interestVectors
+        self.segments = segments
+        self.segmentNames = segmentNames
+        self.seeking = seeking
+        self.declaredTags = declaredTags
+        self.attributes = attributes
+        self.seedHistory = seedHistory
+    }
+}

@@ -1,0 +1,69 @@
+/// The topics of a catalog and which items belong to each.
+///
+/// Items have one or more topics; the first is the item's *primary* topic. In a topic
+/// distribution an item adds `1/|topics(i)|` to each of its topics (METRICS.md, C9).
+/// Membership is stored compactly (CSR): `offsets[i]..<offsets[i+1]` indexes `members`.
+public struct TopicTable: Sendable, Equatable {
+    /// Topic names, in table order (index 0, 1, …).
+    public let names: [String]
+    /// The primary topic of every item.
+    public let primary: [Int32]
+    /// CSR offsets (itemCount + 1 entries).
+    public let offsets: [Int32]
+    /// Topic indices of all items, concatenated.
+    public let members: [Int32]
+
+    /// Creates a table where every item has exactly one topic.
+    public init(names: [String], primary: [Int32]) {
+        self.names = names
+        self.primary = primary
+        self.offsets = (0...primary.count).map { Int32($0) }
+        self.members = primary
+    }
+
+    /// Creates a table from per-item topic lists (each non-empty, no repeats; the first is
+    /// the primary topic).
+    public init(names: [String], itemTopics: [[Int32]]) {
+        self.names = names
+        var offs: [Int32] = [0]
+        var mem: [Int32] = []
+        offs.reserveCapacity(itemTopics.count + 1)
+        for ts in itemTopics {
+            precondition(!ts.isEmpty, "every item needs at least one topic")
+            mem.append(contentsOf: ts)
+            offs.append(Int32(mem.count))
+        }
+        self.offsets = offs
+        self.members = mem
+        self.primary = itemTopics.map { $0[0] }
+    }
+
+    /// Number of topics.
+    public var count: Int { names.count }
+    /// Number of items.
+    public var itemCount: Int { primary.count }
+    /// Whether some item has more than one topic.
+    public var isMultiTopic: Bool { members.count != primary.count }
+
+    /// The topics of item `i` (primary first).
+    @inlinable
+    public func topics(of i: Int) -> ArraySlice<Int32> {
+        members[Int(offsets[i])..<Int(offsets[i + 1])]
+    }
+
+    /// Adds item `i`'s topic shares (`weight / |topics(i)|` per topic) to `distribution`.
+    @inlinable
+    public func accumulate(item i: Int, weight: Double = 1, into distribution: inout [Double]) {
+        let lo = Int(offsets[i])
+        let hi = Int(offsets[i + 1])
+        if hi - lo == 1 {
+            distribution[Int(members[lo])] += weight
+            return
+        }
+        let w = weight / Double(hi - lo)
+        for j in lo..<hi { distribution[Int(members[j])] += w }
+    }
+
+    /// The index of the topic called `name`, if any.
+    public func index(of name: String) -> Int? { names.firstIndex(of: name) }
+}

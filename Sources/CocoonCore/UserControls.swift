@@ -1,0 +1,119 @@
+/// What a "not interested" mark covers.
+public enum MarkScope: String, Sendable, Codable, CaseIterable {
+    /// This item.
+    case item
+    /// "Not this kind of content": the item's topic.
+    case topic
+}
+
+/// A "not interested" mark: the user marked `item` on the list shown at step `listStep`.
+public struct NotInterestedMark: Sendable, Equatable, Codable {
+    /// The marked item.
+    public var item: Int32
+    /// The step of the list the item was shown on (r in METRICS.md §9).
+    public var listStep: Int32
+    /// Item-level or topic-level.
+    public var scope: MarkScope
+    /// The item's primary topic.
+    public var topic: Int32
+    public init(item: Int32, listStep: Int32, scope: MarkScope, topic: Int32) {
+        self.item = item
+        self.listStep = listStep
+        self.scope = scope
+        self.topic = topic
+    }
+}
+
+/// The controls a user holds, kept by the engine and shown to recommenders every step.
+///
+/// Lists of topics and creators are kept sorted and free of repeats.
+public struct UserControls: Sendable, Equatable, Codable {
+    /// Whether the feed may use the user's personal data (Art. 17 ¶1: the user can switch it off).
+    public var personalisation = true
+    /// Interest tags the user selected (topic indices).
+    public var declaredTags: [Int32] = []
+    /// Tags the user deleted (topic indices): they must stop weighting their topic.
+    public var deletedTags: [Int32] = []
+    /// Topics the user blocked.
+    public var blockedTopics: [Int32] = []
+    /// Creators the user blocked.
+    public var blockedCreators: [Int32] = []
+    /// "Not interested" marks, oldest first.
+    public var notInterested: [NotInterestedMark] = []
+
+    public init() {}
+
+    /// Inserts `value` into the sorted list `list` if absent; returns whether it was added.
+    @discardableResult
+    static func insertSorted(_ value: Int32, into list: inout [Int32]) -> Bool {
+        var lo = 0
+        var hi = list.count
+        while lo < hi {
+            let mid = (lo + hi) / 2
+            if list[mid] < value { lo = mid + 1 } else { hi = mid }
+        }
+        if lo < list.count && list[lo] == value { return false }
+        list.insert(value, at: lo)
+        return true
+    }
+
+    /// Removes `value` from the sorted list if present.
+    @discardableResult
+    static func removeSorted(_ value: Int32, from list: inout [Int32]) -> Bool {
+        guard let i = list.firstIndex(of: value) else { return false }
+        list.remove(at: i)
+        return true
+    }
+
+    /// Selects a tag (it also stops being deleted).
+    public mutating func declare(tag t: Int32) {
+        UserControls.insertSorted(t, into: &declaredTags)
+        UserControls.removeSorted(t, from: &deletedTags)
+    }
+
+    /// Deletes a tag (it also stops being declared).
+    public mutating func delete(tag t: Int32) {
+        UserControls.insertSorted(t, into: &deletedTags)
+        UserControls.removeSorted(t, from: &declaredTags)
+    }
+
+    /// Blocks a creator.
+    public mutating func block(creator c: Int32) { UserControls.insertSorted(c, into: &blockedCreators) }
+
+    /// Blocks a topic.
+    public mutating func block(topic t: Int32) { UserControls.insertSorted(t, into: &blockedTopics) }
+
+    /// Whether the user marked `item` (at item level) at any time.
+    public func hasMarked(item: Int32) -> Bool {
+        notInterested.contains { $0.item == item }
+    }
+}
+
+/// A control that changed for a user at a step (from an intervention or the user's own
+/// behaviour). Recommenders receive the changes of the step with the request; metrics use
+/// them to time how fast a control takes effect.
+public struct ControlChange: Sendable, Equatable, Codable {
+    /// What changed.
+    public enum Kind: String, Sendable, Codable {
+        case notInterested = "not-interested"
+        case declareTag = "declare-tag"
+        case deleteTag = "delete-tag"
+        case personalisationOff = "personalisation-off"
+        case personalisationOn = "personalisation-on"
+        case blockCreator = "block-creator"
+        case blockTopic = "block-topic"
+        case interestShift = "interest-shift"
+    }
+    /// The user.
+    public var user: Int32
+    /// The step at which it took effect (before that step's recommendations).
+    public var step: Int32
+    /// The kind of change.
+    public var kind: Kind
+    /// The topic, item or creator concerned (−1 when none).
+    public var target: Int32
+    /// For marks: the mark.
+    public var mark: NotInterestedMark?
+    /// Name of the intervention that made the change (nil for the user's own marks).
+    public var intervention: String?
+}

@@ -1,0 +1,60 @@
+import CocoonMath
+
+/// The engine's per-user state, stored column-wise so that parallel blocks write disjoint
+/// ranges (``SharedArray``).
+final class UserState: @unchecked Sendable {
+    let count: Int
+    let dimension: Int
+    let topics: Int
+    let slateSize: Int
+    /// Current interest (count × d): starts at the intrinsic interest and drifts.
+    let pref: SharedArray<Float>
+    /// Per-topic satiation (count × topics).
+    let satiation: SharedArray<Float>
+    /// Recent exposure share per topic (count × topics).
+    let exposure: SharedArray<Float>
+    /// The last slate each user saw (count × k, −1 before the first) and its step.
+    let lastSlate: SharedArray<Int32>
+    let lastSlateStep: SharedArray<Int32>
+    /// Items consumed so far (only kept for the rank-utility rule, which never repeats).
+    let consumed: SharedArray<[Int32]>
+    /// Whether each user is active.
+    var active: [Bool]
+    /// Topic counts of consumption so far (for `topConsumed` references and tests).
+    let consumedTopics: SharedArray<Float>
+
+    init(world: SimulationWorld, truth: GroundTruth, slateSize: Int) {
+        count = world.users.count
+        dimension = truth.dimension
+        topics = truth.topicCount
+        self.slateSize = slateSize
+        pref = SharedArray(truth.vectors.storage)
+        satiation = SharedArray(repeating: 0, count: count * topics)
+        exposure = SharedArray(repeating: 0, count: count * topics)
+        consumedTopics = SharedArray(repeating: 0, count: count * topics)
+        lastSlate = SharedArray(repeating: -1, count: count * slateSize)
+        lastSlateStep = SharedArray(repeating: 0, count: count)
+        let seedHistory = world.users.origin.map { world.population.seedHistory[Int($0)] }
+        consumed = SharedArray(seedHistory.map { $0.sorted() })
+        active = Array(repeating: true, count: count)
+    }
+
+    func activeUsers() -> [Int32] {
+        var out: [Int32] = []
+        out.reserveCapacity(count)
+        for u in 0..<count where active[u] { out.append(Int32(u)) }
+        return out
+    }
+
+    func applyReturns(step t: Int, behaviour: Behaviour, seed: Seed) {
+        guard behaviour.session.leaveProbability > 0 || behaviour.session.boredomLeave > 0 else { return }
+        for u in 0..<count where !active[u] {
+            var r = seed.stream("session.return", u, t)
+            if Sample.bernoulli(behaviour.session.returnProbability, using: &r) { active[u] = true }
+        }
+    }
+
+    func applyLeaves(_ left: [Int32]) {
+        for u in left { active[Int(u)] = false }
+    }
+}
