@@ -11,6 +11,7 @@ let package = Package(
         .executable(name: "cocoon", targets: ["cocoon"]),
         .library(name: "CocoonMath", targets: ["CocoonMath"]),
         .library(name: "CocoonCore", targets: ["CocoonCore"]),
+        .library(name: "CocoonRecommenders", targets: ["CocoonRecommenders"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2")
@@ -33,6 +34,9 @@ let package = Package(
         /// Catalog, population, behaviour, controls, interventions, the Recommender protocol, the engine.
         .target(name: "CocoonCore", dependencies: ["CocoonMath"]),
 
+        /// Built-in recommenders, the shared control layer, re-rankers, the plugin client.
+        .target(name: "CocoonRecommenders", dependencies: ["CocoonCore", "CocoonMath"]),
+
         // MARK: - Command-line tool
 
         .executableTarget(
@@ -47,6 +51,7 @@ let package = Package(
 
         .testTarget(name: "CocoonMathTests", dependencies: ["CocoonMath"]),
         .testTarget(name: "CocoonCoreTests", dependencies: ["CocoonCore"]),
+        .testTarget(name: "CocoonRecommendersTests", dependencies: ["CocoonRecommenders", "CocoonCore"]),
     ],
     swiftLanguageModes: [.v6]
 )

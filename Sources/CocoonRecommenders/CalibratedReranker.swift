@@ -1,0 +1,104 @@
+import CocoonCore
+import Foundation
+
+/// Steck's calibrated recommendations (RecSys 2018), greedy, METRICS.md §10.4:
+/// add the candidate maximising `(1 − λ)·Σ_{I∪{i}} s − λ·C_KL(p, q̃(I∪{i}))`, where q is the
+/// topic distribution of `I ∪ {i}` (uniform weights), `q̃ = (1 − α)q + αp` and
+/// `C_KL = Σ_{g: p(g)>0} p(g)·ln(p(g)/q̃(g))`. Without a history it returns the base order.
+///
+/// - Complexity: O(N·M·|G|) time, O(|G|) memory.
+public struct CalibratedReranker: Reranker {
+    public let name = "calibrated"
+    /// λ: weight of calibration (default 0.5).
+    public var lambda: Double
+    /// α: smoothing of q (default 0.01).
+    public var alpha: Double
+
+    public init(lambda: Double = 0.5, alpha: Double = 0.01) {
+        self.lambda = lambda
+        self.alpha = alpha
+    }
+
+    public func rerank(_ input: RerankInput, size: Int, geometry: ItemGeometry, topics: TopicTable) -> RerankOutput {
+        let m = input.items.count, n = min(size, m)
+        guard let p = input.profile, p.contains(where: { $0 > 0 }) else {
+            return RerankOutput(items: Array(input.items.prefix(n)), fallback: true)
+        }
+        let g = topics.count
+        let support = (0..<g).filter { p[$0] > 0 }
+        var counts = [Double](repeating: 0, count: g)   // Σ p(g|i) over I
+        var scoreSum = 0.0
+        var taken = [Bool](repeating: false, count: m)
+        var selected: [Int32] = []
+        var trial = counts
+        while selected.count < n {
+            var best = -1
+            var bestValue = -Double.infinity
+            let size1 = Double(selected.count + 1)
+            for c in 0..<m where !taken[c] {
+                let i = Int(input.items[c])
+                // q(I ∪ {i}) without copying: add the candidate's topic shares to `trial`.
+                for t in topics.topics(of: i) { trial[Int(t)] = counts[Int(t)] }
+                topics.accumulate(item: i, into: &trial)
+                var kl = 0.0
+                for t in support {
+                    let q = trial[t] / size1
+                    let qs = (1 - alpha) * q + alpha * p[t]
+                    kl += p[t] * log(p[t] / qs)
+                }
+                for t in topics.topics(of: i) { trial[Int(t)] = counts[Int(t)] }
+                let v = (1 - lambda) * (scoreSum + input.scores[c]) - lambda * kl
+                if best < 0 || v > bestValue {
+                    best = c
+                    bestValue = v
+                }
+            }
+            taken[best] = true
+            selected.append(input.items[best])
+            scoreSum += input.scores[best]
+            topics.accumulate(item: Int(input.items[best]), into: &counts)
+            trial = counts
+        }
+        return RerankOutput(items: selected, fallback: false)
+    }
+}
+
+/// xQuAD (Santos, Macdonald & Ounis 2010) with topics as aspects, METRICS.md §10.5:
+/// `f(i|S) = (1 − λ)·s_i + λ·Σ_{a∈topics(i)} p_u(a)·1[no item of S has topic a]`.
+/// Without a history it returns the base order.
+///
+/// - Complexity: O(N·M) time (single-topic items), O(|G|) memory.
+public struct XQuADReranker: Reranker {
+    public let name = "xquad"
+    /// λ: weight of aspect coverage (default 0.5).
+    public var lambda: Double
+
+    public init(lambda: Double = 0.5) { self.lambda = lambda }
+
+    public func rerank(_ input: RerankInput, size: Int, geometry: ItemGeometry, topics: TopicTable) -> RerankOutput {
+        let m = input.items.count, n = min(size, m)
+        guard let p = input.profile, p.contains(where: { $0 > 0 }) else {
+            return RerankOutput(items: Array(input.items.prefix(n)), fallback: true)
+        }
+        var covered = [Bool](repeating: false, count: topics.count)
+        var taken = [Bool](repeating: false, count: m)
+        var selected: [Int32] = []
+        while selected.count < n {
+            var best = -1
+            var bestValue = -Double.infinity
+            for c in 0..<m where !taken[c] {
+                var diversity = 0.0
+                for a in topics.topics(of: Int(input.items[c])) where !covered[Int(a)] { diversity += p[Int(a)] }
+                let v = (1 - lambda) * input.scores[c] + lambda * diversity
+                if best < 0 || v > bestValue {
+                    best = c
+                    bestValue = v
+                }
+            }
+            taken[best] = true
+            selected.append(input.items[best])
+            for a in topics.topics(of: Int(input.items[best])) { covered[Int(a)] = true }
+        }
+        return RerankOutput(items: selected, fallback: false)
+    }
+}
