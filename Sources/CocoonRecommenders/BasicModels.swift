@@ -1,0 +1,165 @@
+import CocoonCore
+import CocoonMath
+import Foundation
+
+/// `random`: a uniformly random slate (Gumbel noise on zero scores), drawn per user stream
+/// and step, so twins get the same slates until an intervention separates them.
+public final class RandomModel: ScoringModel, @unchecked Sendable {
+    public let kind = "random"
+    public private(set) var itemFactors = Matrix(rows: 0, cols: 0)
+    public init() {}
+    public func start(_ world: RecommenderWorld, log: InteractionLog, truth: GroundTruth?) throws {
+        itemFactors = Matrix(rows: world.catalog.count, cols: 0)
+    }
+    public func userFactors(_ users: ArraySlice<Int32>, into out: inout Matrix) {}
+    public var noiseScale: Float { 1 }
+    public func observe(_ feedback: FeedbackBatch, log: InteractionLog) throws {}
+}
+
+/// `popularity`: ranks items by `log(1 + count)` of consumption, all-time or over the last
+/// `window` steps (ties broken by the catalog's popularity prior, then item index).
+public final class PopularityModel: ScoringModel, @unchecked Sendable {
+    public let kind = "popularity"
+    /// Count only the last `window` steps (nil = all time).
+    public let window: Int?
+    public private(set) var itemFactors = Matrix(rows: 0, cols: 0)
+    var prior: [Float] = []
+    var counts: [Float] = []
+    var events: [[Int32]] = []
+
+    public init(window: Int? = nil) { self.window = window }
+
+    public func start(_ world: RecommenderWorld, log: InteractionLog, truth: GroundTruth?) throws {
+        prior = world.catalog.popularityPrior
+        counts = log.itemCounts
+        events = [log.consumed.flatMap { $0 }]
+        refresh()
+    }
+    public func userFactors(_ users: ArraySlice<Int32>, into out: inout Matrix) {
+        for r in 0..<users.count { out[r, 0] = 1 }
+    }
+    public func observe(_ feedback: FeedbackBatch, log: InteractionLog) throws {
+        var step: [Int32] = []
+        feedback.forEachEvent { _, i, _, outcome, _ in
+            if outcome == .consumed {
+                counts[i] += 1
+                step.append(Int32(i))
+            }
+        }
+        if let w = window {
+            events.append(step)
+            while events.count > w { for i in events.removeFirst() { counts[Int(i)] -= 1 } }
+        }
+        refresh()
+    }
+
+    func refresh() {
+        // The prior only breaks ties between equal counts (it is < 1e-3 of one count step).
+        itemFactors = Matrix(rows: counts.count, cols: 1, values: counts.indices.map { Float(log1p(Double(counts[$0]))) + 1e-4 * prior[$0] })
+    }
+}
+
+/// `oracle`: the ideal reference: scores every item by the user's **intrinsic** interest
+/// (cosine in a clustered world; the raw preference × attribute product in a Dirichlet world).
+/// The only built-in that reads ground truth.
+public final class OracleModel: ScoringModel, @unchecked Sendable {
+    public let kind = "oracle"
+    public private(set) var itemFactors = Matrix(rows: 0, cols: 0)
+    var truth: GroundTruth?
+    public init() {}
+    public var readsGroundTruth: Bool { true }
+
+    public func start(_ world: RecommenderWorld, log: InteractionLog, truth: GroundTruth?) throws {
+        guard let truth else { throw RecommenderError.needsGroundTruth(kind) }
+        self.truth = truth
+        let unit = truth.vectors.rowNorms().allSatisfy { abs($0 - 1) < 1e-3 }
+        itemFactors = unit ? world.catalog.unitEmbeddings : world.catalog.embeddings
+    }
+    public func userFactors(_ users: ArraySlice<Int32>, into out: inout Matrix) {
+        guard let truth else { return }
+        for (r, u) in users.enumerated() { out.setRow(r, to: truth.vectors.row(Int(u))) }
+    }
+    public func observe(_ feedback: FeedbackBatch, log: InteractionLog) throws {}
+    public func topicWeights(of u: Int, log: InteractionLog, topics: TopicTable) -> [Double] {
+        truth.map { Array($0.mixture(of: u)).map(Double.init) } ?? []
+    }
+}
+
+/// `profile`: content-based: a user's profile is the decayed sum of the unit embeddings of
+/// what they consumed (each new consumption multiplies older weights by `1 − decay`); scores
+/// are cosines of profile and item. With `dwellWeighted`, each item counts by its dwell time.
+public final class ProfileModel: ScoringModel, @unchecked Sendable {
+    public let kind: String
+    /// Forgetting per new consumption (0 = remember everything equally).
+    public let decay: Double
+    /// Weight consumption by dwell time (engagement chasing).
+    public let dwellWeighted: Bool
+    public private(set) var itemFactors = Matrix(rows: 0, cols: 0)
+    var profiles = Matrix(rows: 0, cols: 0)
+    var topicWeightsStore: [Double] = []
+    var topicCount = 0
+
+    public init(kind: String = "profile", decay: Double = 0.05, dwellWeighted: Bool = false) {
+        self.kind = kind
+        self.decay = decay
+        self.dwellWeighted = dwellWeighted
+    }
+
+    public func start(_ world: RecommenderWorld, log: InteractionLog, truth: GroundTruth?) throws {
+        let c = world.catalog
+        itemFactors = c.unitEmbeddings
+        topicCount = c.topics.count
+        profiles = Matrix(rows: world.userCount, cols: c.dimension)
+        topicWeightsStore = [Double](repeating: 0, count: world.userCount * topicCount)
+        for u in 0..<world.userCount {
+            for i in log.consumed[u] { add(user: u, item: Int(i), weight: 1, catalog: c) }
+        }
+        catalog = c
+    }
+    var catalog: Catalog?
+
+    func add(user u: Int, item i: Int, weight w: Float, catalog c: Catalog) {
+        let keep = Float(1 - decay)
+        let d = c.dimension
+        profiles.withMutableRow(u) { row in
+            for j in 0..<d { row[j] = keep * row[j] + w * c.unitEmbeddings[i, j] }
+        }
+        let g = topicCount
+        for t in 0..<g { topicWeightsStore[u * g + t] *= Double(keep) }
+        var tmp = [Double](repeating: 0, count: g)
+        c.topics.accumulate(item: i, weight: Double(w), into: &tmp)
+        for t in 0..<g { topicWeightsStore[u * g + t] += tmp[t] }
+    }
+
+    public func userFactors(_ users: ArraySlice<Int32>, into out: inout Matrix) {
+        for (r, u) in users.enumerated() { out.setRow(r, to: BLAS.normalized(profiles.row(Int(u)))) }
+    }
+
+    public func observe(_ feedback: FeedbackBatch, log: InteractionLog) throws {
+        guard let c = catalog else { return }
+        try feedback.forEachEvent { u, i, _, outcome, dwell in
+            if outcome == .consumed { add(user: u, item: i, weight: dwellWeighted ? dwell : 1, catalog: c) }
+        }
+    }
+
+    public func topicWeights(of u: Int, log: InteractionLog, topics: TopicTable) -> [Double] {
+        let g = topicCount
+        let w = Array(topicWeightsStore[(u * g)..<((u + 1) * g)])
+        let s = w.reduce(0, +)
+        return s > 0 ? w.map { $0 / s } : w
+    }
+}
+
+/// Errors of built-in recommenders.
+public enum RecommenderError: Error, Equatable, CustomStringConvertible {
+    case needsGroundTruth(String)
+    case cannotFill(step: Int, user: Int, available: Int, needed: Int)
+
+    public var description: String {
+        switch self {
+        case .needsGroundTruth(let k): return "recommender '\(k)' needs ground truth, which the engine did not attach"
+        case .cannotFill(let s, let u, let a, let n):
+            return "step \(s), user \(u): only \(a) items may be shown to this user after the controls, the slate needs \(n); use a larger catalog or a smaller slate"
+        }
+    }
+}

@@ -1,0 +1,454 @@
+import CocoonCore
+import CocoonMath
+import Foundation
+
+/// A built-in recommender: a ``ScoringModel`` wrapped in the shared control layer
+/// (``ControlPolicy``), candidate selection, a chain of re-rankers and exploration.
+///
+/// Per step, for users with personalisation on: user factors (with deleted-tag directions
+/// projected out) times item factors, tile by tile on the block executor; the control layer
+/// edits each user's tile (exclusions, topic penalties and boosts) and, for sampling models,
+/// adds Gumbel noise; the top M candidates go through the re-rankers (every stage but the last
+/// re-orders all candidates, the last picks the slate); exploration replaces some slots.
+/// Users with personalisation off get the non-personalised feed: one ranking per step from
+/// recent global popularity with a step-keyed rotation, re-ranked without personal data, from
+/// which each user's explicit controls remove items.
+public final class BuiltinRecommender: Recommender, @unchecked Sendable {
+    public let name: String
+    public let model: ScoringModel
+    public let policy: ControlPolicy
+    public let rerankers: [Reranker]
+    /// Candidates per user before re-ranking (nil: 3 × slate size when re-rankers are set, else
+    /// the slate size).
+    public let candidateCount: Int?
+    public let exploration: Exploration
+    /// Steps of random slates before the model is used (Chaney et al.'s start-up period).
+    public let warmup: Int
+    /// Scale of the step-keyed rotation in the non-personalised feed.
+    public let offRotation: Double
+
+    var world: RecommenderWorld!
+    var log: InteractionLog!
+    var truth: GroundTruth?
+    var geometry: ItemGeometry!
+    let random = RandomModel()
+    var nearDuplicates: [Int32: [Int32]] = [:]
+    var harmfulTopics: [Bool] = []
+    var itemsByCreator: [[Int32]] = []
+    var minorSegment: Int32 = -1
+    /// Fallbacks of re-rankers (no history) so far.
+    public private(set) var rerankFallbacks = 0
+
+    public init(name: String, model: ScoringModel, policy: ControlPolicy = ControlPolicy(), rerankers: [Reranker] = [],
+                candidateCount: Int? = nil, exploration: Exploration = Exploration(), warmup: Int = 0, offRotation: Double = 0.3) {
+        self.name = name
+        self.model = model
+        self.policy = policy
+        self.rerankers = rerankers
+        self.candidateCount = candidateCount
+        self.exploration = exploration
+        self.warmup = warmup
+        self.offRotation = offRotation
+    }
+
+    public func start(_ world: RecommenderWorld) throws {
+        self.world = world
+        let c = world.catalog
+        log = InteractionLog(seedHistory: world.seedHistory, itemCount: c.count, impressionMemory: policy.enabled ? policy.impressionMemory : 0)
+        geometry = ItemGeometry(c)
+        // A topic is harmful when most of its items are.
+        var harmfulCount = [Int](repeating: 0, count: c.topics.count)
+        for i in 0..<c.count where c.flags[i].contains(.harmful) { harmfulCount[Int(c.topics.primary[i])] += 1 }
+        let sizes = c.topicSizes
+        harmfulTopics = (0..<c.topics.count).map { sizes[$0] > 0 && 2 * harmfulCount[$0] > sizes[$0] }
+        itemsByCreator = [[Int32]](repeating: [], count: c.creatorCount)
+        for i in 0..<c.count { itemsByCreator[Int(c.creators[i])].append(Int32(i)) }
+        minorSegment = world.segmentNames.firstIndex(of: "minor").map(Int32.init) ?? -1
+        try model.start(world, log: log, truth: truth)
+        try random.start(world, log: log, truth: nil)
+    }
+
+    public func recommend(_ request: RecommendRequest) throws -> SlateBatch {
+        let k = request.slateSize
+        var slates = [Int32](repeating: -1, count: request.users.count * k)
+        var offRows: [Int] = []
+        var onRows: [Int] = []
+        for (row, u) in request.users.enumerated() {
+            if policy.personalisationOff && !request.controls[Int(u)].personalisation { offRows.append(row) } else { onRows.append(row) }
+        }
+        prepareNearDuplicates(request)
+        if !offRows.isEmpty { try fillNonPersonal(request, rows: offRows, into: &slates) }
+        if !onRows.isEmpty { try fillPersonal(request, rows: onRows, into: &slates) }
+        var tags: [[Int32]]? = nil
+        if request.wantsTags {
+            tags = request.users.map { userTags(Int($0), controls: request.controls[Int($0)]) }
+        }
+        return SlateBatch(items: slates, tags: tags)
+    }
+
+    public func observe(_ feedback: FeedbackBatch) throws {
+        log.record(feedback)
+        try model.observe(feedback, log: log)
+    }
+
+    public func stop() {}
+
+    // MARK: - Controls
+
+    /// What the control layer does to one user's scores this step.
+    struct Adjustments {
+        var hard: [Int32] = []          // never shown (sorted)
+        var soft: [Int32] = []          // pushed to the end (sorted)
+        var topicOffsets: [Float]? = nil
+        var isMinor = false
+        var isEmpty: Bool { hard.isEmpty && soft.isEmpty && topicOffsets == nil }
+    }
+
+    func adjustments(for u: Int, controls: UserControls, step t: Int, personal: Bool) -> Adjustments {
+        var a = Adjustments()
+        let c = world.catalog
+        a.isMinor = world.segments[u] == minorSegment
+        guard policy.enabled else {
+            if personal && policy.excludeConsumed { a.soft = log.consumedSet[u] }
+            return a
+        }
+        let g = c.topics.count
+        var offsets: [Float]? = nil
+        func offset(_ t: Int32, _ v: Float) {
+            if offsets == nil { offsets = [Float](repeating: 0, count: g) }
+            offsets![Int(t)] += v
+        }
+        if policy.notInterested {
+            for m in controls.notInterested {
+                switch m.scope {
+                case .item:
+                    a.hard.append(m.item)
+                    if policy.nearDuplicateHorizon == 0 || t - Int(m.listStep) <= policy.nearDuplicateHorizon {
+                        a.hard.append(contentsOf: nearDuplicates[m.item] ?? [])
+                    }
+                case .topic:
+                    a.hard.append(m.item)
+                    if t - Int(m.listStep) <= policy.topicHorizon { offset(m.topic, -Float(policy.topicPenalty)) }
+                }
+            }
+        }
+        if policy.blocks {
+            for cr in controls.blockedCreators where Int(cr) < itemsByCreator.count { a.hard.append(contentsOf: itemsByCreator[Int(cr)]) }
+            for t in controls.blockedTopics { offset(t, -.infinity) }
+        }
+        if policy.tags {
+            for t in controls.declaredTags { offset(t, Float(policy.tagBoost)) }
+        }
+        if policy.minors && a.isMinor {
+            // minorUnsafe and borderline are handled by the extra item columns.
+        }
+        if personal {
+            if policy.excludeConsumed { a.soft = log.consumedSet[u] }
+            if log.impressionMemory > 0 {
+                a.soft.append(contentsOf: log.recentImpressions(of: u).filter { $0 >= 0 })
+            }
+        }
+        a.hard.sort()
+        a.soft.sort()
+        a.topicOffsets = offsets
+        return a
+    }
+
+    /// Whether the control layer forbids item i for a user (used by fills and exploration).
+    func isHard(_ i: Int32, _ a: Adjustments) -> Bool {
+        let f = world.catalog.flags[Int(i)]
+        if policy.harmful && f.contains(.harmful) { return true }
+        if policy.minors && a.isMinor && f.contains(.minorUnsafe) { return true }
+        if let o = a.topicOffsets, o[Int(world.catalog.topics.primary[Int(i)])] == -.infinity { return true }
+        return BuiltinRecommender.containsSorted(a.hard, i)
+    }
+
+    /// Computes (once per item, cached) the near-duplicates of newly marked items.
+    func prepareNearDuplicates(_ request: RecommendRequest) {
+        guard policy.notInterested else { return }
+        var missing: [Int32] = []
+        for ch in request.changes where ch.kind == .notInterested {
+            if let m = ch.mark, m.scope == .item, nearDuplicates[m.item] == nil, !missing.contains(m.item) { missing.append(m.item) }
+        }
+        if missing.isEmpty { return }
+        let c = world.catalog
+        let sims = Matrix.cosineSimilarity(rowsOf: c.unitEmbeddings.gatherRows(missing), rowsOf: c.unitEmbeddings)
+        let th = Float(policy.nearDuplicateThreshold)
+        for (r, i) in missing.enumerated() {
+            nearDuplicates[i] = (0..<c.count).filter { $0 != Int(i) && sims[r, $0] >= th }.map(Int32.init)
+        }
+    }
+
+    // MARK: - Personalised path
+
+    func fillPersonal(_ request: RecommendRequest, rows: [Int], into slates: inout [Int32]) throws {
+        let t = request.step
+        let k = request.slateSize
+        let active: ScoringModel = t <= warmup ? random : model
+        let c = world.catalog
+        let m = max(candidateCount ?? (rerankers.isEmpty ? k : 3 * k), k)
+        // Item side: model factors plus control columns (harmful; minors).
+        let base = active.itemFactors
+        let f = base.cols
+        let useHarmful = policy.harmful && c.flags.contains { $0.contains(.harmful) }
+        let useMinor = policy.minors && minorSegment >= 0
+        let extra = (useHarmful ? 1 : 0) + (useMinor ? 1 : 0)
+        var items = base
+        if extra > 0 {
+            var v = [Float](repeating: 0, count: c.count * (f + extra))
+            for i in 0..<c.count {
+                for j in 0..<f { v[i * (f + extra) + j] = base[i, j] }
+                var col = f
+                if useHarmful { v[i * (f + extra) + col] = c.flags[i].contains(.harmful) ? -1e9 : 0; col += 1 }
+                if useMinor {
+                    v[i * (f + extra) + col] = c.flags[i].contains(.minorUnsafe) ? -1e9 : (c.flags[i].contains(.borderline) ? -Float(policy.minorBorderlinePenalty) : 0)
+                }
+            }
+            items = Matrix(rows: c.count, cols: f + extra, values: v)
+        }
+        let directions = policy.tags ? topicDirections(base) : []
+        let scorer = BlockScorer(items: items, tileSize: 2048)
+        let users = request.users
+        let blocks = BlockExecutor.blocks(count: rows.count, blockSize: world.blockSize)
+        let spaces = (0..<world.executor.workers).map { _ in ScoringWorkspace() }
+        let out = SharedArray<Int32>(repeating: -1, count: rows.count * k)
+        let fallbacks = SharedArray<Int32>(repeating: 0, count: blocks.count)
+        let controls = request.controls
+        let noise = active.noiseScale
+        let seed = world.seed
+        let streamIDs = world.streamIDs
+        let noiseHash = StableHash.fnv1a64("scores.noise")
+        let fillOrder = nonPersonalRanking(step: t)
+        let topics = c.topics
+        try world.executor.tryMap(blockCount: blocks.count) { b, w -> Int in
+            let blockRows = blocks[b]
+            let bUsers = blockRows.map { users[rows[$0]] }
+            var uf = Matrix(rows: bUsers.count, cols: f)
+            active.userFactors(bUsers[...], into: &uf)
+            var adj: [Adjustments] = []
+            adj.reserveCapacity(bUsers.count)
+            var userMatrix = Matrix(rows: bUsers.count, cols: f + extra)
+            for (r, u32) in bUsers.enumerated() {
+                let u = Int(u32)
+                let a = self.adjustments(for: u, controls: controls[u], step: t, personal: true)
+                var row = Array(uf.row(r))
+                if !directions.isEmpty {
+                    for tag in controls[u].deletedTags where Int(tag) < directions.count {
+                        let dir = directions[Int(tag)]
+                        var dot: Float = 0
+                        for j in 0..<f { dot = dot + row[j] * dir[j] }
+                        for j in 0..<f { row[j] = row[j] - dot * dir[j] }
+                    }
+                }
+                if useHarmful { row.append(1) }
+                if useMinor { row.append(a.isMinor ? 1 : 0) }
+                userMatrix.setRow(r, to: row)
+                adj.append(a)
+            }
+            var rngs = bUsers.map { seed.stream(labelHash: noiseHash, Int(streamIDs[Int($0)]), t) }
+            var local = [Int32](repeating: -1, count: bUsers.count * k)
+            var localFallbacks: Int32 = 0
+            var failure: Error? = nil
+            scorer.topK(users: userMatrix, rows: 0..<bUsers.count, k: m, workspace: spaces[w], adjust: { r, first, span in
+                let a = adj[r]
+                let n = span.count
+                if noise > 0 {
+                    for j in 0..<n { span[j] = span[j] + noise * Float(Sample.gumbel(using: &rngs[r])) }
+                }
+                if a.isEmpty { return }
+                if let o = a.topicOffsets {
+                    for j in 0..<n { span[j] = span[j] + o[Int(topics.primary[first + j])] }
+                }
+                BuiltinRecommender.apply(a.soft, first: first, span: &span) { $0 - 1e4 }
+                BuiltinRecommender.apply(a.hard, first: first, span: &span) { _ in -.infinity }
+            }, emit: { r, sel in
+                guard failure == nil else { return }
+                let u = Int(bUsers[r])
+                var cands = sel.sorted().filter { $0.score > -1e8 }
+                let a = adj[r]
+                if cands.count < k {
+                    // Not enough candidates: take the non-personalised order, then any item.
+                    let have = Set(cands.map(\.index))
+                    for i in fillOrder where cands.count < k && !have.contains(i) && !self.isHard(i, a) { cands.append((i, -1e6)) }
+                    if cands.count < k {
+                        let have2 = Set(cands.map(\.index))
+                        for i in 0..<Int32(c.count) where cands.count < k && !have2.contains(i) && !self.isHard(i, a) { cands.append((i, -1e7)) }
+                    }
+                    if cands.count < k {
+                        failure = RecommenderError.cannotFill(step: t, user: u, available: cands.count, needed: k)
+                        return
+                    }
+                }
+                var slate: [Int32]
+                if self.rerankers.isEmpty {
+                    slate = cands.prefix(k).map(\.index)
+                } else {
+                    let profile = self.log.topicDistribution(of: u, topics: topics)
+                    let (s, fb) = self.rerank(cands, profile: profile, size: k)
+                    slate = s
+                    localFallbacks += fb
+                }
+                if self.exploration.isActive { self.explore(&slate, user: u, step: t, adjustments: a) }
+                for p in 0..<k { local[r * k + p] = slate[p] }
+            })
+            if let failure { throw failure }
+            for (r, row) in blockRows.enumerated() { for p in 0..<k { out[row * k + p] = local[r * k + p] } }
+            fallbacks[b] = localFallbacks
+            return 0
+        }
+        rerankFallbacks += Int(fallbacks.toArray().reduce(0, +))
+        let result = out.toArray()
+        for (j, row) in rows.enumerated() {
+            for p in 0..<k { slates[row * k + p] = result[j * k + p] }
+        }
+    }
+
+    /// Unit topic directions in the factor space: the normalised mean factor of each topic's items.
+    func topicDirections(_ factors: Matrix) -> [[Float]] {
+        let c = world.catalog, f = factors.cols
+        if f == 0 { return [] }
+        var dirs = [[Float]](repeating: [Float](repeating: 0, count: f), count: c.topics.count)
+        for i in 0..<c.count {
+            let t = Int(c.topics.primary[i])
+            for j in 0..<f { dirs[t][j] += factors[i, j] }
+        }
+        return dirs.map { BLAS.normalized($0) }
+    }
+
+    /// Sets `transform(score)` for the items of `sorted` that fall in the tile starting at `first`.
+    static func apply(_ sorted: [Int32], first: Int, span: inout MutableSpan<Float>, _ transform: (Float) -> Float) {
+        if sorted.isEmpty { return }
+        let n = span.count
+        var lo = 0, hi = sorted.count
+        while lo < hi {
+            let mid = (lo + hi) / 2
+            if Int(sorted[mid]) < first { lo = mid + 1 } else { hi = mid }
+        }
+        var j = lo
+        var last: Int32 = -1
+        while j < sorted.count && Int(sorted[j]) < first + n {
+            let i = sorted[j]
+            if i != last { span[Int(i) - first] = transform(span[Int(i) - first]) }
+            last = i
+            j += 1
+        }
+    }
+
+    static func containsSorted(_ a: [Int32], _ x: Int32) -> Bool {
+        var lo = 0, hi = a.count
+        while lo < hi {
+            let mid = (lo + hi) / 2
+            if a[mid] < x { lo = mid + 1 } else { hi = mid }
+        }
+        return lo < a.count && a[lo] == x
+    }
+
+    /// Runs the re-ranker chain; returns the slate and the number of fallbacks.
+    func rerank(_ cands: [(index: Int32, score: Float)], profile: [Double]?, size k: Int) -> ([Int32], Int32) {
+        var items = cands.map(\.index)
+        var byItem: [Int32: Double] = [:]
+        let normalised = minMaxNormalised(cands.map { Double($0.score) })
+        for (j, c) in cands.enumerated() { byItem[c.index] = normalised[j] }
+        var fallbacks: Int32 = 0
+        for (s, r) in rerankers.enumerated() {
+            let last = s == rerankers.count - 1
+            let input = RerankInput(items: items, scores: items.map { byItem[$0]! }, profile: profile)
+            let out = r.rerank(input, size: last ? k : items.count, geometry: geometry, topics: world.catalog.topics)
+            if out.fallback { fallbacks += 1 }
+            items = out.items
+        }
+        return (Array(items.prefix(k)), fallbacks)
+    }
+
+    /// ε-greedy and fixed random slots, with items drawn from the user's exploration stream.
+    func explore(_ slate: inout [Int32], user u: Int, step t: Int, adjustments a: Adjustments) {
+        let k = slate.count
+        var r = world.seed.stream("explore", world.streamID(of: u), t)
+        let fixed = exploration.fixedPositions(slateSize: k)
+        for p in 0..<k {
+            let replace = fixed.contains(p) || (exploration.epsilon > 0 && Sample.bernoulli(exploration.epsilon, using: &r))
+            guard replace else { continue }
+            for _ in 0..<64 {
+                let i = Int32(Sample.index(below: world.catalog.count, using: &r))
+                if !slate.contains(i) && !isHard(i, a) {
+                    slate[p] = i
+                    break
+                }
+            }
+        }
+    }
+
+    // MARK: - Non-personalised path
+
+    /// The step's non-personalised ranking of every item: log(1 + recent consumption) plus a
+    /// Gumbel rotation keyed by (step, item) — the same for every user.
+    func nonPersonalRanking(step t: Int) -> [Int32] {
+        let c = world.catalog
+        var r = world.seed.stream("non-personal", t)
+        let scores = (0..<c.count).map { i in
+            log1p(Double(log.recentCounts[i])) + 1e-3 * Double(c.popularityPrior[i]) + offRotation * Sample.gumbel(using: &r)
+        }
+        return (0..<Int32(c.count)).sorted { scores[Int($0)] != scores[Int($1)] ? scores[Int($0)] > scores[Int($1)] : $0 < $1 }
+    }
+
+    func fillNonPersonal(_ request: RecommendRequest, rows: [Int], into slates: inout [Int32]) throws {
+        let t = request.step, k = request.slateSize
+        var ranking = nonPersonalRanking(step: t)
+        // Globally forbidden items never enter the shared list.
+        ranking.removeAll { i in policy.harmful && world.catalog.flags[Int(i)].contains(.harmful) }
+        if !rerankers.isEmpty {
+            let m = min(ranking.count, max(candidateCount ?? 3 * k, k) * 3)
+            let head = Array(ranking.prefix(m))
+            let scores = minMaxNormalised((0..<head.count).map { Double(head.count - $0) })
+            var items = head
+            for r in rerankers {
+                items = r.rerank(RerankInput(items: items, scores: items.map { i in scores[head.firstIndex(of: i)!] }, profile: nil),
+                                 size: items.count, geometry: geometry, topics: world.catalog.topics).items
+            }
+            ranking = items + ranking.dropFirst(m)
+        }
+        for row in rows {
+            let u = Int(request.users[row])
+            let a = adjustments(for: u, controls: request.controls[u], step: t, personal: false)
+            var slate: [Int32] = []
+            for i in ranking where slate.count < k {
+                if isHard(i, a) { continue }
+                if let o = a.topicOffsets, o[Int(world.catalog.topics.primary[Int(i)])] < 0 { continue }
+                slate.append(i)
+            }
+            if slate.count < k {
+                for i in ranking where slate.count < k && !slate.contains(i) && !isHard(i, a) { slate.append(i) }
+            }
+            guard slate.count == k else { throw RecommenderError.cannotFill(step: t, user: u, available: slate.count, needed: k) }
+            for p in 0..<k { slates[row * k + p] = slate[p] }
+        }
+    }
+
+    // MARK: - Tags
+
+    /// The tags shown to user u: the model's top three topics (weight > 0), plus declared tags;
+    /// compliant recommenders never list deleted or harmful topics, and use no personal data
+    /// when personalisation is off.
+    func userTags(_ u: Int, controls: UserControls) -> [Int32] {
+        let g = world.catalog.topics.count
+        var tags: [Int32] = []
+        if !(policy.personalisationOff && !controls.personalisation) {
+            let w = model.topicWeights(of: u, log: log, topics: world.catalog.topics)
+            let order = (0..<min(g, w.count)).filter { w[$0] > 0 }.sorted { w[$0] != w[$1] ? w[$0] > w[$1] : $0 < $1 }
+            for t in order {
+                if tags.count == 3 { break }
+                if policy.tags && controls.deletedTags.contains(Int32(t)) { continue }
+                if policy.harmful && harmfulTopics[t] { continue }
+                tags.append(Int32(t))
+            }
+        }
+        if policy.tags { for t in controls.declaredTags where !tags.contains(t) { tags.append(t) } }
+        return tags.sorted()
+    }
+}
+
+extension BuiltinRecommender: GroundTruthReader {
+    public func attach(_ truth: GroundTruth) {
+        if model.readsGroundTruth { self.truth = truth }
+    }
+}

@@ -1,0 +1,102 @@
+import CocoonCore
+
+/// What a built-in recommender remembers of the platform's logs: every user's consumption
+/// (seed history first), global item counts (all-time and over a recent window) and each
+/// user's most recent impressions.
+public final class InteractionLog: @unchecked Sendable {
+    /// Number of users.
+    public let userCount: Int
+    /// Number of items.
+    public let itemCount: Int
+    /// Consumed items per user, oldest first (round 0 included).
+    public private(set) var consumed: [[Int32]]
+    /// The same items per user, sorted and without repeats (for exclusion lookups).
+    public private(set) var consumedSet: [[Int32]]
+    /// All-time consumption count per item (round 0 included).
+    public private(set) var itemCounts: [Float]
+    /// Consumption count per item over the last `window` steps.
+    public private(set) var recentCounts: [Float]
+    /// Length of the recent window in steps.
+    public let window: Int
+    private var recentEvents: [[Int32]] = []
+    /// Impressions remembered per user (0 = none).
+    public let impressionMemory: Int
+    private var impressions: [Int32]
+    private var impressionHead: [Int32]
+
+    /// Creates a log holding the seed history.
+    public init(seedHistory: [[Int32]], itemCount: Int, window: Int = 50, impressionMemory: Int = 0) {
+        userCount = seedHistory.count
+        self.itemCount = itemCount
+        self.window = max(window, 1)
+        self.impressionMemory = max(impressionMemory, 0)
+        consumed = seedHistory
+        consumedSet = seedHistory.map { Array(Set($0)).sorted() }
+        var counts = [Float](repeating: 0, count: itemCount)
+        var seedEvents: [Int32] = []
+        for h in seedHistory {
+            for i in h {
+                counts[Int(i)] += 1
+                seedEvents.append(i)
+            }
+        }
+        itemCounts = counts
+        recentCounts = counts
+        recentEvents = [seedEvents]
+        impressions = [Int32](repeating: -1, count: userCount * self.impressionMemory)
+        impressionHead = [Int32](repeating: 0, count: self.impressionMemory > 0 ? userCount : 0)
+    }
+
+    /// Adds a step's consumption and impressions.
+    public func record(_ feedback: FeedbackBatch) {
+        var events: [Int32] = []
+        let k = feedback.slateSize
+        for (row, u32) in feedback.users.enumerated() {
+            let u = Int(u32)
+            for p in 0..<k {
+                let i = feedback.slates[row * k + p]
+                if impressionMemory > 0 {
+                    let h = Int(impressionHead[u])
+                    impressions[u * impressionMemory + h] = i
+                    impressionHead[u] = Int32((h + 1) % impressionMemory)
+                }
+                guard feedback.outcomes[row * k + p] == .consumed else { continue }
+                consumed[u].append(i)
+                InteractionLog.insertSorted(i, into: &consumedSet[u])
+                itemCounts[Int(i)] += 1
+                recentCounts[Int(i)] += 1
+                events.append(i)
+            }
+        }
+        recentEvents.append(events)
+        if recentEvents.count > window {
+            for i in recentEvents.removeFirst() { recentCounts[Int(i)] -= 1 }
+        }
+    }
+
+    /// The items user u saw in its last `impressionMemory` impressions (unordered, may repeat).
+    public func recentImpressions(of u: Int) -> ArraySlice<Int32> {
+        impressions[(u * impressionMemory)..<((u + 1) * impressionMemory)]
+    }
+
+    /// The topic distribution of u's consumption (METRICS.md p_u; C9 for multi-topic items),
+    /// or nil when u has consumed nothing.
+    public func topicDistribution(of u: Int, topics: TopicTable) -> [Double]? {
+        let h = consumed[u]
+        if h.isEmpty { return nil }
+        var p = [Double](repeating: 0, count: topics.count)
+        for i in h { topics.accumulate(item: Int(i), into: &p) }
+        let s = Double(h.count)
+        return p.map { $0 / s }
+    }
+
+    static func insertSorted(_ x: Int32, into a: inout [Int32]) {
+        var lo = 0, hi = a.count
+        while lo < hi {
+            let mid = (lo + hi) / 2
+            if a[mid] < x { lo = mid + 1 } else { hi = mid }
+        }
+        if lo < a.count && a[lo] == x { return }
+        a.insert(x, at: lo)
+    }
+}
