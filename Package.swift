@@ -42,7 +42,7 @@ let package = Package(
         .executableTarget(
             name: "cocoon",
             dependencies: [
-                "CocoonMath",
+                "CocoonMath", "CocoonCore", "CocoonRecommenders",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -52,6 +52,8 @@ let package = Package(
         .testTarget(name: "CocoonMathTests", dependencies: ["CocoonMath"]),
         .testTarget(name: "CocoonCoreTests", dependencies: ["CocoonCore"]),
         .testTarget(name: "CocoonRecommendersTests", dependencies: ["CocoonRecommenders", "CocoonCore"]),
+        /// Runs the built `cocoon` executable end to end.
+        .testTarget(name: "CocoonCLITests", dependencies: ["cocoon"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -40,15 +40,25 @@ public struct CSVTable: Sendable {
         var iterator = text.unicodeScalars.makeIterator()
         var pending: Unicode.Scalar? = nil
         func next() -> Unicode.Scalar? {
-            if let p = pending { pending = nil; return p }
+            if let p = pending {
+                pending = nil
+                return p
+            }
             return iterator.next()
         }
         while let c = next() {
             if inQuotes {
                 if c == "\"" {
                     if let n = next() {
-                        if n == "\"" { field.unicodeScalars.append("\"") } else { inQuotes = false; pending = n }
-                    } else { inQuotes = false }
+                        if n == "\"" {
+                            field.unicodeScalars.append("\"")
+                        } else {
+                            inQuotes = false
+                            pending = n
+                        }
+                    } else {
+                        inQuotes = false
+                    }
                 } else {
                     if c == "\n" { line += 1 }
                     field.unicodeScalars.append(c)
@@ -87,12 +97,16 @@ public struct CSVTable: Sendable {
             records.append(record)
             lineNumbers.append(recordLine)
         }
-        guard let head = records.first else { throw DataFileError(file: file, message: "the file is empty (expected a header line)") }
+        guard let head = records.first else {
+            throw DataFileError(file: file, message: "the file is empty (expected a header line)")
+        }
         header = head.map { $0.trimmingCharacters(in: .whitespaces) }
         rows = Array(records.dropFirst())
         lines = Array(lineNumbers.dropFirst())
         for (r, row) in rows.enumerated() where row.count != header.count {
-            throw DataFileError(file: file, line: lines[r], message: "has \(row.count) fields, the header has \(header.count) (\(header.joined(separator: ",")))")
+            throw DataFileError(
+                file: file, line: lines[r],
+                message: "has \(row.count) fields, the header has \(header.count) (\(header.joined(separator: ",")))")
         }
     }
 
@@ -101,7 +115,8 @@ public struct CSVTable: Sendable {
     /// - Throws: ``DataFileError`` naming the missing column and the columns present.
     public func column(_ name: String) throws -> Int {
         guard let i = header.firstIndex(of: name) else {
-            throw DataFileError(file: file, line: 1, message: "missing column '\(name)' (columns: \(header.joined(separator: ", ")))")
+            throw DataFileError(
+                file: file, line: 1, message: "missing column '\(name)' (columns: \(header.joined(separator: ", ")))")
         }
         return i
     }
@@ -119,7 +134,9 @@ public struct CSVTable: Sendable {
     /// Field `col` of row `r` as a finite number.
     public func double(_ r: Int, _ col: Int) throws -> Double {
         let s = rows[r][col].trimmingCharacters(in: .whitespaces)
-        guard let v = Double(s), v.isFinite else { throw error(r, col, "'\(s)' in column '\(header[col])' is not a finite number") }
+        guard let v = Double(s), v.isFinite else {
+            throw error(r, col, "'\(s)' in column '\(header[col])' is not a finite number")
+        }
         return v
     }
 

@@ -20,7 +20,9 @@ extension Catalog {
             return (n, i)
         }.sorted { $0.0 < $1.0 }.map(\.1)
         guard !embCols.isEmpty else {
-            throw DataFileError(file: path, line: 1, message: "no embedding columns (expected e0, e1, …; columns: \(t.header.joined(separator: ", ")))")
+            throw DataFileError(
+                file: path, line: 1,
+                message: "no embedding columns (expected e0, e1, …; columns: \(t.header.joined(separator: ", ")))")
         }
         var values = [Float](repeating: 0, count: t.rows.count * embCols.count)
         for r in t.rows.indices {
@@ -48,7 +50,11 @@ extension Catalog {
         }
         let t = try CSVTable(contentsOf: topicsPath)
         guard t.rows.count == matrix.rows else {
-            throw DataFileError(file: topicsPath, message: "has \(t.rows.count) items, the embedding file \(embeddingsPath) has \(matrix.rows) rows; they must be in the same order and of the same length")
+            throw DataFileError(
+                file: topicsPath,
+                message:
+                    "has \(t.rows.count) items, the embedding file \(embeddingsPath) has \(matrix.rows) rows; they must be in the same order and of the same length"
+            )
         }
         return try assemble(table: t, idColumn: try t.column("item_id"), embeddings: matrix, embeddingsFile: embeddingsPath)
     }
@@ -63,14 +69,18 @@ extension Catalog {
         for (n, rawLine) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
             let line = rawLine.trimmingCharacters(in: .whitespacesAndNewlines)
             if line.isEmpty { continue }
-            let fields = line.split(separator: ",", omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespaces) }
-            if rows == 0 && cols < 0 && fields.contains(where: { Double($0) == nil }) { continue }   // header
+            let fields = line.split(separator: ",", omittingEmptySubsequences: false).map {
+                $0.trimmingCharacters(in: .whitespaces)
+            }
+            if rows == 0 && cols < 0 && fields.contains(where: { Double($0) == nil }) { continue }  // header
             if cols < 0 { cols = fields.count }
             guard fields.count == cols else {
                 throw DataFileError(file: path, line: n + 1, message: "has \(fields.count) values, earlier rows have \(cols)")
             }
             for (c, f) in fields.enumerated() {
-                guard let v = Float(f), v.isFinite else { throw DataFileError(file: path, line: n + 1, column: c + 1, message: "'\(f)' is not a finite number") }
+                guard let v = Float(f), v.isFinite else {
+                    throw DataFileError(file: path, line: n + 1, column: c + 1, message: "'\(f)' is not a finite number")
+                }
                 values.append(v)
             }
             rows += 1
@@ -83,7 +93,9 @@ extension Catalog {
         let path = t.file
         let topicCol = t.optionalColumn("topics") ?? t.optionalColumn("topic")
         guard let topicCol else {
-            throw DataFileError(file: path, line: 1, message: "missing column 'topic' (or 'topics'; columns: \(t.header.joined(separator: ", ")))")
+            throw DataFileError(
+                file: path, line: 1, message: "missing column 'topic' (or 'topics'; columns: \(t.header.joined(separator: ", ")))"
+            )
         }
         var ids: [String] = []
         var seen: [String: Int] = [:]
@@ -94,7 +106,9 @@ extension Catalog {
             if let first = seen[id] { throw t.error(r, idColumn, "item_id '\(id)' repeats the item on line \(t.lines[first])") }
             seen[id] = r
             ids.append(id)
-            let names = t.string(r, topicCol).split(separator: "|").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+            let names = t.string(r, topicCol).split(separator: "|").map { $0.trimmingCharacters(in: .whitespaces) }.filter {
+                !$0.isEmpty
+            }
             if names.isEmpty { throw t.error(r, topicCol, "item '\(id)' has no topic") }
             var unique: [String] = []
             for n in names where !unique.contains(n) { unique.append(n) }
@@ -106,7 +120,8 @@ extension Catalog {
         var index: [String: Int32] = [:]
         for (i, n) in topicNames.enumerated() { index[n] = Int32(i) }
         let itemTopics = itemTopicNames.map { $0.map { index[$0]! } }
-        let table = itemTopics.allSatisfy { $0.count == 1 }
+        let table =
+            itemTopics.allSatisfy { $0.count == 1 }
             ? TopicTable(names: topicNames, primary: itemTopics.map { $0[0] })
             : TopicTable(names: topicNames, itemTopics: itemTopics)
 
@@ -141,7 +156,8 @@ extension Catalog {
         if let c = t.optionalColumn("flags") {
             flags = try t.rows.indices.map { r in
                 var f = ItemFlags()
-                for part in t.string(r, c).split(separator: ";").map({ $0.trimmingCharacters(in: .whitespaces) }) where !part.isEmpty {
+                for part in t.string(r, c).split(separator: ";").map({ $0.trimmingCharacters(in: .whitespaces) })
+                where !part.isEmpty {
                     guard let flag = ItemFlags.names.first(where: { $0.0 == part })?.1 else {
                         throw t.error(r, c, "unknown flag '\(part)' (known: \(ItemFlags.names.map(\.0).joined(separator: ", ")))")
                     }
@@ -151,12 +167,16 @@ extension Catalog {
             }
         }
         do {
-            return try Catalog(embeddings: embeddings, topics: table, quality: quality, popularityPrior: popularity, creators: creators, flags: flags, externalIDs: ids)
+            return try Catalog(
+                embeddings: embeddings, topics: table, quality: quality, popularityPrior: popularity, creators: creators,
+                flags: flags, externalIDs: ids)
         } catch let e as CatalogError {
             // Point at the offending line where the error is about one item.
             switch e {
             case .zeroNorm(let i), .nonFinite(let i):
-                throw DataFileError(file: embeddingsFile == path ? path : embeddingsFile, line: embeddingsFile == path ? t.lines[i] : i + 1, message: "item '\(ids[i])': \(e)")
+                throw DataFileError(
+                    file: embeddingsFile == path ? path : embeddingsFile, line: embeddingsFile == path ? t.lines[i] : i + 1,
+                    message: "item '\(ids[i])': \(e)")
             default: throw e
             }
         }

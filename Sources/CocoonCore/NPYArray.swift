@@ -19,7 +19,8 @@ public struct NPYArray: Sendable {
         }
         let bytes = [UInt8](data)
         guard bytes.count >= 10, bytes[0] == 0x93, Array(bytes[1...5]) == Array("NUMPY".utf8) else {
-            throw DataFileError(file: path, message: "not a NumPy .npy file (missing the \\x93NUMPY magic); save it with numpy.save")
+            throw DataFileError(
+                file: path, message: "not a NumPy .npy file (missing the \\x93NUMPY magic); save it with numpy.save")
         }
         let major = bytes[6]
         let headerLength: Int
@@ -35,7 +36,7 @@ public struct NPYArray: Sendable {
             throw DataFileError(file: path, message: "unsupported .npy format version \(major)")
         }
         guard bytes.count >= headerStart + headerLength,
-              let header = String(bytes: bytes[headerStart..<(headerStart + headerLength)], encoding: .utf8)
+            let header = String(bytes: bytes[headerStart..<(headerStart + headerLength)], encoding: .utf8)
         else { throw DataFileError(file: path, message: "truncated .npy header") }
         func value(of key: String) -> String? {
             guard let r = header.range(of: "'\(key)':") else { return nil }
@@ -50,9 +51,12 @@ public struct NPYArray: Sendable {
             throw DataFileError(file: path, message: "dtype '\(descr)' is not supported; convert with array.astype('<f4')")
         }
         if value(of: "fortran_order") == "True" {
-            throw DataFileError(file: path, message: "Fortran-ordered arrays are not supported; save numpy.ascontiguousarray(array)")
+            throw DataFileError(
+                file: path, message: "Fortran-ordered arrays are not supported; save numpy.ascontiguousarray(array)")
         }
-        guard let shapeText = value(of: "shape") else { throw DataFileError(file: path, message: "the .npy header has no 'shape'") }
+        guard let shapeText = value(of: "shape") else {
+            throw DataFileError(file: path, message: "the .npy header has no 'shape'")
+        }
         let dims = shapeText.trimmingCharacters(in: CharacterSet(charactersIn: "()")).split(separator: ",")
             .compactMap { Int($0.trimmingCharacters(in: .whitespaces)) }
         guard dims.count == 1 || dims.count == 2 else {
@@ -64,7 +68,8 @@ public struct NPYArray: Sendable {
         let start = headerStart + headerLength
         let need = rows * cols * width
         guard bytes.count - start >= need else {
-            throw DataFileError(file: path, message: "the file holds \(bytes.count - start) data bytes, shape \(shapeText) needs \(need)")
+            throw DataFileError(
+                file: path, message: "the file holds \(bytes.count - start) data bytes, shape \(shapeText) needs \(need)")
         }
         var out = [Float](repeating: 0, count: rows * cols)
         for i in 0..<(rows * cols) {

@@ -55,7 +55,8 @@ public final class PopularityModel: ScoringModel, @unchecked Sendable {
 
     func refresh() {
         // The prior only breaks ties between equal counts (it is < 1e-3 of one count step).
-        itemFactors = Matrix(rows: counts.count, cols: 1, values: counts.indices.map { Float(log1p(Double(counts[$0]))) + 1e-4 * prior[$0] })
+        itemFactors = Matrix(
+            rows: counts.count, cols: 1, values: counts.indices.map { Float(log1p(Double(counts[$0]))) + 1e-4 * prior[$0] })
     }
 }
 
@@ -159,7 +160,8 @@ public enum RecommenderError: Error, Equatable, CustomStringConvertible {
         switch self {
         case .needsGroundTruth(let k): return "recommender '\(k)' needs ground truth, which the engine did not attach"
         case .cannotFill(let s, let u, let a, let n):
-            return "step \(s), user \(u): only \(a) items may be shown to this user after the controls, the slate needs \(n); use a larger catalog or a smaller slate"
+            return
+                "step \(s), user \(u): only \(a) items may be shown to this user after the controls, the slate needs \(n); use a larger catalog or a smaller slate"
         }
     }
 }

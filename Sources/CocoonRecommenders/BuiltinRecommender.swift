@@ -39,8 +39,10 @@ public final class BuiltinRecommender: Recommender, @unchecked Sendable {
     /// Fallbacks of re-rankers (no history) so far.
     public private(set) var rerankFallbacks = 0
 
-    public init(name: String, model: ScoringModel, policy: ControlPolicy = ControlPolicy(), rerankers: [Reranker] = [],
-                candidateCount: Int? = nil, exploration: Exploration = Exploration(), warmup: Int = 0, offRotation: Double = 0.3) {
+    public init(
+        name: String, model: ScoringModel, policy: ControlPolicy = ControlPolicy(), rerankers: [Reranker] = [],
+        candidateCount: Int? = nil, exploration: Exploration = Exploration(), warmup: Int = 0, offRotation: Double = 0.3
+    ) {
         self.name = name
         self.model = model
         self.policy = policy
@@ -54,7 +56,8 @@ public final class BuiltinRecommender: Recommender, @unchecked Sendable {
     public func start(_ world: RecommenderWorld) throws {
         self.world = world
         let c = world.catalog
-        log = InteractionLog(seedHistory: world.seedHistory, itemCount: c.count, impressionMemory: policy.enabled ? policy.impressionMemory : 0)
+        log = InteractionLog(
+            seedHistory: world.seedHistory, itemCount: c.count, impressionMemory: policy.enabled ? policy.impressionMemory : 0)
         geometry = ItemGeometry(c)
         // A topic is harmful when most of its items are.
         var harmfulCount = [Int](repeating: 0, count: c.topics.count)
@@ -74,7 +77,11 @@ public final class BuiltinRecommender: Recommender, @unchecked Sendable {
         var offRows: [Int] = []
         var onRows: [Int] = []
         for (row, u) in request.users.enumerated() {
-            if policy.personalisationOff && !request.controls[Int(u)].personalisation { offRows.append(row) } else { onRows.append(row) }
+            if policy.personalisationOff && !request.controls[Int(u)].personalisation {
+                offRows.append(row)
+            } else {
+                onRows.append(row)
+            }
         }
         prepareNearDuplicates(request)
         if !offRows.isEmpty { try fillNonPersonal(request, rows: offRows, into: &slates) }
@@ -97,8 +104,8 @@ public final class BuiltinRecommender: Recommender, @unchecked Sendable {
 
     /// What the control layer does to one user's scores this step.
     struct Adjustments {
-        var hard: [Int32] = []          // never shown (sorted)
-        var soft: [Int32] = []          // pushed to the end (sorted)
+        var hard: [Int32] = []  // never shown (sorted)
+        var soft: [Int32] = []  // pushed to the end (sorted)
         var topicOffsets: [Float]? = nil
         var isMinor = false
         var isEmpty: Bool { hard.isEmpty && soft.isEmpty && topicOffsets == nil }
@@ -133,7 +140,9 @@ public final class BuiltinRecommender: Recommender, @unchecked Sendable {
             }
         }
         if policy.blocks {
-            for cr in controls.blockedCreators where Int(cr) < itemsByCreator.count { a.hard.append(contentsOf: itemsByCreator[Int(cr)]) }
+            for cr in controls.blockedCreators where Int(cr) < itemsByCreator.count {
+                a.hard.append(contentsOf: itemsByCreator[Int(cr)])
+            }
             for t in controls.blockedTopics { offset(t, -.infinity) }
         }
         if policy.tags {
@@ -168,7 +177,9 @@ public final class BuiltinRecommender: Recommender, @unchecked Sendable {
         guard policy.notInterested else { return }
         var missing: [Int32] = []
         for ch in request.changes where ch.kind == .notInterested {
-            if let m = ch.mark, m.scope == .item, nearDuplicates[m.item] == nil, !missing.contains(m.item) { missing.append(m.item) }
+            if let m = ch.mark, m.scope == .item, nearDuplicates[m.item] == nil, !missing.contains(m.item) {
+                missing.append(m.item)
+            }
         }
         if missing.isEmpty { return }
         let c = world.catalog
@@ -199,9 +210,14 @@ public final class BuiltinRecommender: Recommender, @unchecked Sendable {
             for i in 0..<c.count {
                 for j in 0..<f { v[i * (f + extra) + j] = base[i, j] }
                 var col = f
-                if useHarmful { v[i * (f + extra) + col] = c.flags[i].contains(.harmful) ? -1e9 : 0; col += 1 }
+                if useHarmful {
+                    v[i * (f + extra) + col] = c.flags[i].contains(.harmful) ? -1e9 : 0
+                    col += 1
+                }
                 if useMinor {
-                    v[i * (f + extra) + col] = c.flags[i].contains(.minorUnsafe) ? -1e9 : (c.flags[i].contains(.borderline) ? -Float(policy.minorBorderlinePenalty) : 0)
+                    v[i * (f + extra) + col] =
+                        c.flags[i].contains(.minorUnsafe)
+                        ? -1e9 : (c.flags[i].contains(.borderline) ? -Float(policy.minorBorderlinePenalty) : 0)
                 }
             }
             items = Matrix(rows: c.count, cols: f + extra, values: v)
@@ -249,48 +265,55 @@ public final class BuiltinRecommender: Recommender, @unchecked Sendable {
             var local = [Int32](repeating: -1, count: bUsers.count * k)
             var localFallbacks: Int32 = 0
             var failure: Error? = nil
-            scorer.topK(users: userMatrix, rows: 0..<bUsers.count, k: m, workspace: spaces[w], adjust: { r, first, span in
-                let a = adj[r]
-                let n = span.count
-                if noise > 0 {
-                    for j in 0..<n { span[j] = span[j] + noise * Float(Sample.gumbel(using: &rngs[r])) }
-                }
-                if a.isEmpty { return }
-                if let o = a.topicOffsets {
-                    for j in 0..<n { span[j] = span[j] + o[Int(topics.primary[first + j])] }
-                }
-                BuiltinRecommender.apply(a.soft, first: first, span: &span) { $0 - 1e4 }
-                BuiltinRecommender.apply(a.hard, first: first, span: &span) { _ in -.infinity }
-            }, emit: { r, sel in
-                guard failure == nil else { return }
-                let u = Int(bUsers[r])
-                var cands = sel.sorted().filter { $0.score > -1e8 }
-                let a = adj[r]
-                if cands.count < k {
-                    // Not enough candidates: take the non-personalised order, then any item.
-                    let have = Set(cands.map(\.index))
-                    for i in fillOrder where cands.count < k && !have.contains(i) && !self.isHard(i, a) { cands.append((i, -1e6)) }
-                    if cands.count < k {
-                        let have2 = Set(cands.map(\.index))
-                        for i in 0..<Int32(c.count) where cands.count < k && !have2.contains(i) && !self.isHard(i, a) { cands.append((i, -1e7)) }
+            scorer.topK(
+                users: userMatrix, rows: 0..<bUsers.count, k: m, workspace: spaces[w],
+                adjust: { r, first, span in
+                    let a = adj[r]
+                    let n = span.count
+                    if noise > 0 {
+                        for j in 0..<n { span[j] = span[j] + noise * Float(Sample.gumbel(using: &rngs[r])) }
                     }
-                    if cands.count < k {
-                        failure = RecommenderError.cannotFill(step: t, user: u, available: cands.count, needed: k)
-                        return
+                    if a.isEmpty { return }
+                    if let o = a.topicOffsets {
+                        for j in 0..<n { span[j] = span[j] + o[Int(topics.primary[first + j])] }
                     }
-                }
-                var slate: [Int32]
-                if self.rerankers.isEmpty {
-                    slate = cands.prefix(k).map(\.index)
-                } else {
-                    let profile = self.log.topicDistribution(of: u, topics: topics)
-                    let (s, fb) = self.rerank(cands, profile: profile, size: k)
-                    slate = s
-                    localFallbacks += fb
-                }
-                if self.exploration.isActive { self.explore(&slate, user: u, step: t, adjustments: a) }
-                for p in 0..<k { local[r * k + p] = slate[p] }
-            })
+                    BuiltinRecommender.apply(a.soft, first: first, span: &span) { $0 - 1e4 }
+                    BuiltinRecommender.apply(a.hard, first: first, span: &span) { _ in -.infinity }
+                },
+                emit: { r, sel in
+                    guard failure == nil else { return }
+                    let u = Int(bUsers[r])
+                    var cands = sel.sorted().filter { $0.score > -1e8 }
+                    let a = adj[r]
+                    if cands.count < k {
+                        // Not enough candidates: take the non-personalised order, then any item.
+                        let have = Set(cands.map(\.index))
+                        for i in fillOrder where cands.count < k && !have.contains(i) && !self.isHard(i, a) {
+                            cands.append((i, -1e6))
+                        }
+                        if cands.count < k {
+                            let have2 = Set(cands.map(\.index))
+                            for i in 0..<Int32(c.count) where cands.count < k && !have2.contains(i) && !self.isHard(i, a) {
+                                cands.append((i, -1e7))
+                            }
+                        }
+                        if cands.count < k {
+                            failure = RecommenderError.cannotFill(step: t, user: u, available: cands.count, needed: k)
+                            return
+                        }
+                    }
+                    var slate: [Int32]
+                    if self.rerankers.isEmpty {
+                        slate = cands.prefix(k).map(\.index)
+                    } else {
+                        let profile = self.log.topicDistribution(of: u, topics: topics)
+                        let (s, fb) = self.rerank(cands, profile: profile, size: k)
+                        slate = s
+                        localFallbacks += fb
+                    }
+                    if self.exploration.isActive { self.explore(&slate, user: u, step: t, adjustments: a) }
+                    for p in 0..<k { local[r * k + p] = slate[p] }
+                })
             if let failure { throw failure }
             for (r, row) in blockRows.enumerated() { for p in 0..<k { out[row * k + p] = local[r * k + p] } }
             fallbacks[b] = localFallbacks
@@ -305,7 +328,8 @@ public final class BuiltinRecommender: Recommender, @unchecked Sendable {
 
     /// Unit topic directions in the factor space: the normalised mean factor of each topic's items.
     func topicDirections(_ factors: Matrix) -> [[Float]] {
-        let c = world.catalog, f = factors.cols
+        let c = world.catalog
+        let f = factors.cols
         if f == 0 { return [] }
         var dirs = [[Float]](repeating: [Float](repeating: 0, count: f), count: c.topics.count)
         for i in 0..<c.count {
@@ -319,7 +343,8 @@ public final class BuiltinRecommender: Recommender, @unchecked Sendable {
     static func apply(_ sorted: [Int32], first: Int, span: inout MutableSpan<Float>, _ transform: (Float) -> Float) {
         if sorted.isEmpty { return }
         let n = span.count
-        var lo = 0, hi = sorted.count
+        var lo = 0
+        var hi = sorted.count
         while lo < hi {
             let mid = (lo + hi) / 2
             if Int(sorted[mid]) < first { lo = mid + 1 } else { hi = mid }
@@ -335,7 +360,8 @@ public final class BuiltinRecommender: Recommender, @unchecked Sendable {
     }
 
     static func containsSorted(_ a: [Int32], _ x: Int32) -> Bool {
-        var lo = 0, hi = a.count
+        var lo = 0
+        var hi = a.count
         while lo < hi {
             let mid = (lo + hi) / 2
             if a[mid] < x { lo = mid + 1 } else { hi = mid }
@@ -392,7 +418,8 @@ public final class BuiltinRecommender: Recommender, @unchecked Sendable {
     }
 
     func fillNonPersonal(_ request: RecommendRequest, rows: [Int], into slates: inout [Int32]) throws {
-        let t = request.step, k = request.slateSize
+        let t = request.step
+        let k = request.slateSize
         var ranking = nonPersonalRanking(step: t)
         // Globally forbidden items never enter the shared list.
         ranking.removeAll { i in policy.harmful && world.catalog.flags[Int(i)].contains(.harmful) }
@@ -402,8 +429,11 @@ public final class BuiltinRecommender: Recommender, @unchecked Sendable {
             let scores = minMaxNormalised((0..<head.count).map { Double(head.count - $0) })
             var items = head
             for r in rerankers {
-                items = r.rerank(RerankInput(items: items, scores: items.map { i in scores[head.firstIndex(of: i)!] }, profile: nil),
-                                 size: items.count, geometry: geometry, topics: world.catalog.topics).items
+                items =
+                    r.rerank(
+                        RerankInput(items: items, scores: items.map { i in scores[head.firstIndex(of: i)!] }, profile: nil),
+                        size: items.count, geometry: geometry, topics: world.catalog.topics
+                    ).items
             }
             ranking = items + ranking.dropFirst(m)
         }

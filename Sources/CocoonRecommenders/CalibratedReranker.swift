@@ -20,13 +20,14 @@ public struct CalibratedReranker: Reranker {
     }
 
     public func rerank(_ input: RerankInput, size: Int, geometry: ItemGeometry, topics: TopicTable) -> RerankOutput {
-        let m = input.items.count, n = min(size, m)
+        let m = input.items.count
+        let n = min(size, m)
         guard let p = input.profile, p.contains(where: { $0 > 0 }) else {
             return RerankOutput(items: Array(input.items.prefix(n)), fallback: true)
         }
         let g = topics.count
         let support = (0..<g).filter { p[$0] > 0 }
-        var counts = [Double](repeating: 0, count: g)   // Σ p(g|i) over I
+        var counts = [Double](repeating: 0, count: g)  // Σ p(g|i) over I
         var scoreSum = 0.0
         var taken = [Bool](repeating: false, count: m)
         var selected: [Int32] = []
@@ -76,7 +77,8 @@ public struct XQuADReranker: Reranker {
     public init(lambda: Double = 0.5) { self.lambda = lambda }
 
     public func rerank(_ input: RerankInput, size: Int, geometry: ItemGeometry, topics: TopicTable) -> RerankOutput {
-        let m = input.items.count, n = min(size, m)
+        let m = input.items.count
+        let n = min(size, m)
         guard let p = input.profile, p.contains(where: { $0 > 0 }) else {
             return RerankOutput(items: Array(input.items.prefix(n)), fallback: true)
         }

@@ -46,11 +46,12 @@ public struct DPPReranker: Reranker {
     }
 
     public func rerank(_ input: RerankInput, size: Int, geometry: ItemGeometry, topics: TopicTable) -> RerankOutput {
-        let m = input.items.count, n = min(size, m)
+        let m = input.items.count
+        let n = min(size, m)
         guard n > 0 else { return RerankOutput(items: [], fallback: false) }
         let kernel = DPPKernel(input, theta: theta, delta: delta, geometry: geometry)
         var d2 = (0..<m).map { kernel.q[$0] * kernel.q[$0] }
-        var f = [Double](repeating: 0, count: n * m)   // F: N × M
+        var f = [Double](repeating: 0, count: n * m)  // F: N × M
         var taken = [Bool](repeating: false, count: m)
         var j = DPPReranker.argmax(d2)
         var selected: [Int32] = [input.items[j]]
@@ -103,7 +104,8 @@ public struct SlidingWindowDPPReranker: Reranker {
     }
 
     public func rerank(_ input: RerankInput, size: Int, geometry: ItemGeometry, topics: TopicTable) -> RerankOutput {
-        let m = input.items.count, n = min(size, m)
+        let m = input.items.count
+        let n = min(size, m)
         let kernel = DPPKernel(input, theta: theta, delta: delta, geometry: geometry)
         var taken = [Bool](repeating: false, count: m)
         var picks: [Int] = []

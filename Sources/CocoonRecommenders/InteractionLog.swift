@@ -91,7 +91,8 @@ public final class InteractionLog: @unchecked Sendable {
     }
 
     static func insertSorted(_ x: Int32, into a: inout [Int32]) {
-        var lo = 0, hi = a.count
+        var lo = 0
+        var hi = a.count
         while lo < hi {
             let mid = (lo + hi) / 2
             if a[mid] < x { lo = mid + 1 } else { hi = mid }

@@ -13,7 +13,8 @@ public struct MMRReranker: Reranker {
     public init(lambda: Double = 0.7) { self.lambda = lambda }
 
     public func rerank(_ input: RerankInput, size: Int, geometry: ItemGeometry, topics: TopicTable) -> RerankOutput {
-        let m = input.items.count, n = min(size, m)
+        let m = input.items.count
+        let n = min(size, m)
         var taken = [Bool](repeating: false, count: m)
         var maxSim = [Double](repeating: -.infinity, count: m)
         var selected: [Int32] = []

@@ -39,7 +39,9 @@ public final class MatrixFactorizationModel: ScoringModel, @unchecked Sendable {
         // Small random initial factors (deterministic).
         var r = seed.stream("init")
         let f = factors
-        itemFactors = Matrix(rows: world.catalog.count, cols: f, values: (0..<(world.catalog.count * f)).map { _ in Float(Sample.normal(sd: 0.1, using: &r)) })
+        itemFactors = Matrix(
+            rows: world.catalog.count, cols: f,
+            values: (0..<(world.catalog.count * f)).map { _ in Float(Sample.normal(sd: 0.1, using: &r)) })
         userMatrix = Matrix(rows: world.userCount, cols: f)
         train(log)
     }
@@ -71,12 +73,14 @@ public final class MatrixFactorizationModel: ScoringModel, @unchecked Sendable {
     func solve(fixed y: Matrix, rows n: Int, positives: (Int) -> [Int32]) -> Matrix {
         let f = factors
         var gram = Matrix(rows: f, cols: f)
-        Matrix.gemm(y, transposeA: true, y, into: &gram)     // YᵀY
+        Matrix.gemm(y, transposeA: true, y, into: &gram)  // YᵀY
         let lists = (0..<n).map(positives)
         let blocks = BlockExecutor.blocks(count: n, blockSize: 512)
-        let lambda = regularization, a = alpha
+        let lambda = regularization
+        let a = alpha
         let out = SharedArray<Float>(repeating: 0, count: n * f)
-        let yStore = y.storage, gStore = gram.storage
+        let yStore = y.storage
+        let gStore = gram.storage
         executor.forEach(blockCount: blocks.count) { b, _ in
             var m = [Double](repeating: 0, count: f * f)
             var rhs = [Double](repeating: 0, count: f)
@@ -84,7 +88,10 @@ public final class MatrixFactorizationModel: ScoringModel, @unchecked Sendable {
                 let pos = lists[r]
                 if pos.isEmpty { continue }
                 for x in 0..<(f * f) { m[x] = Double(gStore[x]) }
-                for x in 0..<f { m[x * f + x] += lambda; rhs[x] = 0 }
+                for x in 0..<f {
+                    m[x * f + x] += lambda
+                    rhs[x] = 0
+                }
                 for i in pos {
                     let base = Int(i) * f
                     for x in 0..<f {

@@ -57,7 +57,8 @@ public final class PiaoSimilarityModel: ScoringModel, @unchecked Sendable {
 
     public func observe(_ feedback: FeedbackBatch, log: InteractionLog) throws {
         guard let c = catalog else { return }
-        let d = c.dimension, k = feedback.slateSize
+        let d = c.dimension
+        let k = feedback.slateSize
         for (row, u32) in feedback.users.enumerated() {
             let u = Int(u32)
             var x = Array(observed.row(u))
@@ -82,6 +83,7 @@ public final class PiaoSimilarityModel: ScoringModel, @unchecked Sendable {
         let cent = c.topicCentroids()
         let d = c.dimension
         let x = observed.row(u)
-        return (0..<topics.count).map { t in max(0, (0..<d).reduce(0.0) { $0 + Double(x[x.startIndex + $1]) * cent[t * d + $1] }) }
+        return (0..<topics.count).map { t in max(0, (0..<d).reduce(0.0) { $0 + Double(x[x.startIndex + $1]) * cent[t * d + $1] })
+        }
     }
 }

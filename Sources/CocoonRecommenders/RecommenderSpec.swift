@@ -85,13 +85,19 @@ public struct RecommenderSpec: Sendable, Equatable, Codable {
 public enum BuiltinRegistry {
     /// Recommender kinds, in listing order.
     public static let recommenders: [(kind: String, help: String)] = [
-        ("reference", "compliant reference: content profile with forgetting, calibrated re-ranking, near-duplicate removal, topic cap"),
+        (
+            "reference",
+            "compliant reference: content profile with forgetting, calibrated re-ranking, near-duplicate removal, topic cap"
+        ),
         ("random", "uniformly random slates (honours controls)"),
         ("popularity", "most consumed items, all-time or over a recent window (window: N)"),
         ("oracle", "ideal reference: ranks by the user's intrinsic interest (reads ground truth)"),
         ("profile", "content-based: decayed profile of consumed items (decay)"),
         ("mf", "implicit ALS matrix factorisation, retrained every N steps (factors, retrainEvery; 0 = single training)"),
-        ("piao-similarity", "Piao et al. 2023: softmax(β·similarity) sampling on an adaptive observed interest (beta, gammaPlus, gammaMinus, sigma)"),
+        (
+            "piao-similarity",
+            "Piao et al. 2023: softmax(β·similarity) sampling on an adaptive observed interest (beta, gammaPlus, gammaMinus, sigma)"
+        ),
         ("engagement-greedy", "NON-COMPLIANT: chases dwell-weighted engagement, ignores every user control and duty"),
         ("plugin", "an out-of-process recommender speaking the plugin protocol (command: [...])"),
     ]
@@ -127,21 +133,30 @@ public enum BuiltinRegistry {
         case "random": model = RandomModel()
         case "popularity": model = PopularityModel(window: spec.window)
         case "oracle": model = OracleModel()
-        case "mf": model = MatrixFactorizationModel(factors: spec.factors, regularization: spec.regularization, alpha: spec.alpha, iterations: spec.iterations, retrainEvery: spec.retrainEvery)
-        case "piao-similarity": model = PiaoSimilarityModel(beta: spec.beta, gammaPlus: spec.gammaPlus, gammaMinus: spec.gammaMinus, sigma: spec.sigma)
+        case "mf":
+            model = MatrixFactorizationModel(
+                factors: spec.factors, regularization: spec.regularization, alpha: spec.alpha, iterations: spec.iterations,
+                retrainEvery: spec.retrainEvery)
+        case "piao-similarity":
+            model = PiaoSimilarityModel(
+                beta: spec.beta, gammaPlus: spec.gammaPlus, gammaMinus: spec.gammaMinus, sigma: spec.sigma)
         case "engagement-greedy":
             model = ProfileModel(kind: "engagement-greedy", decay: 0, dwellWeighted: true)
             policy = .off
         default:
-            throw RegistryError.unknown(kind: "recommender", name: spec.kind, known: recommenders.map(\.kind).filter { $0 != "plugin" })
+            throw RegistryError.unknown(
+                kind: "recommender", name: spec.kind, known: recommenders.map(\.kind).filter { $0 != "plugin" })
         }
         let chain = spec.rerankers ?? defaultRerankers(for: spec.kind)
         let rerankers = try chain.map { r -> Reranker in
-            guard let made = r.make() else { throw RegistryError.unknown(kind: "re-ranker", name: r.kind, known: BuiltinRegistry.rerankers.map(\.kind)) }
+            guard let made = r.make() else {
+                throw RegistryError.unknown(kind: "re-ranker", name: r.kind, known: BuiltinRegistry.rerankers.map(\.kind))
+            }
             return made
         }
-        return BuiltinRecommender(name: spec.kind, model: model, policy: policy, rerankers: rerankers,
-                                  candidateCount: spec.candidates, exploration: spec.exploration, warmup: spec.warmup)
+        return BuiltinRecommender(
+            name: spec.kind, model: model, policy: policy, rerankers: rerankers,
+            candidateCount: spec.candidates, exploration: spec.exploration, warmup: spec.warmup)
     }
 }
 

@@ -19,7 +19,8 @@ public struct TopicCapReranker: Reranker {
     }
 
     public func rerank(_ input: RerankInput, size: Int, geometry: ItemGeometry, topics: TopicTable) -> RerankOutput {
-        let m = input.items.count, n = min(size, m)
+        let m = input.items.count
+        let n = min(size, m)
         var perTopic = [Int](repeating: 0, count: topics.count)
         var taken = [Bool](repeating: false, count: m)
         var selected: [Int32] = []
@@ -54,7 +55,8 @@ public struct NearDuplicateReranker: Reranker {
     public init(threshold: Double = 0.9) { self.threshold = threshold }
 
     public func rerank(_ input: RerankInput, size: Int, geometry: ItemGeometry, topics: TopicTable) -> RerankOutput {
-        let m = input.items.count, n = min(size, m)
+        let m = input.items.count
+        let n = min(size, m)
         var taken = [Bool](repeating: false, count: m)
         var selected: [Int32] = []
         for c in 0..<m where selected.count < n {

@@ -1,5 +1,6 @@
 import ArgumentParser
 import CocoonMath
+import Foundation
 
 /// The `cocoon` command: the root of every subcommand.
 @main
@@ -13,10 +14,21 @@ struct CocoonCommand: ParsableCommand {
             diversity scorecards.
             """,
         version: "cocoon \(ToolInfo.version) (OpenBLAS: \(BLASRuntime.buildDescription))",
-        subcommands: []
+        subcommands: [RerankCommand.self]
     )
 }
 
 enum ToolInfo {
     static let version = "0.1.0"
+}
+
+/// Prints `error: message` to stderr and exits with `code` (2 = bad input or a failed run).
+func fail(_ message: String, code: Int32 = 2) -> ExitCode {
+    FileHandle.standardError.write(Data("error: \(message)\n".utf8))
+    return ExitCode(code)
+}
+
+/// Prints a line to stderr (progress and notes; stdout stays for results).
+func note(_ message: String) {
+    FileHandle.standardError.write(Data("\(message)\n".utf8))
 }

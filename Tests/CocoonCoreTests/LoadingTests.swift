@@ -27,16 +27,20 @@ private func npy(_ name: String, rows: Int, cols: Int, values: [Float]) throws -
 
 @Suite struct LoadingTests {
     @Test func fixtureItemsLoad() throws {
-        let path = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../../shared/fixtures/metrics/items.csv").standardized.path
+        let path = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent(
+            "../../../shared/fixtures/metrics/items.csv"
+        ).standardized.path
         let c = try Catalog.load(itemsCSV: path)
         #expect(c.count == 200 && c.dimension == 8 && c.topics.names == (0..<8).map { "t\($0)" })
         #expect(c.id(of: 0) == "1" && c.id(of: 199) == "200")
-        #expect(c.topics.primary[0] == 4 && c.topics.primary[1] == 6)   // items 1 and 2 are t4, t6
+        #expect(c.topics.primary[0] == 4 && c.topics.primary[1] == 6)  // items 1 and 2 are t4, t6
         #expect(abs(c.embeddings[0, 1] - -1.0224) < 1e-6)
     }
 
     @Test func multiTopicAndOptionalColumns() throws {
-        let p = try temp("multi.csv", """
+        let p = try temp(
+            "multi.csv",
+            """
             item_id,topics,e0,e1,quality,popularity,creator,flags
             a,drama|comedy,1,0,0.5,3,x,harmful
             b,comedy,0,1,1,1,y,
@@ -54,9 +58,15 @@ private func npy(_ name: String, rows: Int, cols: Int, values: [Float]) throws -
         ("item_id,topic,e0\n1,a,0.5\n2,b,x\n", "bad.csv:3:3: 'x' in column 'e0' is not a finite number"),
         ("item_id,e0\n1,0.5\n", "bad.csv:1: missing column 'topic' (or 'topics'; columns: item_id, e0)"),
         ("item_id,topic,e0\n1,a,0.5\n1,b,0.2\n", "bad.csv:3:1: item_id '1' repeats the item on line 2"),
-        ("item_id,topic,e0,e1\n1,a,0,0\n", "bad.csv:2: item '1': item 0 has a zero-norm embedding (cosine similarity is undefined); remove it or give it a non-zero vector"),
+        (
+            "item_id,topic,e0,e1\n1,a,0,0\n",
+            "bad.csv:2: item '1': item 0 has a zero-norm embedding (cosine similarity is undefined); remove it or give it a non-zero vector"
+        ),
         ("item_id,topic,e0\n1,a,0.5,7\n", "bad.csv:2: has 4 fields, the header has 3 (item_id,topic,e0)"),
-        ("item_id,topic,e0,flags\n1,a,1,evil\n", "bad.csv:2:4: unknown flag 'evil' (known: harmful, borderline, minorUnsafe, synthetic, labelled)"),
+        (
+            "item_id,topic,e0,flags\n1,a,1,evil\n",
+            "bad.csv:2:4: unknown flag 'evil' (known: harmful, borderline, minorUnsafe, synthetic, labelled)"
+        ),
         ("item_id,topic\n1,a\n", "bad.csv:1: no embedding columns (expected e0, e1, …; columns: item_id, topic)"),
     ])
     func badFilesNameFileLineAndColumn(input: (String, String)) throws {

@@ -10,9 +10,13 @@ let compliantKinds = ["reference", "random", "popularity", "oracle", "profile", 
     /// next slate; the non-compliant ones do not.
     @Test(arguments: compliantKinds + ["engagement-greedy", "popularity-controls-off", "profile-controls-off"])
     func notInterestedItemsNeverReturn(kind: String) throws {
-        let w = try world(users: 200, interventions: [
-            Intervention(name: "mark", start: 4, selection: everyone, action: .notInterested(pick: .first, scope: .item, count: 1)),
-        ]) { c, _ in c.nearDuplicateFraction = 0.15 }
+        let w = try world(
+            users: 200,
+            interventions: [
+                Intervention(
+                    name: "mark", start: 4, selection: everyone, action: .notInterested(pick: .first, scope: .item, count: 1))
+            ]
+        ) { c, _ in c.nearDuplicateFraction = 0.15 }
         let off = kind.hasSuffix("-controls-off")
         let base = off ? String(kind.dropLast("-controls-off".count)) : kind
         let s = spec(base) { if off { $0.controls = .off } }
@@ -21,10 +25,13 @@ let compliantKinds = ["reference", "random", "popularity", "oracle", "profile", 
         let marks = rec.snapshots[4].changes.filter { $0.intervention == "mark" }
         #expect(marks.count == 200)
         let geometry = ItemGeometry(w.catalog)
-        var reshown = 0, nearDupShown = 0, nearDupPairs = 0
+        var reshown = 0
+        var nearDupShown = 0
+        var nearDupPairs = 0
         for m in marks {
             let u = Int(m.user)
-            let dups = (0..<w.catalog.count).filter { $0 != Int(m.target) && geometry.cosine($0, Int(m.target)) >= 0.9 }.map(Int32.init)
+            let dups = (0..<w.catalog.count).filter { $0 != Int(m.target) && geometry.cosine($0, Int(m.target)) >= 0.9 }.map(
+                Int32.init)
             for s in rec.snapshots[4...] {
                 let slate = s.slate(row: s.row(of: m.user)!)
                 if slate.contains(m.target) { reshown += 1 }
@@ -47,16 +54,19 @@ let compliantKinds = ["reference", "random", "popularity", "oracle", "profile", 
     /// step (same context); the non-compliant reference keeps personalising.
     @Test(arguments: compliantKinds + ["engagement-greedy", "profile-controls-off"])
     func personalisationOffGivesIdenticalSlates(kind: String) throws {
-        let w = try world(users: 120, interventions: [
-            Intervention(name: "off", start: 6, selection: everyone, action: .personalisation(false)),
-        ])
+        let w = try world(
+            users: 120,
+            interventions: [
+                Intervention(name: "off", start: 6, selection: everyone, action: .personalisation(false))
+            ])
         let off = kind.hasSuffix("-controls-off")
         let base = off ? String(kind.dropLast("-controls-off".count)) : kind
         // No organic "not interested" marks: they are explicit controls, which the
         // non-personalised feed honours per user.
         var b = Behaviour()
         b.notInterested.enabled = false
-        let (rec, outcome) = run(w, try BuiltinRegistry.make(spec(base) { if off { $0.controls = .off } }), steps: 10, behaviour: b)
+        let (rec, outcome) = run(
+            w, try BuiltinRegistry.make(spec(base) { if off { $0.controls = .off } }), steps: 10, behaviour: b)
         #expect(outcome.failure == nil)
         // Histories differ before the switch.
         let before = rec.snapshots[5]
@@ -72,13 +82,19 @@ let compliantKinds = ["reference", "random", "popularity", "oracle", "profile", 
     }
 
     @Test func topicMarksSuppressTheTopicForTheHorizon() throws {
-        let w = try world(users: 150, interventions: [
-            Intervention(name: "mark", start: 5, selection: everyone, action: .notInterested(pick: .ofTopic(.topInterest), scope: .topic, count: 1)),
-        ])
+        let w = try world(
+            users: 150,
+            interventions: [
+                Intervention(
+                    name: "mark", start: 5, selection: everyone,
+                    action: .notInterested(pick: .ofTopic(.topInterest), scope: .topic, count: 1))
+            ])
         var s = spec("reference")
         s.controls.topicHorizon = 6
         let (rec, _) = run(w, try BuiltinRegistry.make(s), steps: 16)
-        var during = 0, after = 0, before = 0
+        var during = 0
+        var after = 0
+        var before = 0
         for m in rec.snapshots[5].changes where m.intervention == "mark" {
             let topic = m.mark!.topic
             func count(_ steps: ClosedRange<Int>) -> Int {
@@ -88,7 +104,7 @@ let compliantKinds = ["reference", "random", "popularity", "oracle", "profile", 
                 }
             }
             before += count(1...4)
-            during += count(5...10)    // listStep 4 + horizon 6 = suppressed through step 10
+            during += count(5...10)  // listStep 4 + horizon 6 = suppressed through step 10
             after += count(12...15)
         }
         #expect(before > 100)
@@ -97,13 +113,17 @@ let compliantKinds = ["reference", "random", "popularity", "oracle", "profile", 
     }
 
     @Test func blockedCreatorsAndDeletedAndDeclaredTags() throws {
-        let w = try world(users: 150, interventions: [
-            Intervention(name: "block", start: 3, selection: everyone, action: .blockTopCreator),
-            Intervention(name: "delete", start: 3, selection: everyone, action: .deleteTag(.topInterest)),
-            Intervention(name: "declare", start: 3, selection: everyone, action: .declareTag(.named("t9"))),
-        ])
+        let w = try world(
+            users: 150,
+            interventions: [
+                Intervention(name: "block", start: 3, selection: everyone, action: .blockTopCreator),
+                Intervention(name: "delete", start: 3, selection: everyone, action: .deleteTag(.topInterest)),
+                Intervention(name: "declare", start: 3, selection: everyone, action: .declareTag(.named("t9"))),
+            ])
         let (rec, _) = run(w, try BuiltinRegistry.make(spec("profile")), steps: 12, wantsTags: true)
-        var blockedShown = 0, topicShare = (before: 0.0, after: 0.0), t9 = (before: 0.0, after: 0.0)
+        var blockedShown = 0
+        var topicShare = (before: 0.0, after: 0.0)
+        var t9 = (before: 0.0, after: 0.0)
         for u in 0..<150 {
             let creator = rec.snapshots[3].changes.first { $0.intervention == "block" && Int($0.user) == u }!.target
             let topic = Int32(w.population.dominantTopic(of: u))
@@ -111,7 +131,10 @@ let compliantKinds = ["reference", "random", "popularity", "oracle", "profile", 
                 let slate = s.slate(row: u)
                 let share = Double(slate.filter { w.catalog.topics.primary[Int($0)] == topic }.count) / 10
                 let share9 = Double(slate.filter { w.catalog.topics.primary[Int($0)] == 9 }.count) / 10
-                if s.step < 3 { topicShare.before += share; t9.before += share9 } else {
+                if s.step < 3 {
+                    topicShare.before += share
+                    t9.before += share9
+                } else {
                     topicShare.after += share
                     t9.after += share9
                     blockedShown += slate.filter { w.catalog.creators[Int($0)] == creator }.count
@@ -124,7 +147,9 @@ let compliantKinds = ["reference", "random", "popularity", "oracle", "profile", 
             if topic != 9 { #expect(!tags.contains(topic)) }
         }
         #expect(blockedShown == 0)
-        #expect(topicShare.after / 10 < 0.25 * topicShare.before / 2, "dominant-topic share \(topicShare.before / 2 / 150) → \(topicShare.after / 10 / 150)")
+        #expect(
+            topicShare.after / 10 < 0.25 * topicShare.before / 2,
+            "dominant-topic share \(topicShare.before / 2 / 150) → \(topicShare.after / 10 / 150)")
         #expect(t9.after / 10 > 1.5 * t9.before / 2)
     }
 
@@ -136,13 +161,16 @@ let compliantKinds = ["reference", "random", "popularity", "oracle", "profile", 
         }
         for kind in compliantKinds + ["engagement-greedy"] {
             let (rec, _) = run(w, try BuiltinRegistry.make(spec(kind)), steps: 8)
-            var harmful = 0, unsafeToMinors = 0
+            var harmful = 0
+            var unsafeToMinors = 0
             for s in rec.snapshots.dropFirst() {
                 for (row, u) in s.users.enumerated() {
                     for i in s.slate(row: row) {
                         let f = w.catalog.flags[Int(i)]
                         if f.contains(.harmful) { harmful += 1 }
-                        if f.contains(.minorUnsafe) && w.users.segmentNames[Int(w.users.segments[Int(u)])] == "minor" { unsafeToMinors += 1 }
+                        if f.contains(.minorUnsafe) && w.users.segmentNames[Int(w.users.segments[Int(u)])] == "minor" {
+                            unsafeToMinors += 1
+                        }
                     }
                 }
             }
@@ -155,9 +183,12 @@ let compliantKinds = ["reference", "random", "popularity", "oracle", "profile", 
     }
 
     @Test func slatesAreIdenticalForAnyWorkerCount() throws {
-        let w = try world(users: 400, interventions: [
-            Intervention(name: "mark", start: 3, selection: everyone, action: .notInterested(pick: .random, scope: .topic, count: 1)),
-        ])
+        let w = try world(
+            users: 400,
+            interventions: [
+                Intervention(
+                    name: "mark", start: 3, selection: everyone, action: .notInterested(pick: .random, scope: .topic, count: 1))
+            ])
         for kind in ["reference", "mf", "piao-similarity", "random"] {
             let (a, _) = run(w, try BuiltinRegistry.make(spec(kind)), steps: 6, workers: 1)
             let (b, _) = run(w, try BuiltinRegistry.make(spec(kind)), steps: 6, workers: 3)

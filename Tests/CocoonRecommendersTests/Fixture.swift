@@ -35,7 +35,10 @@ struct Fixture: @unchecked Sendable {
             catalog.topics.accumulate(item: Int(index[h.string(r, 1)]!), into: &p)
             prof[u] = p
         }
-        profiles = prof.mapValues { p in let s = p.reduce(0, +); return p.map { $0 / s } }
+        profiles = prof.mapValues { p in
+            let s = p.reduce(0, +)
+            return p.map { $0 / s }
+        }
         let data = try Data(contentsOf: URL(fileURLWithPath: Fixture.folder + "/expected-public.json"))
         expected = try JSONSerialization.jsonObject(with: data) as! [String: Any]
     }

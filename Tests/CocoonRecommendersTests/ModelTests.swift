@@ -1,7 +1,7 @@
-import Foundation
 import CocoonCore
 import CocoonMath
 import CocoonRecommenders
+import Foundation
 import Testing
 
 @Suite struct ModelTests {
@@ -15,13 +15,20 @@ import Testing
             return (0..<500).map { Array(r.snapshots[1].slate(row: $0)) }
         }
         let oracle = try firstSlates(spec("oracle"))
-        let mf = try firstSlates(spec("mf") { $0.retrainEvery = 0; $0.factors = 12; $0.iterations = 10 })
+        let mf = try firstSlates(
+            spec("mf") {
+                $0.retrainEvery = 0
+                $0.factors = 12
+                $0.iterations = 10
+            })
         let pop = try firstSlates(spec("popularity"))
         let rnd = try firstSlates(spec("random"))
         func recall(_ x: [[Int32]]) -> Double {
             zip(x, oracle).reduce(0.0) { $0 + Double(Set($1.0).intersection($1.1).count) / 10 } / 500
         }
-        let rMF = recall(mf), rPop = recall(pop), rRnd = recall(rnd)
+        let rMF = recall(mf)
+        let rPop = recall(pop)
+        let rRnd = recall(rnd)
         // Measured: MF ≈ 0.2, popularity ≈ 0.02, random ≈ 0.03 (10 of ~360 unseen items).
         #expect(rMF > rPop + 0.1, "mf \(rMF), popularity \(rPop), random \(rRnd)")
         #expect(rMF > 3 * rRnd)
@@ -45,8 +52,10 @@ import Testing
         }
         func topicWeight(_ gm: Double, _ gp: Double) -> (rejectedShare: Double, acceptedShare: Double) {
             let model = PiaoSimilarityModel(beta: 0, gammaPlus: gp, gammaMinus: gm, sigma: 0)
-            let (rec, _) = run(w, BuiltinRecommender(name: "piao", model: model), steps: 1, behaviour: Behaviour.preset("piao2023")!)
-            var rej = 0.0, acc = 0.0
+            let (rec, _) = run(
+                w, BuiltinRecommender(name: "piao", model: model), steps: 1, behaviour: Behaviour.preset("piao2023")!)
+            var rej = 0.0
+            var acc = 0.0
             let s = rec.snapshots[1]
             for u in 0..<100 {
                 let x = Array(model.observed.row(u))
@@ -58,15 +67,26 @@ import Testing
             }
             return (rej, acc)
         }
-        let neutral = topicWeight(0, 0), negative = topicWeight(-0.5, 0), positive = topicWeight(0, 0.5)
+        let neutral = topicWeight(0, 0)
+        let negative = topicWeight(-0.5, 0)
+        let positive = topicWeight(0, 0.5)
         #expect(negative.rejectedShare < 0.7 * neutral.rejectedShare, "\(negative) vs \(neutral)")
         #expect(positive.acceptedShare > 1.2 * neutral.acceptedShare, "\(positive) vs \(neutral)")
     }
 
     @Test func piaoBetaZeroIsUniformAndLargeBetaConcentrates() throws {
-        let w = try world(users: 200, items: 400, topics: 8) { c, p in c.shape = .oneHot; p.interestNoise = 0 }
+        let w = try world(users: 200, items: 400, topics: 8) { c, p in
+            c.shape = .oneHot
+            p.interestNoise = 0
+        }
         func topTopicShare(_ beta: Double) throws -> Double {
-            let (rec, _) = run(w, try BuiltinRegistry.make(spec("piao-similarity") { $0.beta = beta; $0.controls.impressionMemory = 0 }), steps: 1, behaviour: Behaviour.preset("piao2023")!)
+            let (rec, _) = run(
+                w,
+                try BuiltinRegistry.make(
+                    spec("piao-similarity") {
+                        $0.beta = beta
+                        $0.controls.impressionMemory = 0
+                    }), steps: 1, behaviour: Behaviour.preset("piao2023")!)
             let s = rec.snapshots[1]
             var share = 0.0
             for u in 0..<200 {
@@ -75,14 +95,16 @@ import Testing
             }
             return share / 200
         }
-        let uniform = try topTopicShare(0), sharp = try topTopicShare(20)
+        let uniform = try topTopicShare(0)
+        let sharp = try topTopicShare(20)
         #expect(uniform < 0.45, "β = 0 top-topic share \(uniform)")
         #expect(sharp > 0.8, "β = 20 top-topic share \(sharp)")
     }
 
     @Test func windowedPopularityForgetsOldConsumption() throws {
         let w = try world(users: 100, items: 300)
-        let all = PopularityModel(window: nil), recent = PopularityModel(window: 2)
+        let all = PopularityModel(window: nil)
+        let recent = PopularityModel(window: 2)
         _ = run(w, BuiltinRecommender(name: "a", model: all), steps: 6)
         _ = run(w, BuiltinRecommender(name: "b", model: recent), steps: 6)
         // The all-time counts include the seed history (1,000 consumptions); the window holds
@@ -97,11 +119,21 @@ import Testing
         let fixed = Exploration(randomSlots: 2)
         #expect(fixed.fixedPositions(slateSize: 10) == [4, 9])
         let (a, _) = run(w, try BuiltinRegistry.make(spec("popularity") { $0.controls.impressionMemory = 0 }), steps: 3)
-        let (b, _) = run(w, try BuiltinRegistry.make(spec("popularity") { $0.controls.impressionMemory = 0; $0.exploration = fixed }), steps: 3)
-        var changedFixed = 0, changedOther = 0
+        let (b, _) = run(
+            w,
+            try BuiltinRegistry.make(
+                spec("popularity") {
+                    $0.controls.impressionMemory = 0
+                    $0.exploration = fixed
+                }), steps: 3)
+        var changedFixed = 0
+        var changedOther = 0
         for u in 0..<100 {
-            let x = a.snapshots[1].slate(row: u), y = b.snapshots[1].slate(row: u)
-            for p in 0..<10 where x[x.startIndex + p] != y[y.startIndex + p] { if [4, 9].contains(p) { changedFixed += 1 } else { changedOther += 1 } }
+            let x = a.snapshots[1].slate(row: u)
+            let y = b.snapshots[1].slate(row: u)
+            for p in 0..<10 where x[x.startIndex + p] != y[y.startIndex + p] {
+                if [4, 9].contains(p) { changedFixed += 1 } else { changedOther += 1 }
+            }
         }
         #expect(changedFixed > 190 && changedOther == 0)
     }

@@ -10,7 +10,9 @@ import Testing
         var out: [Int: [String]] = [:]
         for (u, cands) in f.candidates {
             let input = RerankInput(items: cands.map(\.0), scores: cands.map(\.1), profile: f.profiles[u])
-            out[u] = r.rerank(input, size: 10, geometry: f.geometry, topics: f.catalog.topics).items.map { f.catalog.id(of: Int($0)) }
+            out[u] = r.rerank(input, size: 10, geometry: f.geometry, topics: f.catalog.topics).items.map {
+                f.catalog.id(of: Int($0))
+            }
         }
         return out
     }
@@ -46,7 +48,9 @@ import Testing
 
     func naiveDPP(_ input: RerankInput) -> [Int32] {
         // A window larger than the slate makes the sliding-window DPP the naive full greedy.
-        SlidingWindowDPPReranker(theta: 0.7, delta: 0.1, window: 11).rerank(input, size: 10, geometry: f.geometry, topics: f.catalog.topics).items
+        SlidingWindowDPPReranker(theta: 0.7, delta: 0.1, window: 11).rerank(
+            input, size: 10, geometry: f.geometry, topics: f.catalog.topics
+        ).items
     }
 
     @Test func slidingWindowFollowsTheDefinition() {
@@ -66,7 +70,8 @@ import Testing
                     let idx = w + [c]
                     if idx.count == 2 { return l(idx[0], idx[0]) * l(idx[1], idx[1]) - l(idx[0], idx[1]) * l(idx[1], idx[0]) }
                     let m = idx.map { a in idx.map { b in l(a, b) } }
-                    return m[0][0] * (m[1][1] * m[2][2] - m[1][2] * m[2][1]) - m[0][1] * (m[1][0] * m[2][2] - m[1][2] * m[2][0]) + m[0][2] * (m[1][0] * m[2][1] - m[1][1] * m[2][0])
+                    return m[0][0] * (m[1][1] * m[2][2] - m[1][2] * m[2][1]) - m[0][1] * (m[1][0] * m[2][2] - m[1][2] * m[2][0])
+                        + m[0][2] * (m[1][0] * m[2][1] - m[1][1] * m[2][0])
                 }
                 let remaining = input.items.filter { !out[0..<s].contains($0) }
                 let best = remaining.max { det($0) < det($1) }!
@@ -97,14 +102,19 @@ import Testing
                 var bestV = -Double.infinity
                 for (i, _) in cands where !prefix.contains(i) {
                     let v = objective(prefix + [i])
-                    if v > bestV { best = i; bestV = v }
+                    if v > bestV {
+                        best = i
+                        bestV = v
+                    }
                 }
                 #expect(out[s] == best, "user \(u) step \(s)")
             }
         }
         // Empty history → base order, flagged as a fallback.
         let c = f.candidates[1]!
-        let none = r.rerank(RerankInput(items: c.map(\.0), scores: c.map(\.1), profile: nil), size: 10, geometry: f.geometry, topics: f.catalog.topics)
+        let none = r.rerank(
+            RerankInput(items: c.map(\.0), scores: c.map(\.1), profile: nil), size: 10, geometry: f.geometry,
+            topics: f.catalog.topics)
         #expect(none.fallback && none.items == Array(c.map(\.0).prefix(10)))
     }
 
@@ -122,7 +132,10 @@ import Testing
                 for (i, score) in cands where !taken.contains(i) {
                     let t = f.catalog.topics.primary[Int(i)]
                     let v = 0.5 * score + 0.5 * (covered.contains(t) ? 0 : p[Int(t)])
-                    if v > bestV { best = i; bestV = v }
+                    if v > bestV {
+                        best = i
+                        bestV = v
+                    }
                 }
                 #expect(out[s] == best, "user \(u) step \(s)")
                 taken.insert(best)

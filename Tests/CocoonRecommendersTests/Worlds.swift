@@ -2,8 +2,10 @@ import CocoonCore
 import CocoonMath
 import CocoonRecommenders
 
-func world(users: Int = 300, items: Int = 600, topics: Int = 10, d: Int = 16, seed: UInt64 = 1,
-           interventions: [Intervention] = [], edit: ((inout CatalogSpec, inout PopulationSpec) -> Void)? = nil) throws -> SimulationWorld {
+func world(
+    users: Int = 300, items: Int = 600, topics: Int = 10, d: Int = 16, seed: UInt64 = 1,
+    interventions: [Intervention] = [], edit: ((inout CatalogSpec, inout PopulationSpec) -> Void)? = nil
+) throws -> SimulationWorld {
     var c = CatalogSpec()
     c.items = items
     c.topics = topics
@@ -23,8 +25,14 @@ final class Recorder: StepObserver {
     func observe(_ s: StepSnapshot) throws { snapshots.append(s) }
 }
 
-func run(_ w: SimulationWorld, _ rec: Recommender, steps: Int, behaviour: Behaviour = Behaviour(), seed: UInt64 = 5, workers: Int = 1, wantsTags: Bool = false) -> (Recorder, RunOutcome) {
-    let engine = Engine(world: w, behaviour: behaviour, recommender: rec, config: EngineConfig(steps: steps, slateSize: 10, seed: Seed(seed), workers: workers, blockSize: 64, wantsTags: wantsTags))
+func run(
+    _ w: SimulationWorld, _ rec: Recommender, steps: Int, behaviour: Behaviour = Behaviour(), seed: UInt64 = 5, workers: Int = 1,
+    wantsTags: Bool = false
+) -> (Recorder, RunOutcome) {
+    let engine = Engine(
+        world: w, behaviour: behaviour, recommender: rec,
+        config: EngineConfig(steps: steps, slateSize: 10, seed: Seed(seed), workers: workers, blockSize: 64, wantsTags: wantsTags)
+    )
     let r = Recorder()
     let o = engine.run(observers: [r])
     return (r, o)
