@@ -12,6 +12,7 @@ let package = Package(
         .library(name: "CocoonMath", targets: ["CocoonMath"]),
         .library(name: "CocoonCore", targets: ["CocoonCore"]),
         .library(name: "CocoonRecommenders", targets: ["CocoonRecommenders"]),
+        .library(name: "CocoonMetrics", targets: ["CocoonMetrics"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2")
@@ -37,12 +38,15 @@ let package = Package(
         /// Built-in recommenders, the shared control layer, re-rankers, the plugin client.
         .target(name: "CocoonRecommenders", dependencies: ["CocoonCore", "CocoonMath"]),
 
+        /// METRICS.md metrics (offline and as step observers), statistics, the scorecard model.
+        .target(name: "CocoonMetrics", dependencies: ["CocoonCore", "CocoonMath"]),
+
         // MARK: - Command-line tool
 
         .executableTarget(
             name: "cocoon",
             dependencies: [
-                "CocoonMath", "CocoonCore", "CocoonRecommenders",
+                "CocoonMath", "CocoonCore", "CocoonRecommenders", "CocoonMetrics",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -52,6 +56,7 @@ let package = Package(
         .testTarget(name: "CocoonMathTests", dependencies: ["CocoonMath"]),
         .testTarget(name: "CocoonCoreTests", dependencies: ["CocoonCore"]),
         .testTarget(name: "CocoonRecommendersTests", dependencies: ["CocoonRecommenders", "CocoonCore"]),
+        .testTarget(name: "CocoonMetricsTests", dependencies: ["CocoonMetrics", "CocoonCore"]),
         /// Runs the built `cocoon` executable end to end.
         .testTarget(name: "CocoonCLITests", dependencies: ["cocoon"]),
     ],

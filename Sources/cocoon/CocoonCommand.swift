@@ -14,7 +14,7 @@ struct CocoonCommand: ParsableCommand {
             diversity scorecards.
             """,
         version: "cocoon \(ToolInfo.version) (OpenBLAS: \(BLASRuntime.buildDescription))",
-        subcommands: [RerankCommand.self]
+        subcommands: [EvaluateCommand.self, RerankCommand.self]
     )
 }
 

@@ -1,0 +1,145 @@
+import Foundation
+
+/// System exposure metrics of METRICS.md §6, from the exposure counts `x_i` of every catalog
+/// item (zeros included).
+public struct ExposureMetrics: Sendable, Equatable {
+    /// `aggregate_diversity`: distinct recommended items.
+    public let aggregateDiversity: Int
+    /// `catalog_coverage`: aggregate diversity / n.
+    public let catalogCoverage: Double
+    /// `gini_exposure`: `Σ (2i − n − 1) x_(i) / (n Σ x)` over x ascending; nil without exposure.
+    public let gini: Double?
+    /// `entropy_exposure_bits`; nil without exposure.
+    public let entropyBits: Double?
+    /// `entropy_exposure_normalised` = bits / log2 n; nil without exposure or when n = 1.
+    public let entropyNormalised: Double?
+
+    /// Computes the metrics from exposure counts.
+    ///
+    /// - Complexity: O(n log n).
+    public init(counts x: [Int]) {
+        let n = x.count
+        let total = x.reduce(0, +)
+        aggregateDiversity = x.filter { $0 > 0 }.count
+        catalogCoverage = n > 0 ? Double(aggregateDiversity) / Double(n) : 0
+        guard total > 0 else {
+            gini = nil
+            entropyBits = nil
+            entropyNormalised = nil
+            return
+        }
+        let sorted = x.sorted()
+        var s = 0.0
+        for (j, v) in sorted.enumerated() { s += Double(2 * (j + 1) - n - 1) * Double(v) }
+        gini = s / (Double(n) * Double(total))
+        var h = 0.0
+        for v in x where v > 0 {
+            let p = Double(v) / Double(total)
+            h -= p * log2(p)
+        }
+        entropyBits = h
+        entropyNormalised = n > 1 ? h / log2(Double(n)) : nil
+    }
+
+    /// The Lorenz curve of exposure: cumulative share of exposure against the cumulative share
+    /// of items (ascending), `n + 1` points from (0, 0) to (1, 1); nil without exposure.
+    public static func lorenz(counts x: [Int]) -> [(Double, Double)]? {
+        let total = x.reduce(0, +)
+        guard total > 0 else { return nil }
+        var pts: [(Double, Double)] = [(0, 0)]
+        var acc = 0
+        for (j, v) in x.sorted().enumerated() {
+            acc += v
+            pts.append((Double(j + 1) / Double(x.count), Double(acc) / Double(total)))
+        }
+        return pts
+    }
+}
+
+/// Cross-user homogeneity (METRICS.md §7): Jaccard similarities over user pairs.
+public enum Homogeneity {
+    /// Jaccard of two sorted, duplicate-free sets; nil when both are empty.
+    public static func jaccard(_ a: [Int32], _ b: [Int32]) -> Double? {
+        if a.isEmpty && b.isEmpty { return nil }
+        var i = 0
+        var j = 0
+        var inter = 0
+        while i < a.count && j < b.count {
+            if a[i] == b[j] {
+                inter += 1
+                i += 1
+                j += 1
+            } else if a[i] < b[j] {
+                i += 1
+            } else {
+                j += 1
+            }
+        }
+        return Double(inter) / Double(a.count + b.count - inter)
+    }
+
+    /// Mean Jaccard over all unordered pairs of the given sets (pairs of two empty sets left
+    /// out), exactly, through an inverted index: only pairs that share an item need an
+    /// intersection; nil for fewer than 2 sets or no counted pair.
+    ///
+    /// - Complexity: O(Σ_i x_i² + |U|) where x_i is the number of sets holding item i.
+    public static func meanPairwiseJaccard(_ sets: [[Int32]], itemCount: Int) -> Double? {
+        let n = sets.count
+        if n < 2 { return nil }
+        let empty = sets.filter { $0.isEmpty }.count
+        let pairs = n * (n - 1) / 2 - empty * (empty - 1) / 2
+        if pairs == 0 { return nil }
+        var holders = [[Int32]](repeating: [], count: itemCount)
+        for (u, s) in sets.enumerated() { for i in s { holders[Int(i)].append(Int32(u)) } }
+        // Intersections per pair, accumulated per user u over partners v > u.
+        var total = 0.0
+        var inter = [Int32](repeating: 0, count: n)
+        var touched: [Int32] = []
+        for u in 0..<n {
+            for i in sets[u] {
+                for v in holders[Int(i)] where Int(v) > u {
+                    if inter[Int(v)] == 0 { touched.append(v) }
+                    inter[Int(v)] += 1
+                }
+            }
+            for v in touched {
+                let c = Int(inter[Int(v)])
+                total += Double(c) / Double(sets[u].count + sets[Int(v)].count - c)
+                inter[Int(v)] = 0
+            }
+            touched.removeAll(keepingCapacity: true)
+        }
+        return total / Double(pairs)
+    }
+
+    /// The same mean over a seeded sample of `sampleSize` distinct pairs (for very large
+    /// populations); the caller reports it as sampled.
+    public static func sampledPairwiseJaccard<G: RandomNumberGenerator>(_ sets: [[Int32]], sampleSize: Int, using rng: inout G)
+        -> Double?
+    {
+        let n = sets.count
+        if n < 2 { return nil }
+        var sum = 0.0
+        var counted = 0
+        for _ in 0..<sampleSize {
+            let a = Int(rng.next(upperBound: UInt64(n)))
+            var b = Int(rng.next(upperBound: UInt64(n - 1)))
+            if b >= a { b += 1 }
+            if let j = jaccard(sets[a], sets[b]) {
+                sum += j
+                counted += 1
+            }
+        }
+        return counted > 0 ? sum / Double(counted) : nil
+    }
+
+    /// `personalization` (Zhou et al. 2010): `1 − mean_{u≠v} |L_u ∩ L_v| / k` from exposure
+    /// counts: `Σ_{u≠v} |∩| = Σ_i x_i² − Σ_u |L_u|`; nil for fewer than 2 users.
+    public static func personalization(exposure x: [Int], listLengths: [Int], k: Int) -> Double? {
+        let n = listLengths.count
+        if n < 2 { return nil }
+        let sq = x.reduce(0.0) { $0 + Double($1) * Double($1) }
+        let overlap = sq - Double(listLengths.reduce(0, +))
+        return 1 - overlap / (Double(n) * Double(n - 1) * Double(k))
+    }
+}

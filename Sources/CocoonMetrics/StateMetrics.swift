@@ -1,0 +1,159 @@
+import CocoonCore
+import Foundation
+
+/// Temporal, cocoon and population-state metrics (METRICS.md §7.3 and §8). Centroids are
+/// means of **raw** embeddings (`c_u(t)`), in Double.
+public enum StateMetrics {
+    /// The mean raw embedding of `items`, or nil when empty.
+    public static func centroid<S: Collection<Int32>>(_ items: S, _ g: ItemGeometry) -> [Double]? {
+        if items.isEmpty { return nil }
+        let d = g.dimension
+        var c = [Double](repeating: 0, count: d)
+        for i in items { for j in 0..<d { c[j] += g.raw[Int(i) * d + j] } }
+        let n = Double(items.count)
+        return c.map { $0 / n }
+    }
+
+    static func norm(_ a: [Double]) -> Double { a.reduce(0) { $0 + $1 * $1 }.squareRoot() }
+
+    static func cosine(_ a: [Double], _ b: [Double]) -> Double? {
+        let na = norm(a)
+        let nb = norm(b)
+        if na == 0 || nb == 0 { return nil }
+        return zip(a, b).reduce(0) { $0 + $1.0 * $1.1 } / (na * nb)
+    }
+
+    /// `centroid_drift_l2`: ‖c(T) − c(0)‖.
+    public static func driftL2(_ c0: [Double]?, _ cT: [Double]?) -> Double? {
+        guard let c0, let cT else { return nil }
+        return norm(zip(cT, c0).map { $0 - $1 })
+    }
+
+    /// `centroid_drift_cosine`: 1 − cos(c(T), c(0)); a zero centroid → nil.
+    public static func driftCosine(_ c0: [Double]?, _ cT: [Double]?) -> Double? {
+        guard let c0, let cT, let c = cosine(cT, c0) else { return nil }
+        return 1 - c
+    }
+
+    /// `population_total_variance_ratio`: tr Cov(c(T)) / tr Cov(c(0)) (population
+    /// covariance, ddof 0); denominator 0 → nil.
+    public static func totalVariance(_ cs: [[Double]]) -> Double? {
+        guard let d = cs.first?.count else { return nil }
+        var mean = [Double](repeating: 0, count: d)
+        for c in cs { for j in 0..<d { mean[j] += c[j] } }
+        let n = Double(cs.count)
+        mean = mean.map { $0 / n }
+        var s = 0.0
+        for c in cs { for j in 0..<d { s += (c[j] - mean[j]) * (c[j] - mean[j]) } }
+        return s / n
+    }
+
+    /// `population_mean_pairwise_cosine_distance`: mean over unordered pairs of 1 − cos, via
+    /// `1 − (‖Σ ĉ‖² − N) / (N(N − 1))`; zero centroids left out; < 2 → nil.
+    public static func meanPairwiseCosineDistance(_ cs: [[Double]]) -> Double? {
+        let units = cs.compactMap { c -> [Double]? in
+            let n = norm(c)
+            return n > 0 ? c.map { $0 / n } : nil
+        }
+        let n = units.count
+        if n < 2 { return nil }
+        var sum = [Double](repeating: 0, count: units[0].count)
+        for u in units { for j in u.indices { sum[j] += u[j] } }
+        let sq = sum.reduce(0) { $0 + $1 * $1 }
+        return 1 - (sq - Double(n)) / (Double(n) * Double(n - 1))
+    }
+
+    /// `polarization_variance_axis_e0`: variance (ddof 0) of the first coordinate.
+    public static func polarization(_ cs: [[Double]]) -> Double? {
+        if cs.isEmpty { return nil }
+        let z = cs.map { $0[0] }
+        let m = z.reduce(0, +) / Double(z.count)
+        return z.reduce(0) { $0 + ($1 - m) * ($1 - m) } / Double(z.count)
+    }
+
+    /// Calinski–Harabasz index of points with labels; nil when K < 2, K ≥ N or the
+    /// within-cluster dispersion is 0.
+    public static func calinskiHarabasz(_ points: [[Double]], labels: [Int]) -> Double? {
+        let n = points.count
+        let groups = Dictionary(grouping: points.indices, by: { labels[$0] })
+        let k = groups.count
+        guard k >= 2, k < n, let d = points.first?.count else { return nil }
+        var mu = [Double](repeating: 0, count: d)
+        for p in points { for j in 0..<d { mu[j] += p[j] / Double(n) } }
+        var between = 0.0
+        var within = 0.0
+        for key in groups.keys.sorted() {
+            let idx = groups[key]!
+            var c = [Double](repeating: 0, count: d)
+            for i in idx { for j in 0..<d { c[j] += points[i][j] / Double(idx.count) } }
+            between += Double(idx.count) * zip(c, mu).reduce(0) { $0 + ($1.0 - $1.1) * ($1.0 - $1.1) }
+            for i in idx { within += zip(points[i], c).reduce(0) { $0 + ($1.0 - $1.1) * ($1.0 - $1.1) } }
+        }
+        guard within > 0 else { return nil }
+        return (between / Double(k - 1)) / (within / Double(n - k))
+    }
+
+    /// Davies–Bouldin index; nil when K < 2 or K ≥ N; a pair of identical centroids adds 0.
+    public static func daviesBouldin(_ points: [[Double]], labels: [Int]) -> Double? {
+        let n = points.count
+        let groups = Dictionary(grouping: points.indices, by: { labels[$0] })
+        let keys = groups.keys.sorted()
+        let k = keys.count
+        guard k >= 2, k < n, let d = points.first?.count else { return nil }
+        var cent: [[Double]] = []
+        var scatter: [Double] = []
+        for key in keys {
+            let idx = groups[key]!
+            var c = [Double](repeating: 0, count: d)
+            for i in idx { for j in 0..<d { c[j] += points[i][j] / Double(idx.count) } }
+            cent.append(c)
+            scatter.append(idx.reduce(0.0) { $0 + norm(zip(points[$1], c).map { $0 - $1 }) } / Double(idx.count))
+        }
+        var total = 0.0
+        for l in 0..<k {
+            var worst = 0.0
+            for m in 0..<k where m != l {
+                let dist = norm(zip(cent[l], cent[m]).map { $0 - $1 })
+                let r = dist > 0 ? (scatter[l] + scatter[m]) / dist : 0
+                worst = max(worst, r)
+            }
+            total += worst
+        }
+        return total / Double(k)
+    }
+
+    /// The dominant topic of a history (ties → lower index), or nil when empty.
+    public static func dominantTopic(_ items: [Int32], _ t: TopicTable) -> Int? {
+        guard let p = ListMetrics.topicDistribution(items, t) else { return nil }
+        var best = 0
+        for g in p.indices where p[g] > p[best] { best = g }
+        return best
+    }
+
+    /// Nearest neighbour of every centroid by cosine (ties → smaller index); nil for a
+    /// missing or zero centroid, or when no other centroid exists.
+    ///
+    /// - Complexity: O(N² d).
+    public static func nearestNeighbours(_ cs: [[Double]?]) -> [Int?] {
+        let units: [[Double]?] = cs.map { c in
+            guard let c else { return nil }
+            let n = norm(c)
+            return n > 0 ? c.map { $0 / n } : nil
+        }
+        return units.indices.map { u -> Int? in
+            guard let a = units[u] else { return nil }
+            var best: Int? = nil
+            var bestSim = -Double.infinity
+            for v in units.indices where v != u {
+                guard let b = units[v] else { continue }
+                var s = 0.0
+                for j in a.indices { s += a[j] * b[j] }
+                if s > bestSim {
+                    bestSim = s
+                    best = v
+                }
+            }
+            return best
+        }
+    }
+}

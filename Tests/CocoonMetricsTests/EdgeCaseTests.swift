@@ -1,0 +1,109 @@
+import CocoonCore
+import CocoonMath
+import CocoonMetrics
+import Foundation
+import Testing
+
+private func tinyCatalog(_ emb: [[Float]], topics: [Int32], topicCount: Int) throws -> Catalog {
+    try Catalog(embeddings: Matrix(rowArrays: emb), topics: TopicTable(names: (0..<topicCount).map { "t\($0)" }, primary: topics))
+}
+
+@Suite struct EdgeCaseTests {
+    @Test func ildOfEmptyOneTwoAndThreeItemLists() throws {
+        // edge_cases.ild_lengths: items 1…5 in 2-d.
+        let c = try tinyCatalog([[1, 0], [0, 1], [1, 1], [-1, 0.2], [0.3, 0.9]], topics: [0, 0, 1, 1, 2], topicCount: 3)
+        let g = ItemGeometry(c)
+        let lists: [[Int32]] = [[], [0], [0, 1], [0, 1, 2]]
+        let values = lists.map { ListMetrics.ildCosine($0[...], g) }
+        #expect(values[0] == nil && values[1] == 0 && values[2] == 1)
+        #expect(abs(values[3]! - 0.5285954792089683) < 1e-12)
+        let mean = MetricResult.mean("ild_cosine", users: ["e", "1", "2", "3"], values: values)
+        #expect(abs(mean.value! - 0.5095318264029894) < 1e-12 && mean.nUsers == 3 && mean.nExcluded == 1)
+    }
+
+    @Test func giniAndEntropyExtremes() {
+        let equal = ExposureMetrics(counts: [3, 3, 3, 3, 3])
+        #expect(equal.gini == 0 && abs(equal.entropyNormalised! - 1) < 1e-12)
+        let one = ExposureMetrics(counts: [0, 0, 7, 0, 0])
+        #expect(abs(one.gini! - 0.8) < 1e-12 && one.entropyBits == 0)
+        let none = ExposureMetrics(counts: [0, 0, 0])
+        #expect(none.gini == nil && none.entropyBits == nil && none.aggregateDiversity == 0 && none.catalogCoverage == 0)
+        #expect(ExposureMetrics(counts: [4]).entropyNormalised == nil)
+        // The Lorenz-curve form agrees: G = 1 − 2·area.
+        let x = [5, 0, 2, 9, 1, 1, 0, 3]
+        let lorenz = ExposureMetrics.lorenz(counts: x)!
+        var area = 0.0
+        for j in 1..<lorenz.count { area += (lorenz[j].0 - lorenz[j - 1].0) * (lorenz[j].1 + lorenz[j - 1].1) / 2 }
+        #expect(abs(ExposureMetrics(counts: x).gini! - (1 - 2 * area)) < 1e-12)
+    }
+
+    @Test func calibrationExtremes() throws {
+        let c = try tinyCatalog([[1, 0], [0, 1], [1, 1], [1, 2]], topics: [0, 0, 1, 1], topicCount: 2)
+        let t = c.topics
+        let noShared = ListMetrics.calibrationKL([2, 3][...], history: [0, 1], t)!
+        #expect(abs(noShared - log(100)) < 1e-12)
+        #expect(abs(ListMetrics.calibrationKL([0, 2][...], history: [1, 3], t)!) < 1e-15)
+        #expect(ListMetrics.calibrationKL([0][...], history: [], t) == nil)
+        #expect(ListMetrics.calibrationKL([][...], history: [0], t) == nil)
+    }
+
+    @Test func relevanceEdgeCases() throws {
+        let c = try tinyCatalog([[1, 0], [0, 1], [1, 1], [1, 2], [2, 1]], topics: [0, 0, 1, 1, 2], topicCount: 3)
+        let g = ItemGeometry(c)
+        let t = c.topics
+        // No relevant items: recall and alpha-nDCG undefined; EILD and serendipity 0.
+        #expect(ListMetrics.subtopicRecall([0, 1][...], relevant: [], t) == nil)
+        #expect(ListMetrics.alphaNDCG([0, 1][...], relevant: [], t) == nil)
+        #expect(ListMetrics.eild([0, 1][...], relevant: [], g) == 0)
+        #expect(ListMetrics.serendipity([0, 1][...], meanUnit: [1, 0], relevant: [], g) == 0)
+        // A perfect list has alpha-nDCG 1; hand-computed value of a worse one.
+        #expect(abs(ListMetrics.alphaNDCG([2, 0, 4][...], relevant: [0, 2, 4], t)! - 1) < 1e-12)
+        // Relevant {0 (t0), 1 (t0), 2 (t1)}; list [0, 1, 2]: gains 1, 0.5, 1 → 1 + 0.5/log2(3) + 1/2;
+        // ideal [0, 2, 1]: 1 + 1/log2(3) + 0.5/2.
+        let v = ListMetrics.alphaNDCG([0, 1, 2][...], relevant: [0, 1, 2], t)!
+        let expected = (1 + 0.5 / log2(3.0) + 0.5) / (1 + 1 / log2(3.0) + 0.25)
+        #expect(abs(v - expected) < 1e-12)
+        #expect(abs(ListMetrics.subtopicRecall([0, 3][...], relevant: [0, 1, 4], t)! - 0.5) < 1e-12)
+        // EILD with every item relevant and the log discount, by hand for a 2-item list:
+        // both brackets equal d(0,1) = 1 − cos = 1, so EILD = (disc0 + disc1)/(disc0 + disc1) · 1 = 1.
+        #expect(abs(ListMetrics.eild([0, 1][...], relevant: [0, 1], g)! - 1) < 1e-12)
+    }
+
+    @Test func coldItemsCountAsOneUserForNoveltyAndZeroForPopularity() {
+        // Item 2 is never interacted with (cold).
+        let pop = Popularity(histories: [[0, 1], [0], [1, 3]], itemCount: 4)
+        #expect(pop.historyUsers == 3 && pop.historyRows == 5)
+        // novelty: (−log2(2/3) − log2(1/3)) / 2 for list [0, 2].
+        #expect(abs(pop.noveltyMIUF([0, 2][...])! - (-log2(2.0 / 3) - log2(1.0 / 3)) / 2) < 1e-12)
+        #expect(pop.arp([2][...]) == 0)
+        #expect(pop.noveltyEPC([2][...]) == 1)
+        // Tail: max(⌊0.2·3⌋, 1) = 1 item, the least interacted (item 3: 1, ties by id).
+        #expect(pop.tail == [false, false, false, true])
+        #expect(pop.tailPercentage([2, 3][...]) == 0.5)
+    }
+
+    @Test func tiesAndEmptyPairsInJaccard() {
+        // Two empty sets are left out; one empty with one non-empty counts as 0.
+        let v = Homogeneity.meanPairwiseJaccard([[1, 2], [2, 3], [], []], itemCount: 5)!
+        // pairs: (0,1) = 1/3, (0,2) = 0, (0,3) = 0, (1,2) = 0, (1,3) = 0, (2,3) excluded → 5 pairs.
+        #expect(abs(v - (1.0 / 3) / 5) < 1e-12)
+        #expect(Homogeneity.meanPairwiseJaccard([[1]], itemCount: 2) == nil)
+        // Nearest neighbours: a tie goes to the smaller index.
+        let nn = StateMetrics.nearestNeighbours([[1, 0], [1, 0], [1, 0], [0, 1]])
+        #expect(nn[0] == 1 && nn[1] == 0 && nn[2] == 0 && nn[3] == 0)
+        // Personalization divides by k even for short lists.
+        #expect(abs(Homogeneity.personalization(exposure: [2, 1, 1], listLengths: [2, 2], k: 10)! - (1 - 2.0 / 20)) < 1e-12)
+    }
+
+    @Test func multiTopicItemsSplitTheirWeight() throws {
+        let c = try Catalog(
+            embeddings: Matrix(rowArrays: [[1, 0], [0, 1], [1, 1]]),
+            topics: TopicTable(names: ["a", "b", "c"], itemTopics: [[0, 1], [1], [2]]))
+        let t = c.topics
+        // Shares: item 0 adds ½ to a and b; item 1 adds 1 to b → a ¼, b ¾.
+        #expect(ListMetrics.topicDistribution([0, 1], t)! == [0.25, 0.75, 0])
+        // ild_topic uses the Jaccard distance of topic sets: {a,b} vs {b} → 1 − ½.
+        #expect(ListMetrics.ildTopic([0, 1][...], t) == 0.5)
+        #expect(ListMetrics.topicCoverage([0][...], t)! == 2.0 / 3)
+    }
+}
