@@ -1,0 +1,275 @@
+import CocoonCore
+import CocoonMath
+import Foundation
+
+/// Records the per-step metric series of a run (METRICS.md §11), per group, as a
+/// ``StepObserver``.
+///
+/// List metrics are computed per user on each step's slate (in parallel user blocks; the
+/// group means sum in user order), pooled metrics per group, state metrics from the users'
+/// cumulative histories. Step 0 carries the state metrics only (no slate exists yet), so a
+/// series has `steps + 1` points.
+public final class MetricRecorder: StepObserver, @unchecked Sendable {
+    /// Recorded metric ids, in report order.
+    public let metricIDs: [String]
+    /// Steps per cocoon-ratio window.
+    public let cocoonWindow: Int
+    /// Relevant items per user for relevance-aware metrics (the user's true likes, spread over
+    /// their intrinsic topics in proportion to π).
+    public let relevantPerUser: Int
+    /// Above this many users in a group, all-pairs Jaccard uses a seeded sample of pairs.
+    public let exactPairLimit: Int
+    /// Pairs sampled above the limit.
+    public let pairSample: Int
+    /// Above this many users, nearest-neighbour pairs are not computed (O(N²)).
+    public let nearestNeighbourLimit: Int
+
+    /// The groups, in report order (set by ``begin(_:)``).
+    public private(set) var groups: [MetricGroup] = []
+    /// `series[metric][group][step]` (nil = undefined at that step).
+    public internal(set) var series: [[[Double?]]] = []
+    /// Whether a metric's values were computed on a seeded sample of pairs.
+    public internal(set) var sampled: Set<String> = []
+
+    let executor: BlockExecutor
+    let blockSize: Int
+    var run: RunContext!
+    var geometry: ItemGeometry!
+    var wants: Set<String> = []
+    // Per-user accumulators.
+    var history: [[Int32]] = []
+    var historySet: [[Int32]] = []
+    var consumed: [[Int32]] = []
+    var consumedSet: [[Int32]] = []
+    var sumRaw: [Double] = []
+    var centroid0: [[Double]?] = []
+    var topicCounts: [Double] = []
+    var entropy0: [Double?] = []
+    var seedILD: [Double?] = []
+    var windowRec: [Double] = []
+    var windowCons: [Double] = []
+    var relevant: [[Int32]] = []
+    var nearest: [[Int?]] = []  // per group
+    var itemCount: [Int] = []
+    var itemUsers: [Int] = []
+    var historyUsers = 0
+    var historyRows = 0
+    // Flags: (user, item, topic, list step).
+    var flags: [(user: Int32, item: Int32, topic: Int32, r: Int)] = []
+    var firstFlagStep: [Int] = []
+    var slatesByStep: [[Int32]] = []
+    var usersByStep: [[Int32]] = []
+    var variance0: [Double?] = []
+    var lastStep = 0
+    let seed: Seed
+
+    /// - Parameters:
+    ///   - metrics: ids to record (``MetricCatalog/defaultSet`` by default).
+    ///   - executor: the executor for per-user computations.
+    ///   - seed: the seed of sampled pairs.
+    public init(
+        metrics: [String] = MetricCatalog.defaultSet, executor: BlockExecutor, blockSize: Int = 256, seed: Seed,
+        cocoonWindow: Int = 10, relevantPerUser: Int = 20, exactPairLimit: Int = 3000, pairSample: Int = 200_000,
+        nearestNeighbourLimit: Int = 20_000
+    ) {
+        self.metricIDs = metrics
+        self.executor = executor
+        self.blockSize = blockSize
+        self.seed = seed
+        self.cocoonWindow = cocoonWindow
+        self.relevantPerUser = relevantPerUser
+        self.exactPairLimit = exactPairLimit
+        self.pairSample = pairSample
+        self.nearestNeighbourLimit = nearestNeighbourLimit
+    }
+
+    /// The series of one metric for one group.
+    public func series(_ metric: String, group: String = "population") -> [Double?]? {
+        guard let m = metricIDs.firstIndex(of: metric), let g = groups.firstIndex(where: { $0.name == group }) else { return nil }
+        return series[m][g]
+    }
+
+    /// The last defined value of a metric for a group.
+    public func final(_ metric: String, group: String = "population") -> Double? {
+        series(metric, group: group)?.last { $0 != nil } ?? nil
+    }
+
+    // MARK: - StepObserver
+
+    public func begin(_ run: RunContext) throws {
+        self.run = run
+        wants = Set(metricIDs)
+        let c = run.world.catalog
+        let n = run.world.users.count
+        let d = c.dimension
+        let gCount = c.topics.count
+        geometry = ItemGeometry(c)
+        groups = MetricGroup.standard(for: run.world.users)
+        series = metricIDs.map { _ in groups.map { _ in [Double?](repeating: nil, count: run.steps + 1) } }
+        history = run.seedHistory
+        historySet = history.map { Array(Set($0)).sorted() }
+        consumed = Array(repeating: [], count: n)
+        consumedSet = Array(repeating: [], count: n)
+        sumRaw = [Double](repeating: 0, count: n * d)
+        topicCounts = [Double](repeating: 0, count: n * gCount)
+        itemCount = [Int](repeating: 0, count: c.count)
+        itemUsers = [Int](repeating: 0, count: c.count)
+        for u in 0..<n {
+            for i in history[u] {
+                for j in 0..<d { sumRaw[u * d + j] += geometry.raw[Int(i) * d + j] }
+                var row = [Double](repeating: 0, count: gCount)
+                c.topics.accumulate(item: Int(i), into: &row)
+                for t in 0..<gCount { topicCounts[u * gCount + t] += row[t] }
+                itemCount[Int(i)] += 1
+            }
+            for i in historySet[u] { itemUsers[Int(i)] += 1 }
+            historyRows += history[u].count
+            if !history[u].isEmpty { historyUsers += 1 }
+        }
+        centroid0 = (0..<n).map { centroid($0) }
+        entropy0 = (0..<n).map { u in history[u].isEmpty ? nil : ListMetrics.entropyBits(topicShares(u)) }
+        seedILD = wants.contains("consumed_ild_delta") ? history.map { ListMetrics.ildCosine($0[...], geometry) } : []
+        windowRec = [Double](repeating: 0, count: n * gCount)
+        windowCons = [Double](repeating: 0, count: n * gCount)
+        firstFlagStep = [Int](repeating: Int.max, count: n)
+        if wants.contains("interaction_jaccard_nn_pairs") {
+            nearest = groups.map { g in
+                let members = (0..<n).filter { g.members[$0] }
+                guard members.count <= nearestNeighbourLimit else { return [Int?](repeating: nil, count: n) }
+                let nn = StateMetrics.nearestNeighbours(members.map { centroid0[$0] })
+                var out = [Int?](repeating: nil, count: n)
+                for (j, u) in members.enumerated() { out[u] = nn[j].map { members[$0] } }
+                return out
+            }
+        }
+        let relevanceMetrics = ["alpha_ndcg_at10", "subtopic_recall_at10", "eild_cosine_rel_logdisc", "serendipity_unexp_x_rel"]
+        if relevanceMetrics.contains(where: wants.contains) {
+            relevant = computeRelevant(mix: run.world.population.interestMix, users: Array(0..<n))
+        }
+        variance0 = []
+    }
+
+    public func observe(_ s: StepSnapshot) throws {
+        let t = s.step
+        lastStep = t
+        // List metrics use the history before the list was produced (H_u of METRICS.md); state
+        // metrics at step t include what was consumed at t.
+        let perUser = t > 0 ? listMetrics(s) : [:]
+        if t > 0 { absorb(s) }
+        if wants.contains(where: { ["flag_reexposure_rate", "flag_topic_share_delta", "flag_topic_share_did"].contains($0) }) {
+            slatesByStep.append(s.slates)
+            usersByStep.append(s.users)
+        }
+        for (m, id) in metricIDs.enumerated() {
+            for (gi, g) in groups.enumerated() {
+                series[m][gi][t] = value(id, group: g, groupIndex: gi, snapshot: s, perUser: perUser)
+            }
+        }
+        // Flags given on this step's lists count from the next step (r < s).
+        for ch in s.changes where ch.kind == .notInterested {
+            guard let mark = ch.mark else { continue }
+            flags.append((ch.user, mark.item, mark.topic, Int(mark.listStep)))
+            firstFlagStep[Int(ch.user)] = min(firstFlagStep[Int(ch.user)], Int(mark.listStep))
+        }
+        if t > 0 && t % cocoonWindow == 0 {
+            for j in windowRec.indices {
+                windowRec[j] = 0
+                windowCons[j] = 0
+            }
+        }
+    }
+
+    // MARK: - Accumulation
+
+    func absorb(_ s: StepSnapshot) {
+        let c = run.world.catalog
+        let d = c.dimension
+        let gCount = c.topics.count
+        let k = s.slateSize
+        for (row, u32) in s.users.enumerated() {
+            let u = Int(u32)
+            for p in 0..<k {
+                let i = s.slates[row * k + p]
+                let lo = Int(c.topics.offsets[Int(i)])
+                let hi = Int(c.topics.offsets[Int(i) + 1])
+                for j in lo..<hi { windowRec[u * gCount + Int(c.topics.members[j])] += 1 / Double(hi - lo) }
+                guard s.outcomes[row * k + p] == .consumed else { continue }
+                history[u].append(i)
+                consumed[u].append(i)
+                if history[u].count == 1 { historyUsers += 1 }
+                historyRows += 1
+                itemCount[Int(i)] += 1
+                if MetricRecorder.insertSorted(i, into: &historySet[u]) { itemUsers[Int(i)] += 1 }
+                MetricRecorder.insertSorted(i, into: &consumedSet[u])
+                for j in 0..<d { sumRaw[u * d + j] += geometry.raw[Int(i) * d + j] }
+                var shares = [Double](repeating: 0, count: gCount)
+                c.topics.accumulate(item: Int(i), into: &shares)
+                for q in 0..<gCount {
+                    topicCounts[u * gCount + q] += shares[q]
+                    windowCons[u * gCount + q] += shares[q]
+                }
+            }
+        }
+        // Interest shifts change relevance.
+        let shifted = s.changes.filter { $0.kind == .interestShift }.map { Int($0.user) }
+        if !shifted.isEmpty && !relevant.isEmpty {
+            let fresh = computeRelevant(mix: s.intrinsicMix, users: shifted)
+            for (j, u) in shifted.enumerated() { relevant[u] = fresh[j] }
+        }
+    }
+
+    @discardableResult
+    static func insertSorted(_ x: Int32, into a: inout [Int32]) -> Bool {
+        var lo = 0
+        var hi = a.count
+        while lo < hi {
+            let mid = (lo + hi) / 2
+            if a[mid] < x { lo = mid + 1 } else { hi = mid }
+        }
+        if lo < a.count && a[lo] == x { return false }
+        a.insert(x, at: lo)
+        return true
+    }
+
+    func centroid(_ u: Int) -> [Double]? {
+        let n = history[u].count
+        if n == 0 { return nil }
+        let d = geometry.dimension
+        return (0..<d).map { sumRaw[u * d + $0] / Double(n) }
+    }
+
+    func topicShares(_ u: Int) -> [Double] {
+        let g = run.world.catalog.topics.count
+        let row = Array(topicCounts[(u * g)..<((u + 1) * g)])
+        let total = Double(history[u].count)
+        return total > 0 ? row.map { $0 / total } : row
+    }
+
+    /// True likes: for each intrinsic topic g, the ⌈π_g · R⌉ items of g closest to the user's
+    /// intrinsic interest (ties → lower item index).
+    func computeRelevant(mix: [Float], users: [Int]) -> [[Int32]] {
+        let c = run.world.catalog
+        let gCount = c.topics.count
+        let byTopic = c.itemsByPrimaryTopic()
+        let truth = run.world.population.interestVectors
+        let d = c.dimension
+        return users.map { u in
+            let o = Int(run.world.users.origin[u])
+            let v = Array(truth.row(o))
+            var out: [Int32] = []
+            for t in 0..<gCount {
+                let share = Double(mix[u * gCount + t])
+                guard share > 0 else { continue }
+                let want = Int((share * Double(relevantPerUser)).rounded(.up))
+                let items = byTopic[t]
+                let scored = items.map { i -> (Int32, Float) in
+                    var s: Float = 0
+                    for j in 0..<d { s = s + v[j] * c.unitEmbeddings[Int(i), j] }
+                    return (i, s)
+                }.sorted { $0.1 != $1.1 ? $0.1 > $1.1 : $0.0 < $1.0 }
+                out.append(contentsOf: scored.prefix(want).map(\.0))
+            }
+            return out.sorted()
+        }
+    }
+}
