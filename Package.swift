@@ -13,9 +13,12 @@ let package = Package(
         .library(name: "CocoonCore", targets: ["CocoonCore"]),
         .library(name: "CocoonRecommenders", targets: ["CocoonRecommenders"]),
         .library(name: "CocoonMetrics", targets: ["CocoonMetrics"]),
+        .library(name: "CocoonScenario", targets: ["CocoonScenario"]),
+        .library(name: "CocoonReport", targets: ["CocoonReport"]),
     ],
     dependencies: [
-        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2")
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
     ],
     targets: [
         // MARK: - System libraries
@@ -41,12 +44,21 @@ let package = Package(
         /// METRICS.md metrics (offline and as step observers), statistics, the scorecard model.
         .target(name: "CocoonMetrics", dependencies: ["CocoonCore", "CocoonMath"]),
 
+        /// Scenario schema v1 (YAML), validation, the registry, the runner, suites and sweeps.
+        .target(
+            name: "CocoonScenario",
+            dependencies: ["CocoonCore", "CocoonMath", "CocoonRecommenders", "CocoonMetrics", .product(name: "Yams", package: "Yams")]
+        ),
+
+        /// Renderers: JSON, Markdown, HTML with SVG charts, tidy CSV, JUnit; atomic writes.
+        .target(name: "CocoonReport", dependencies: ["CocoonCore", "CocoonMetrics", "CocoonScenario"]),
+
         // MARK: - Command-line tool
 
         .executableTarget(
             name: "cocoon",
             dependencies: [
-                "CocoonMath", "CocoonCore", "CocoonRecommenders", "CocoonMetrics",
+                "CocoonMath", "CocoonCore", "CocoonRecommenders", "CocoonMetrics", "CocoonScenario", "CocoonReport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -57,6 +69,8 @@ let package = Package(
         .testTarget(name: "CocoonCoreTests", dependencies: ["CocoonCore"]),
         .testTarget(name: "CocoonRecommendersTests", dependencies: ["CocoonRecommenders", "CocoonCore"]),
         .testTarget(name: "CocoonMetricsTests", dependencies: ["CocoonMetrics", "CocoonCore"]),
+        .testTarget(name: "CocoonScenarioTests", dependencies: ["CocoonScenario", "CocoonMetrics", "CocoonRecommenders", "CocoonCore"]),
+        .testTarget(name: "CocoonReportTests", dependencies: ["CocoonReport", "CocoonScenario", "CocoonMetrics", "CocoonCore"]),
         /// Runs the built `cocoon` executable end to end.
         .testTarget(name: "CocoonCLITests", dependencies: ["cocoon"]),
     ],

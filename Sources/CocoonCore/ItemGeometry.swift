@@ -1,3 +1,5 @@
+import CocoonMath
+
 /// Item embeddings in `Double`, scaled to unit norm, for re-rankers and metrics
 /// (METRICS.md C8: metrics compute in Double from the catalog embeddings converted to Double).
 public final class ItemGeometry: Sendable {
@@ -9,6 +11,9 @@ public final class ItemGeometry: Sendable {
     public let unit: [Double]
     /// Raw embeddings in Double, row-major (count × d).
     public let raw: [Double]
+    /// The catalog's unit embeddings in single precision (shared, not copied), for fast
+    /// threshold tests.
+    public let unitSingle: Matrix
 
     /// Builds the table from a catalog.
     public init(_ catalog: Catalog) {
@@ -25,6 +30,7 @@ public final class ItemGeometry: Sendable {
         }
         raw = r
         unit = u
+        unitSingle = catalog.unitEmbeddings
     }
 
     /// Cosine similarity of items i and j.

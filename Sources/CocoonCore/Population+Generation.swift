@@ -15,12 +15,15 @@ extension Population {
         var mix = [Float](repeating: 0, count: n * g)
         var vectors = [Float](repeating: 0, count: n * d)
 
+        // A segment may restrict its users' interests to some topics.
+        let segmentOf = Population.drawSegments(spec, users: n, seed: seed)
+        let allowed: [[Int]?] = spec.segments.map { seg in seg.topics.map { names in names.compactMap { catalog.topics.index(of: $0) } } }
         switch spec.shape {
         case .mixture:
             let centroids = catalog.topicCentroids()
             for u in 0..<n {
                 var r = seed.stream("population.interest", u)
-                let pi = Population.drawMixture(spec, topics: g, using: &r)
+                let pi = Population.drawMixture(spec, topics: g, allowed: allowed[Int(segmentOf[u])], using: &r)
                 var v = [Double](repeating: 0, count: d)
                 for t in 0..<g where pi[t] > 0 {
                     mix[u * g + t] = Float(pi[t])
@@ -47,49 +50,8 @@ extension Population {
             }
         }
 
-        // Segments, persona, tags, attributes.
-        let shareTotal = spec.segments.reduce(0) { $0 + $1.share }
-        let segmentWeights = spec.segments.map { $0.share / shareTotal }
-        var segments = [Int32](repeating: 0, count: n)
-        var seeking = [Bool](repeating: false, count: n)
-        var tags = [[Int32]](repeating: [], count: n)
-        var attributes: [UserAttributes] = []
-        attributes.reserveCapacity(n)
-        let adultBands = ["18-29", "30-44", "45-64"]
-        let occupations = ["worker", "professional", "student", "other"]
-        let levels = ["low", "mid", "high"]
-        for u in 0..<n {
-            var r = seed.stream("population.profile", u)
-            let s = spec.segments.count == 1 ? 0 : Sample.categorical(segmentWeights, using: &r)
-            segments[u] = Int32(s)
-            seeking[u] = Sample.bernoulli(spec.segments[s].seeking, using: &r)
-            if Sample.bernoulli(spec.declaredTagProbability, using: &r) {
-                // Declare the top one or two intrinsic topics.
-                let row = Array(mix[(u * g)..<((u + 1) * g)])
-                let order = row.indices.sorted { row[$0] != row[$1] ? row[$0] > row[$1] : $0 < $1 }
-                let k = 1 + Sample.index(below: 2, using: &r)
-                tags[u] = order.prefix(k).filter { row[$0] > 0 }.map { Int32($0) }.sorted()
-            }
-            let name = spec.segments[s].name
-            let band: String
-            let job: String
-            switch name {
-            case "minor":
-                band = "under-18"
-                job = "student"
-            case "elderly":
-                band = "65+"
-                job = "retired"
-            default:
-                band = adultBands[Sample.index(below: adultBands.count, using: &r)]
-                job = occupations[Sample.index(below: occupations.count, using: &r)]
-            }
-            let level = levels[Sample.index(below: levels.count, using: &r)]
-            attributes.append(
-                UserAttributes(
-                    ageBand: band, occupation: job, consumptionLevel: level,
-                    consented: Sample.bernoulli(spec.attributeConsent, using: &r)))
-        }
+        let profiles = drawProfiles(spec, users: n, topics: g, mix: mix, seed: seed, segments: segmentOf)
+        let segments = profiles.segments, seeking = profiles.seeking, tags = profiles.tags, attributes = profiles.attributes
 
         // Seed history: topic ∝ π, then the best of 8 random items of that topic by affinity.
         let byTopic = catalog.itemsByPrimaryTopic()
@@ -133,13 +95,74 @@ extension Population {
             declaredTags: tags, attributes: attributes, seedHistory: seedHistory)
     }
 
+    /// Segments, personas, declared tags and attributes of `n` users (per-user streams).
+    /// The segment of every user (per-user draws).
+    public static func drawSegments(_ spec: PopulationSpec, users n: Int, seed: Seed) -> [Int32] {
+        let shareTotal = spec.segments.reduce(0) { $0 + $1.share }
+        let weights = spec.segments.map { $0.share / shareTotal }
+        return (0..<n).map { u in
+            if spec.segments.count == 1 { return 0 }
+            var r = seed.stream("population.segment", u)
+            return Int32(Sample.categorical(weights, using: &r))
+        }
+    }
+
+    public static func drawProfiles(_ spec: PopulationSpec, users n: Int, topics g: Int, mix: [Float], seed: Seed, segments given: [Int32]? = nil)
+        -> (segments: [Int32], seeking: [Bool], tags: [[Int32]], attributes: [UserAttributes])
+    {
+        let segmentsOf = given ?? drawSegments(spec, users: n, seed: seed)
+        var segments = [Int32](repeating: 0, count: n)
+        var seeking = [Bool](repeating: false, count: n)
+        var tags = [[Int32]](repeating: [], count: n)
+        var attributes: [UserAttributes] = []
+        attributes.reserveCapacity(n)
+        let adultBands = ["18-29", "30-44", "45-64"]
+        let occupations = ["worker", "professional", "student", "other"]
+        let levels = ["low", "mid", "high"]
+        for u in 0..<n {
+            var r = seed.stream("population.profile", u)
+            let s = Int(segmentsOf[u])
+            segments[u] = Int32(s)
+            seeking[u] = Sample.bernoulli(spec.segments[s].seeking, using: &r)
+            if Sample.bernoulli(spec.declaredTagProbability, using: &r) {
+                // Declare the top one or two intrinsic topics.
+                let row = Array(mix[(u * g)..<((u + 1) * g)])
+                let order = row.indices.sorted { row[$0] != row[$1] ? row[$0] > row[$1] : $0 < $1 }
+                let k = 1 + Sample.index(below: 2, using: &r)
+                tags[u] = order.prefix(k).filter { row[$0] > 0 }.map { Int32($0) }.sorted()
+            }
+            let name = spec.segments[s].name
+            let band: String
+            let job: String
+            switch name {
+            case "minor":
+                band = "under-18"
+                job = "student"
+            case "elderly":
+                band = "65+"
+                job = "retired"
+            default:
+                band = adultBands[Sample.index(below: adultBands.count, using: &r)]
+                job = occupations[Sample.index(below: occupations.count, using: &r)]
+            }
+            let level = levels[Sample.index(below: levels.count, using: &r)]
+            attributes.append(
+                UserAttributes(
+                    ageBand: band, occupation: job, consumptionLevel: level,
+                    consented: Sample.bernoulli(spec.attributeConsent, using: &r)))
+        }
+
+        return (segments, seeking, tags, attributes)
+    }
+
     /// A topic mixture with k ∈ [min, max] interests, the dominant one with a share in
     /// [max(minShare, 1/k), maxShare], the others smaller.
-    static func drawMixture(_ spec: PopulationSpec, topics g: Int, using r: inout RandomStream) -> [Double] {
-        let lo = max(1, min(spec.minInterests, g))
-        let hi = max(lo, min(spec.maxInterests, g))
+    static func drawMixture(_ spec: PopulationSpec, topics g: Int, allowed: [Int]? = nil, using r: inout RandomStream) -> [Double] {
+        let pool = allowed.flatMap { $0.isEmpty ? nil : $0 } ?? Array(0..<g)
+        let lo = max(1, min(spec.minInterests, pool.count))
+        let hi = max(lo, min(spec.maxInterests, pool.count))
         let k = lo + Sample.index(below: hi - lo + 1, using: &r)
-        let chosen = Sample.withoutReplacement(k: k, of: g, using: &r)
+        let chosen = Sample.withoutReplacement(k: k, of: pool.count, using: &r).map { pool[$0] }
         let order = Sample.permutation(k, using: &r)  // which chosen topic is dominant
         var pi = [Double](repeating: 0, count: g)
         if k == 1 {

@@ -17,10 +17,14 @@ public struct PopulationSpec: Sendable, Equatable, Codable {
         public var share: Double
         /// Share of the segment's users with the "seeking" persona (linger on borderline items).
         public var seeking: Double = 0
-        public init(name: String, share: Double, seeking: Double = 0) {
+        /// If set, the segment's users draw their interests from these topics only (by name):
+        /// user clusters with very different histories.
+        public var topics: [String]? = nil
+        public init(name: String, share: Double, seeking: Double = 0, topics: [String]? = nil) {
             self.name = name
             self.share = share
             self.seeking = seeking
+            self.topics = topics
         }
     }
 

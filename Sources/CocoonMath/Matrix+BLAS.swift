@@ -238,3 +238,24 @@ extension Matrix {
         }
     }
 }
+
+/// Double-precision helpers for small exact computations (re-rankers, metrics).
+public enum DoubleBLAS {
+    /// The Gram matrix `X·Xᵀ` of `m` rows of length `d` stored row-major in `x` (BLAS `dgemm`).
+    ///
+    /// - Returns: `m × m` values, row-major.
+    /// - Complexity: O(m² d).
+    public static func gram(_ x: [Double], rows m: Int, cols d: Int) -> [Double] {
+        precondition(x.count == m * d, "gram: \(x.count) values for \(m) × \(d)")
+        var out = [Double](repeating: 0, count: m * m)
+        if m == 0 || d == 0 { return out }
+        BLASRuntime.ensureConfigured()
+        x.withUnsafeBufferPointer { px in
+            out.withUnsafeMutableBufferPointer { po in
+                cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, blasint(m), blasint(m), blasint(d), 1,
+                            px.baseAddress, blasint(d), px.baseAddress, blasint(d), 0, po.baseAddress, blasint(m))
+            }
+        }
+        return out
+    }
+}

@@ -31,9 +31,9 @@ public struct TopKSelector: Sendable {
     public mutating func reset() { _count = 0 }
 
     /// The score an item must beat to enter: `-infinity` until `k` items are kept, then the
-    /// k-th best score.
+    /// k-th best score (`+infinity` when k = 0: nothing enters).
     @inlinable
-    public var threshold: Float { count < k ? -.infinity : scores[0] }
+    public var threshold: Float { k == 0 ? .infinity : (count < k ? -.infinity : scores[0]) }
 
     // a is worse than b: lower score, or equal score and larger index.
     @inline(__always) @usableFromInline

@@ -29,6 +29,19 @@ public struct CheckResult: Sendable {
     /// The same figure on the reference baseline runs.
     public let baselines: [(name: String, value: Double?)]
 
+    public init(spec: CheckSpec, clause: String, verdict: Verdict, observed: Double?, interval: (lower: Double, upper: Double)?,
+                decisive: Double?, samples: Int, note: String?, baselines: [(name: String, value: Double?)]) {
+        self.spec = spec
+        self.clause = clause
+        self.verdict = verdict
+        self.observed = observed
+        self.interval = interval
+        self.decisive = decisive
+        self.samples = samples
+        self.note = note
+        self.baselines = baselines
+    }
+
     /// Evaluates a check over the replicates.
     ///
     /// - Parameters:

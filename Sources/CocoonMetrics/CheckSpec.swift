@@ -1,5 +1,7 @@
+import CocoonCore
+
 /// A comparison a check applies to its observed value.
-public enum Comparator: String, Sendable, Codable, CaseIterable {
+public enum CheckComparator: String, Sendable, Codable, CaseIterable {
     case atLeast = ">="
     case atMost = "<="
     case equal = "=="
@@ -31,7 +33,7 @@ public struct CheckSpec: Sendable, Equatable, Codable {
     /// Summary over users.
     public var statistic: Statistic = .mean
     /// Comparison.
-    public var comparator: Comparator = .atLeast
+    public var comparator: CheckComparator = .atLeast
     /// Threshold (lower bound for `within`).
     public var threshold: Double = 0
     /// Upper bound for `within`.

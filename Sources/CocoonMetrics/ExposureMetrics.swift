@@ -89,25 +89,51 @@ public enum Homogeneity {
         let empty = sets.filter { $0.isEmpty }.count
         let pairs = n * (n - 1) / 2 - empty * (empty - 1) / 2
         if pairs == 0 { return nil }
-        var holders = [[Int32]](repeating: [], count: itemCount)
-        for (u, s) in sets.enumerated() { for i in s { holders[Int(i)].append(Int32(u)) } }
-        // Intersections per pair, accumulated per user u over partners v > u.
+        // Inverted index in CSR form: holders of item i at start[i]..<start[i+1], ascending.
+        var start = [Int32](repeating: 0, count: itemCount + 1)
+        for s in sets { for i in s { start[Int(i) + 1] += 1 } }
+        for i in 0..<itemCount { start[i + 1] += start[i] }
+        var fill = start
+        var holders = [Int32](repeating: 0, count: Int(start[itemCount]))
+        for (u, s) in sets.enumerated() {
+            for i in s {
+                holders[Int(fill[Int(i)])] = Int32(u)
+                fill[Int(i)] += 1
+            }
+        }
+        let sizes = sets.map { Int32($0.count) }
         var total = 0.0
         var inter = [Int32](repeating: 0, count: n)
-        var touched: [Int32] = []
-        for u in 0..<n {
-            for i in sets[u] {
-                for v in holders[Int(i)] where Int(v) > u {
-                    if inter[Int(v)] == 0 { touched.append(v) }
-                    inter[Int(v)] += 1
+        var touched = [Int32](repeating: 0, count: n)
+        start.withUnsafeBufferPointer { st in
+            holders.withUnsafeBufferPointer { h in
+                inter.withUnsafeMutableBufferPointer { c in
+                    touched.withUnsafeMutableBufferPointer { tb in
+                        for u in 0..<n {
+                            var nt = 0
+                            for i in sets[u] {
+                                var j = Int(st[Int(i)])
+                                let end = Int(st[Int(i) + 1])
+                                // Holders are ascending: skip those ≤ u.
+                                while j < end && Int(h[j]) <= u { j += 1 }
+                                while j < end {
+                                    let v = Int(h[j])
+                                    if c[v] == 0 { tb[nt] = Int32(v); nt += 1 }
+                                    c[v] += 1
+                                    j += 1
+                                }
+                            }
+                            let su = sizes[u]
+                            for t in 0..<nt {
+                                let v = Int(tb[t])
+                                let x = c[v]
+                                total += Double(x) / Double(su + sizes[v] - x)
+                                c[v] = 0
+                            }
+                        }
+                    }
                 }
             }
-            for v in touched {
-                let c = Int(inter[Int(v)])
-                total += Double(c) / Double(sets[u].count + sets[Int(v)].count - c)
-                inter[Int(v)] = 0
-            }
-            touched.removeAll(keepingCapacity: true)
         }
         return total / Double(pairs)
     }

@@ -182,24 +182,30 @@ public enum ListMetrics {
     }
 
     /// `alpha_ndcg_at10` (Clarke et al. 2008), α = 0.5, topics as aspects, greedy ideal list
-    /// (ties → smaller item index); Rel empty → nil.
-    public static func alphaNDCG(_ list: ArraySlice<Int32>, relevant: [Int32], _ t: TopicTable, alpha: Double = 0.5, k: Int = 10)
-        -> Double?
-    {
+    /// (ties → smaller item index); Rel empty → nil. Pass `ideal` (from ``alphaIdealDCG``) to
+    /// reuse it across lists of the same user.
+    public static func alphaNDCG(_ list: ArraySlice<Int32>, relevant: [Int32], _ t: TopicTable, alpha: Double = 0.5, k: Int = 10, ideal: Double? = nil) -> Double? {
         if relevant.isEmpty { return nil }
-        let rel = Set(relevant)
-        func dcg(_ ranked: [Int32]) -> Double {
-            var seen = [Int](repeating: 0, count: t.count)
-            var s = 0.0
-            for (m, i) in ranked.prefix(k).enumerated() where rel.contains(i) {
-                var gain = 0.0
-                for g in t.topics(of: Int(i)) { gain += pow(1 - alpha, Double(seen[Int(g)])) }
-                for g in t.topics(of: Int(i)) { seen[Int(g)] += 1 }
-                s += gain / log2(Double(m + 2))
-            }
-            return s
+        let id = ideal ?? alphaIdealDCG(relevant: relevant, t, alpha: alpha, k: k)
+        return id > 0 ? alphaDCG(list, relevant: Set(relevant), t, alpha: alpha, k: k) / id : nil
+    }
+
+    /// alpha-DCG@k of a ranked list.
+    public static func alphaDCG<S: Sequence<Int32>>(_ ranked: S, relevant rel: Set<Int32>, _ t: TopicTable, alpha: Double = 0.5, k: Int = 10) -> Double {
+        var seen = [Int](repeating: 0, count: t.count)
+        var s = 0.0
+        for (m, i) in ranked.prefix(k).enumerated() where rel.contains(i) {
+            var gain = 0.0
+            for g in t.topics(of: Int(i)) { gain += pow(1 - alpha, Double(seen[Int(g)])) }
+            for g in t.topics(of: Int(i)) { seen[Int(g)] += 1 }
+            s += gain / log2(Double(m + 2))
         }
-        // Greedy ideal.
+        return s
+    }
+
+    /// The alpha-DCG@k of the greedy ideal list: repeatedly the relevant item with the largest
+    /// marginal gain (ties → smaller item index).
+    public static func alphaIdealDCG(relevant: [Int32], _ t: TopicTable, alpha: Double = 0.5, k: Int = 10) -> Double {
         var ideal: [Int32] = []
         var seen = [Int](repeating: 0, count: t.count)
         var remaining = relevant.sorted()
@@ -209,17 +215,13 @@ public enum ListMetrics {
             for (j, i) in remaining.enumerated() {
                 var gain = 0.0
                 for g in t.topics(of: Int(i)) { gain += pow(1 - alpha, Double(seen[Int(g)])) }
-                if gain > bestGain {
-                    best = j
-                    bestGain = gain
-                }
+                if gain > bestGain { best = j; bestGain = gain }
             }
             let pick = remaining.remove(at: best)
             for g in t.topics(of: Int(pick)) { seen[Int(g)] += 1 }
             ideal.append(pick)
         }
-        let id = dcg(ideal)
-        return id > 0 ? dcg(Array(list)) / id : nil
+        return alphaDCG(ideal, relevant: Set(relevant), t, alpha: alpha, k: k)
     }
 
     /// T-RECS `afsr` (compatibility only): max − min over all attributes and items of the list.

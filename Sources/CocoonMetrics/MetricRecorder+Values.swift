@@ -16,8 +16,7 @@ extension MetricRecorder {
         let tail = pop.tailSet()
         let blocks = BlockExecutor.blocks(count: n, blockSize: blockSize)
         let out = SharedArray<Double>(repeating: .nan, count: n * ids.count)
-        let hist = history
-        let rel = relevant
+        let hist = history, rel = relevant, relSets = relevantSets, ideal = idealDCG
         executor.forEach(blockCount: blocks.count) { b, _ in
             for row in blocks[b] {
                 let u = Int(s.users[row])
@@ -41,10 +40,11 @@ extension MetricRecorder {
                         v = ListMetrics.unexpectedness(list, meanUnit: meanUnit!, g)
                     case "serendipity_unexp_x_rel":
                         if meanUnit == nil { meanUnit = .some(ListMetrics.meanUnit(hist[u], g)) }
-                        v = ListMetrics.serendipity(list, meanUnit: meanUnit!, relevant: Set(rel[u]), g)
-                    case "alpha_ndcg_at10": v = ListMetrics.alphaNDCG(list, relevant: rel[u], t)
+                        v = ListMetrics.serendipity(list, meanUnit: meanUnit!, relevant: relSets[u], g)
+                    case "alpha_ndcg_at10":
+                        v = rel[u].isEmpty || ideal[u] <= 0 ? nil : ListMetrics.alphaDCG(list, relevant: relSets[u], t) / ideal[u]
                     case "subtopic_recall_at10": v = ListMetrics.subtopicRecall(list, relevant: rel[u], t)
-                    case "eild_cosine_rel_logdisc": v = ListMetrics.eild(list, relevant: Set(rel[u]), g)
+                    case "eild_cosine_rel_logdisc": v = ListMetrics.eild(list, relevant: relSets[u], g)
                     default: v = nil
                     }
                     out[row * ids.count + j] = v ?? .nan
@@ -104,7 +104,7 @@ extension MetricRecorder {
                 let sets = rows.map { r in Array(Set(s.slates[(r * k)..<((r + 1) * k)])).sorted() }
                 return pairwise(sets, id: id, step: t, group: gi)
             case "flag_reexposure_rate", "flag_topic_share_delta", "flag_topic_share_did":
-                return flagMetric(id, group: group, snapshot: s)
+                return flagMetric(id, group: group, groupIndex: gi, snapshot: s)
             default: return nil
             }
         case .state?:
@@ -191,62 +191,32 @@ extension MetricRecorder {
         return Homogeneity.sampledPairwiseJaccard(sets, sampleSize: pairSample, using: &r)
     }
 
-    /// METRICS.md §9 at step s for the group's flags with r < s.
-    func flagMetric(_ id: String, group: MetricGroup, snapshot s: StepSnapshot) -> Double? {
+    /// METRICS.md §9 at step s for the group's flags with r < s. The DiD control is the mean
+    /// change over the group's users with no flag before s (sums kept per step, so the cost
+    /// is O(flags · k) per step).
+    func flagMetric(_ id: String, group: MetricGroup, groupIndex gi: Int, snapshot s: StepSnapshot) -> Double? {
         let t = s.step
-        let k = s.slateSize
-        let c = run.world.catalog
+        let topics = run.world.catalog.topics
         let eligible = flags.filter { $0.r < t && group.members[Int($0.user)] }
         if eligible.isEmpty { return nil }
-        func list(_ u: Int32, atStep step: Int) -> ArraySlice<Int32>? {
-            guard step >= 0, step < usersByStep.count else { return nil }
-            let users = usersByStep[step]
-            var lo = 0
-            var hi = users.count
-            while lo < hi {
-                let mid = (lo + hi) / 2
-                if users[mid] < u { lo = mid + 1 } else { hi = mid }
-            }
-            guard lo < users.count && users[lo] == u else { return nil }
-            return slatesByStep[step][(lo * k)..<((lo + 1) * k)]
-        }
         func share(_ l: ArraySlice<Int32>, _ g: Int32) -> Double {
-            Double(l.filter { c.topics.topics(of: Int($0)).contains(g) }.count) / Double(l.count)
+            Double(l.filter { topics.topics(of: Int($0)).contains(g) }.count) / Double(l.count)
         }
         if id == "flag_reexposure_rate" {
-            let shown = eligible.filter { list($0.user, atStep: t)?.contains($0.item) ?? false }.count
+            let shown = eligible.filter { slate(of: $0.user, at: t)?.contains($0.item) ?? false }.count
             return Double(shown) / Double(eligible.count)
         }
-        var deltas: [Double] = []
-        var controlsByR: [Int: [Double]] = [:]
-        var dids: [Double] = []
+        func controlMean(_ step: Int, _ g: Int) -> Double? {
+            let n = shareCount[gi][step] - excludedCount[gi][step]
+            guard n > 0 else { return nil }
+            return (shareSum[gi][step][g] - excludedSum[gi][step][g]) / Double(n)
+        }
+        var deltas: [Double] = [], dids: [Double] = []
         for f in eligible {
-            guard let now = list(f.user, atStep: t), let then = list(f.user, atStep: f.r), !now.isEmpty, !then.isEmpty else {
-                continue
-            }
+            guard let now = slate(of: f.user, at: t), let then = slate(of: f.user, at: f.r), !now.isEmpty, !then.isEmpty else { continue }
             let d = share(now, f.topic) - share(then, f.topic)
             deltas.append(d)
-            if id == "flag_topic_share_did" {
-                let key = f.r
-                if controlsByR[key] == nil {
-                    // Users of the group with no flag before s and a list at both steps: the mean
-                    // change of every topic's share.
-                    var change = [Double](repeating: 0, count: c.topics.count)
-                    var n = 0
-                    for (row, v) in s.users.enumerated() where group.members[Int(v)] && firstFlagStep[Int(v)] >= t {
-                        guard let before = list(v, atStep: f.r) else { continue }
-                        let after = s.slates[(row * k)..<((row + 1) * k)]
-                        var a = [Double](repeating: 0, count: c.topics.count)
-                        var bshare = a
-                        for i in after { c.topics.accumulate(item: Int(i), into: &a) }
-                        for i in before { c.topics.accumulate(item: Int(i), into: &bshare) }
-                        for q in change.indices { change[q] += (a[q] - bshare[q]) / Double(k) }
-                        n += 1
-                    }
-                    controlsByR[key] = n > 0 ? change.map { $0 / Double(n) } : []
-                }
-                if let ctl = controlsByR[key], !ctl.isEmpty { dids.append(d - ctl[Int(f.topic)]) }
-            }
+            if let a = controlMean(t, Int(f.topic)), let b = controlMean(f.r, Int(f.topic)) { dids.append(d - (a - b)) }
         }
         if id == "flag_topic_share_delta" { return deltas.isEmpty ? nil : deltas.reduce(0, +) / Double(deltas.count) }
         return dids.isEmpty ? nil : dids.reduce(0, +) / Double(dids.count)

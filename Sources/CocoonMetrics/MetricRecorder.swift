@@ -49,6 +49,8 @@ public final class MetricRecorder: StepObserver, @unchecked Sendable {
     var windowRec: [Double] = []
     var windowCons: [Double] = []
     var relevant: [[Int32]] = []
+    var relevantSets: [Set<Int32>] = []
+    var idealDCG: [Double] = []
     var nearest: [[Int?]] = []  // per group
     var itemCount: [Int] = []
     var itemUsers: [Int] = []
@@ -59,6 +61,15 @@ public final class MetricRecorder: StepObserver, @unchecked Sendable {
     var firstFlagStep: [Int] = []
     var slatesByStep: [[Int32]] = []
     var usersByStep: [[Int32]] = []
+    // For the difference-in-differences control of flag metrics, per group and step: the sum of
+    // users' slate topic shares and the number of users with a slate, and the same over users
+    // already excluded from the control set (they flagged before the evaluated step).
+    var shareSum: [[[Double]]] = []
+    var shareCount: [[Int]] = []
+    var excludedSum: [[[Double]]] = []
+    var excludedCount: [[Int]] = []
+    var excluded: [Bool] = []
+    var wantsFlags = false
     var variance0: [Double?] = []
     var lastStep = 0
     let seed: Seed
@@ -144,9 +155,22 @@ public final class MetricRecorder: StepObserver, @unchecked Sendable {
         }
         let relevanceMetrics = ["alpha_ndcg_at10", "subtopic_recall_at10", "eild_cosine_rel_logdisc", "serendipity_unexp_x_rel"]
         if relevanceMetrics.contains(where: wants.contains) {
-            relevant = computeRelevant(mix: run.world.population.interestMix, users: Array(0..<n))
+            // Mixtures per user row (a twin has its original's).
+            var rows = [Float](repeating: 0, count: n * gCount)
+            for u in 0..<n {
+                let o = Int(run.world.users.origin[u])
+                for t in 0..<gCount { rows[u * gCount + t] = run.world.population.interestMix[o * gCount + t] }
+            }
+            relevant = computeRelevant(mix: rows, users: Array(0..<n))
+            refreshRelevance(Array(0..<n))
         }
         variance0 = []
+        wantsFlags = wants.contains { ["flag_reexposure_rate", "flag_topic_share_delta", "flag_topic_share_did"].contains($0) }
+        excluded = [Bool](repeating: false, count: n)
+        shareSum = groups.map { _ in [] }
+        shareCount = groups.map { _ in [] }
+        excludedSum = groups.map { _ in [] }
+        excludedCount = groups.map { _ in [] }
     }
 
     public func observe(_ s: StepSnapshot) throws {
@@ -156,27 +180,87 @@ public final class MetricRecorder: StepObserver, @unchecked Sendable {
         // metrics at step t include what was consumed at t.
         let perUser = t > 0 ? listMetrics(s) : [:]
         if t > 0 { absorb(s) }
-        if wants.contains(where: { ["flag_reexposure_rate", "flag_topic_share_delta", "flag_topic_share_did"].contains($0) }) {
+        if wantsFlags {
             slatesByStep.append(s.slates)
             usersByStep.append(s.users)
+            // Flags on lists before t count at t (interventions mark the previous list; the
+            // users' own marks are on this step's list and count from the next step).
+            for ch in s.changes where ch.kind == .notInterested {
+                guard let mark = ch.mark else { continue }
+                flags.append((ch.user, mark.item, mark.topic, Int(mark.listStep)))
+                firstFlagStep[Int(ch.user)] = min(firstFlagStep[Int(ch.user)], Int(mark.listStep))
+            }
+            updateControlSums(s)
         }
         for (m, id) in metricIDs.enumerated() {
             for (gi, g) in groups.enumerated() {
                 series[m][gi][t] = value(id, group: g, groupIndex: gi, snapshot: s, perUser: perUser)
             }
         }
-        // Flags given on this step's lists count from the next step (r < s).
-        for ch in s.changes where ch.kind == .notInterested {
-            guard let mark = ch.mark else { continue }
-            flags.append((ch.user, mark.item, mark.topic, Int(mark.listStep)))
-            firstFlagStep[Int(ch.user)] = min(firstFlagStep[Int(ch.user)], Int(mark.listStep))
-        }
         if t > 0 && t % cocoonWindow == 0 {
-            for j in windowRec.indices {
-                windowRec[j] = 0
-                windowCons[j] = 0
+            for j in windowRec.indices { windowRec[j] = 0; windowCons[j] = 0 }
+        }
+    }
+
+    /// The topic-share vector of one slate (C9 shares, divided by the slate length).
+    func slateShares(_ l: ArraySlice<Int32>) -> [Double] {
+        let t = run.world.catalog.topics
+        var v = [Double](repeating: 0, count: t.count)
+        for i in l { t.accumulate(item: Int(i), into: &v) }
+        let k = Double(max(l.count, 1))
+        return v.map { $0 / k }
+    }
+
+    /// Records step t's share sums per group and moves users who flagged before t out of the
+    /// control set (for every stored step).
+    func updateControlSums(_ s: StepSnapshot) {
+        let t = s.step, g = run.world.catalog.topics.count
+        // New exclusions: users whose first flag is on a list before t.
+        var newlyExcluded: [Int] = []
+        for u in 0..<excluded.count where !excluded[u] && firstFlagStep[u] < t {
+            excluded[u] = true
+            newlyExcluded.append(u)
+        }
+        for u in newlyExcluded {
+            for r in 0..<min(t, slatesByStep.count) {
+                guard let l = slate(of: Int32(u), at: r) else { continue }
+                let v = slateShares(l)
+                for (gi, grp) in groups.enumerated() where grp.members[u] {
+                    for q in 0..<g { excludedSum[gi][r][q] += v[q] }
+                    excludedCount[gi][r] += 1
+                }
             }
         }
+        for gi in groups.indices {
+            shareSum[gi].append([Double](repeating: 0, count: g))
+            shareCount[gi].append(0)
+            excludedSum[gi].append([Double](repeating: 0, count: g))
+            excludedCount[gi].append(0)
+        }
+        let k = s.slateSize
+        for (row, u32) in s.users.enumerated() {
+            let u = Int(u32)
+            let v = slateShares(s.slates[(row * k)..<((row + 1) * k)])
+            for (gi, grp) in groups.enumerated() where grp.members[u] {
+                for q in 0..<g { shareSum[gi][t][q] += v[q] }
+                shareCount[gi][t] += 1
+                if excluded[u] {
+                    for q in 0..<g { excludedSum[gi][t][q] += v[q] }
+                    excludedCount[gi][t] += 1
+                }
+            }
+        }
+    }
+
+    /// User u's slate at a stored step.
+    func slate(of u: Int32, at step: Int) -> ArraySlice<Int32>? {
+        guard step >= 0, step < usersByStep.count else { return nil }
+        let users = usersByStep[step]
+        var lo = 0, hi = users.count
+        while lo < hi { let mid = (lo + hi) / 2; if users[mid] < u { lo = mid + 1 } else { hi = mid } }
+        guard lo < users.count && users[lo] == u else { return nil }
+        let k = run.slateSize
+        return slatesByStep[step][(lo * k)..<((lo + 1) * k)]
     }
 
     // MARK: - Accumulation
@@ -215,6 +299,20 @@ public final class MetricRecorder: StepObserver, @unchecked Sendable {
         if !shifted.isEmpty && !relevant.isEmpty {
             let fresh = computeRelevant(mix: s.intrinsicMix, users: shifted)
             for (j, u) in shifted.enumerated() { relevant[u] = fresh[j] }
+            refreshRelevance(shifted)
+        }
+    }
+
+    func refreshRelevance(_ users: [Int]) {
+        let t = run.world.catalog.topics
+        if relevantSets.count != relevant.count {
+            relevantSets = relevant.map { Set($0) }
+            idealDCG = relevant.map { ListMetrics.alphaIdealDCG(relevant: $0, t) }
+            return
+        }
+        for u in users {
+            relevantSets[u] = Set(relevant[u])
+            idealDCG[u] = ListMetrics.alphaIdealDCG(relevant: relevant[u], t)
         }
     }
 

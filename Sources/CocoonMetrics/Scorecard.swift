@@ -61,6 +61,29 @@ public struct Scorecard: Sendable {
     public var suppression: (intervention: String, steps: [Int], treated: [Double], twin: [Double])?
     public var notes: [String]
 
+    public init(scenario: ScenarioInfo, recommender: String, seeds: [UInt64], steps: Int, users: Int, items: Int, slateSize: Int,
+                topicNames: [String], baselines: [String], aborted: (step: Int, message: String)?, checks: [CheckResult],
+                series: [SeriesSummary], topicExposure: [[Double]], lorenz: [(Double, Double)], cocoonRatios: [Double],
+                suppression: (intervention: String, steps: [Int], treated: [Double], twin: [Double])?, notes: [String]) {
+        self.scenario = scenario
+        self.recommender = recommender
+        self.seeds = seeds
+        self.steps = steps
+        self.users = users
+        self.items = items
+        self.slateSize = slateSize
+        self.topicNames = topicNames
+        self.baselines = baselines
+        self.aborted = aborted
+        self.checks = checks
+        self.series = series
+        self.topicExposure = topicExposure
+        self.lorenz = lorenz
+        self.cocoonRatios = cocoonRatios
+        self.suppression = suppression
+        self.notes = notes
+    }
+
     /// PASS when no check fails (and one passes), FAIL when one fails, NOT APPLICABLE otherwise.
     public var verdict: Verdict {
         if checks.contains(where: { $0.verdict == .fail }) { return .fail }
@@ -122,10 +145,11 @@ public struct Scorecard: Sendable {
         let g = world.catalog.topics.count
         var exposure = [[Double]](repeating: [Double](repeating: 0, count: g), count: ctx.steps + 1)
         for r in replicates {
+            let w = r.context.world
             for s in r.snapshots where s.step > 0 {
                 var row = [Double](repeating: 0, count: g)
-                for (j, u) in s.users.enumerated() where world.users.arm[Int(u)] != .twin {
-                    for i in s.slate(row: j) { world.catalog.topics.accumulate(item: Int(i), into: &row) }
+                for (j, u) in s.users.enumerated() where w.users.arm[Int(u)] != .twin {
+                    for i in s.slate(row: j) { w.catalog.topics.accumulate(item: Int(i), into: &row) }
                 }
                 let total = row.reduce(0, +)
                 if total > 0 { for q in 0..<g { exposure[s.step][q] += row[q] / total / Double(replicates.count) } }
@@ -165,6 +189,7 @@ public struct Scorecard: Sendable {
             var twin = treated
             var pairs = 0
             for r in replicates {
+                let world = r.context.world
                 var marked: [Int: Set<Int32>] = [:]
                 for s in r.snapshots {
                     for c in s.changes where c.intervention == iv.name {

@@ -26,6 +26,19 @@ public final class BuiltinRecommender: Recommender, @unchecked Sendable {
     public let warmup: Int
     /// Scale of the step-keyed rotation in the non-personalised feed.
     public let offRotation: Double
+    /// Multi-interest candidates (only with re-rankers): besides the top M, the best
+    /// `channelSize` items of each of the user's `channelTopics` heaviest topics, and the best
+    /// item of every other topic, join the candidates — so diversity re-rankers always have the
+    /// user's other interests and every topic to choose from.
+    public let channelTopics: Int
+    public let channelSize: Int
+    /// Users who consumed fewer items than this are cold: they get the non-personalised feed
+    /// (personal models know too little about them).
+    public let coldStartItems: Int
+    /// Pseudo-items of a uniform topic prior mixed into the profile re-rankers calibrate to.
+    public let profilePrior: Double
+    /// Share of the calibration target given to the user's declared tags.
+    public let declaredTagShare: Double
 
     var world: RecommenderWorld!
     var log: InteractionLog!
@@ -41,7 +54,9 @@ public final class BuiltinRecommender: Recommender, @unchecked Sendable {
 
     public init(
         name: String, model: ScoringModel, policy: ControlPolicy = ControlPolicy(), rerankers: [Reranker] = [],
-        candidateCount: Int? = nil, exploration: Exploration = Exploration(), warmup: Int = 0, offRotation: Double = 0.3
+        candidateCount: Int? = nil, exploration: Exploration = Exploration(), warmup: Int = 0, offRotation: Double = 0.3,
+        channelTopics: Int = 5, channelSize: Int = 5, coldStartItems: Int = 5, profilePrior: Double = 10,
+        declaredTagShare: Double = 0.3
     ) {
         self.name = name
         self.model = model
@@ -51,6 +66,11 @@ public final class BuiltinRecommender: Recommender, @unchecked Sendable {
         self.exploration = exploration
         self.warmup = warmup
         self.offRotation = offRotation
+        self.channelTopics = rerankers.isEmpty ? 0 : channelTopics
+        self.channelSize = channelSize
+        self.coldStartItems = coldStartItems
+        self.profilePrior = profilePrior
+        self.declaredTagShare = declaredTagShare
     }
 
     public func start(_ world: RecommenderWorld) throws {
@@ -76,15 +96,22 @@ public final class BuiltinRecommender: Recommender, @unchecked Sendable {
         var slates = [Int32](repeating: -1, count: request.users.count * k)
         var offRows: [Int] = []
         var onRows: [Int] = []
+        var coldRows = Set<Int>()
+        // Users with personalisation off, and cold users the model knows nothing about, get the
+        // non-personalised feed.
+        let coldStart = !(model is RandomModel) && !(model is PopularityModel) && !model.readsGroundTruth && request.step > warmup
         for (row, u) in request.users.enumerated() {
-            if policy.personalisationOff && !request.controls[Int(u)].personalisation {
+            let off = policy.personalisationOff && !request.controls[Int(u)].personalisation
+            let cold = !off && coldStart && log.consumed[Int(u)].count < coldStartItems
+            if off || cold {
                 offRows.append(row)
+                if cold { coldRows.insert(row) }
             } else {
                 onRows.append(row)
             }
         }
         prepareNearDuplicates(request)
-        if !offRows.isEmpty { try fillNonPersonal(request, rows: offRows, into: &slates) }
+        if !offRows.isEmpty { try fillNonPersonal(request, rows: offRows, cold: coldRows, into: &slates) }
         if !onRows.isEmpty { try fillPersonal(request, rows: onRows, into: &slates) }
         var tags: [[Int32]]? = nil
         if request.wantsTags {
@@ -127,7 +154,7 @@ public final class BuiltinRecommender: Recommender, @unchecked Sendable {
         }
         if policy.notInterested {
             for m in controls.notInterested {
-                switch m.scope {
+                switch policy.itemMarksSuppressTopic ? .topic : m.scope {
                 case .item:
                     a.hard.append(m.item)
                     if policy.nearDuplicateHorizon == 0 || t - Int(m.listStep) <= policy.nearDuplicateHorizon {
@@ -262,6 +289,22 @@ public final class BuiltinRecommender: Recommender, @unchecked Sendable {
                 adj.append(a)
             }
             var rngs = bUsers.map { seed.stream(labelHash: noiseHash, Int(streamIDs[Int($0)]), t) }
+            // The model's topic weights: the re-rankers' profile and the interest channels.
+            let weights: [[Double]] = self.rerankers.isEmpty ? [] : bUsers.map { self.model.topicWeights(of: Int($0), log: self.log, topics: topics) }
+            let gCount = topics.count
+            // One selector per topic: `channelSize` items for the heaviest topics, 1 for the others.
+            var channels: [[TopKSelector]] = []
+            if self.channelTopics > 0 {
+                for (r, w) in weights.enumerated() {
+                    let excluded = self.excludedTopics(bUsers[r], controls: controls[Int(bUsers[r])], step: t, adjustments: adj[r])
+                    let order = (0..<min(gCount, w.count)).filter { w[$0] > 0 && !excluded[$0] }
+                        .sorted { w[$0] != w[$1] ? w[$0] > w[$1] : $0 < $1 }.prefix(self.channelTopics)
+                    var sels = [TopKSelector](repeating: TopKSelector(k: 1), count: gCount)
+                    for q in order { sels[q] = TopKSelector(k: self.channelSize) }
+                    for q in 0..<gCount where excluded[q] { sels[q] = TopKSelector(k: 0) }
+                    channels.append(sels)
+                }
+            }
             var local = [Int32](repeating: -1, count: bUsers.count * k)
             var localFallbacks: Int32 = 0
             var failure: Error? = nil
@@ -273,17 +316,38 @@ public final class BuiltinRecommender: Recommender, @unchecked Sendable {
                     if noise > 0 {
                         for j in 0..<n { span[j] = span[j] + noise * Float(Sample.gumbel(using: &rngs[r])) }
                     }
-                    if a.isEmpty { return }
-                    if let o = a.topicOffsets {
-                        for j in 0..<n { span[j] = span[j] + o[Int(topics.primary[first + j])] }
+                    if !a.isEmpty {
+                        if let o = a.topicOffsets {
+                            for j in 0..<n { span[j] = span[j] + o[Int(topics.primary[first + j])] }
+                        }
+                        BuiltinRecommender.apply(a.soft, first: first, span: &span) { $0 - 1e4 }
+                        BuiltinRecommender.apply(a.hard, first: first, span: &span) { _ in -.infinity }
                     }
-                    BuiltinRecommender.apply(a.soft, first: first, span: &span) { $0 - 1e4 }
-                    BuiltinRecommender.apply(a.hard, first: first, span: &span) { _ in -.infinity }
+                    if !channels.isEmpty {
+                        channels[r].withUnsafeMutableBufferPointer { sels in
+                            for j in 0..<n {
+                                let x = span[j]
+                                let q = Int(topics.primary[first + j])
+                                if x > sels[q].threshold { sels[q].offer(x, index: Int32(first + j)) }
+                            }
+                        }
+                    }
                 },
                 emit: { r, sel in
                     guard failure == nil else { return }
                     let u = Int(bUsers[r])
                     var cands = sel.sorted().filter { $0.score > -1e8 }
+                    if !channels.isEmpty {
+                        // Merge the interest channels' best items, keeping C sorted by (score, index).
+                        let have = Set(cands.map(\.index))
+                        var extra: [(index: Int32, score: Float)] = []
+                        // Only items the control layer does not push down (no consumed or recent items).
+                        for ch in channels[r] { for c in ch.sorted() where c.score > -1e3 && !have.contains(c.index) { extra.append(c) } }
+                        if !extra.isEmpty {
+                            cands += extra
+                            cands.sort { $0.score != $1.score ? $0.score > $1.score : $0.index < $1.index }
+                        }
+                    }
                     let a = adj[r]
                     if cands.count < k {
                         // Not enough candidates: take the non-personalised order, then any item.
@@ -306,7 +370,20 @@ public final class BuiltinRecommender: Recommender, @unchecked Sendable {
                     if self.rerankers.isEmpty {
                         slate = cands.prefix(k).map(\.index)
                     } else {
-                        let profile = self.log.topicDistribution(of: u, topics: topics)
+                        // The profile re-rankers calibrate to: the model's (decayed) topic weights,
+                        // smoothed toward uniform by `profilePrior` pseudo-items, so a short history
+                        // is not taken for a narrow taste.
+                        let excluded = self.excludedTopics(bUsers[r], controls: controls[u], step: t, adjustments: adj[r])
+                        var profile = self.smoothedProfile(weights[r], items: self.log.consumed[u].count, excluding: excluded)
+                        let declared = self.policy.tags ? controls[u].declaredTags : []
+                        if !declared.isEmpty {
+                            // Declared tags take `declaredTagShare` of the calibration target.
+                            var p = profile ?? [Double](repeating: 0, count: gCount)
+                            let share = profile == nil ? 1 : self.declaredTagShare
+                            p = p.map { $0 * (1 - share) }
+                            for d in declared where Int(d) < gCount { p[Int(d)] += share / Double(declared.count) }
+                            profile = p
+                        }
                         let (s, fb) = self.rerank(cands, profile: profile, size: k)
                         slate = s
                         localFallbacks += fb
@@ -324,6 +401,28 @@ public final class BuiltinRecommender: Recommender, @unchecked Sendable {
         for (j, row) in rows.enumerated() {
             for p in 0..<k { slates[row * k + p] = result[j * k + p] }
         }
+    }
+
+    /// `(n·w + c·uniform) / (n + c)` with n the user's consumed items and c = `profilePrior`;
+    /// nil when the model holds no weight.
+    /// Topics the user excluded (deleted tags, suppressed or blocked topics) get no weight.
+    func smoothedProfile(_ w: [Double], items n: Int, excluding excluded: [Bool]) -> [Double]? {
+        let kept = w.indices.map { excluded[$0] ? 0 : w[$0] }
+        let total = kept.reduce(0, +)
+        guard total > 0 else { return nil }
+        let open = Double(excluded.filter { !$0 }.count), c = profilePrior, nn = Double(n)
+        return kept.indices.map { excluded[$0] ? 0 : (nn * kept[$0] / total + c / open) / (nn + c) }
+    }
+
+    /// Topics the control layer keeps out of a user's calibration target and interest channels:
+    /// deleted tags, topics marked "not this kind of content" (within the horizon), blocked topics.
+    func excludedTopics(_ u32: Int32, controls: UserControls, step t: Int, adjustments a: Adjustments) -> [Bool] {
+        let g = world.catalog.topics.count
+        var out = [Bool](repeating: false, count: g)
+        guard policy.enabled else { return out }
+        if policy.tags { for d in controls.deletedTags where Int(d) < g { out[Int(d)] = true } }
+        if let o = a.topicOffsets { for q in 0..<g where o[q] < 0 { out[q] = true } }
+        return out
     }
 
     /// Unit topic directions in the factor space: the normalised mean factor of each topic's items.
@@ -370,20 +469,31 @@ public final class BuiltinRecommender: Recommender, @unchecked Sendable {
     }
 
     /// Runs the re-ranker chain; returns the slate and the number of fallbacks.
+    /// Runs the re-ranker chain on one user's candidates (sorted by score, then index) and
+    /// returns the slate and the number of fallbacks. Scores are min–max normalised first.
+    /// A filter stage (dedupe) drops what it skips; any other stage but the last re-orders the
+    /// first `2k` candidates (the rest keep their order); the last stage picks the slate.
     func rerank(_ cands: [(index: Int32, score: Float)], profile: [Double]?, size k: Int) -> ([Int32], Int32) {
-        var items = cands.map(\.index)
-        var byItem: [Int32: Double] = [:]
+        // Positions into `cands` travel through the chain, so scores need no lookup table.
         let normalised = minMaxNormalised(cands.map { Double($0.score) })
-        for (j, c) in cands.enumerated() { byItem[c.index] = normalised[j] }
+        var order = Array(cands.indices)
         var fallbacks: Int32 = 0
         for (s, r) in rerankers.enumerated() {
             let last = s == rerankers.count - 1
-            let input = RerankInput(items: items, scores: items.map { byItem[$0]! }, profile: profile)
-            let out = r.rerank(input, size: last ? k : items.count, geometry: geometry, topics: world.catalog.topics)
-            if out.fallback { fallbacks += 1 }
-            items = out.items
+            let head = r.isFilter || last ? order : Array(order.prefix(2 * k))
+            let input = RerankInput(items: head.map { cands[$0].index }, scores: head.map { normalised[$0] }, profile: profile)
+            let out = r.rerank(input, size: last ? k : head.count, geometry: geometry, topics: world.catalog.topics)
+            if out.fallback && !r.isFilter { fallbacks += 1 }
+            // Map the output items back to positions (they are a permutation of `head`'s items).
+            var position: [Int32: Int] = [:]
+            position.reserveCapacity(head.count)
+            for p in head { position[cands[p].index] = p }
+            var next = out.items.map { position[$0]! }
+            if r.isFilter && !last { next = Array(next.prefix(max(out.chosen, k))) }
+            if !r.isFilter && !last { next += order.dropFirst(head.count) }
+            order = next
         }
-        return (Array(items.prefix(k)), fallbacks)
+        return (Array(order.prefix(k)).map { cands[$0].index }, fallbacks)
     }
 
     /// ε-greedy and fixed random slots, with items drawn from the user's exploration stream.
@@ -417,37 +527,58 @@ public final class BuiltinRecommender: Recommender, @unchecked Sendable {
         return (0..<Int32(c.count)).sorted { scores[Int($0)] != scores[Int($1)] ? scores[Int($0)] > scores[Int($1)] : $0 < $1 }
     }
 
-    func fillNonPersonal(_ request: RecommendRequest, rows: [Int], into slates: inout [Int32]) throws {
+    /// The non-personalised feed for users with personalisation off, and the cold-start feed
+    /// for users with too little history: the same ranking, but cold users see at most one item
+    /// per topic (breadth first, to learn what they like).
+    func fillNonPersonal(_ request: RecommendRequest, rows: [Int], cold: Set<Int> = [], into slates: inout [Int32]) throws {
         let t = request.step
         let k = request.slateSize
-        var ranking = nonPersonalRanking(step: t)
+        let topics = world.catalog.topics
+        var base = nonPersonalRanking(step: t)
         // Globally forbidden items never enter the shared list.
-        ranking.removeAll { i in policy.harmful && world.catalog.flags[Int(i)].contains(.harmful) }
-        if !rerankers.isEmpty {
-            let m = min(ranking.count, max(candidateCount ?? 3 * k, k) * 3)
-            let head = Array(ranking.prefix(m))
-            let scores = minMaxNormalised((0..<head.count).map { Double(head.count - $0) })
+        base.removeAll { i in policy.harmful && world.catalog.flags[Int(i)].contains(.harmful) }
+        let m = min(base.count, max(candidateCount ?? 3 * k, k) * 3)
+        let breadth: [Reranker] = [TopicCapReranker(maxPerTopic: 1, maxRun: 1)]
+        /// The re-ranker chain on the head of an ordering (no personal data: no profile).
+        func diversified(_ order: [Int32], coldStart: Bool = false) -> [Int32] {
+            let chain = coldStart ? breadth : rerankers
+            guard !chain.isEmpty else { return order }
+            let head = Array(order.prefix(m))
+            var scoreOf = [Int32: Double]()
+            for (j, i) in head.enumerated() { scoreOf[i] = Double(head.count - j) / Double(head.count) }
             var items = head
-            for r in rerankers {
-                items =
-                    r.rerank(
-                        RerankInput(items: items, scores: items.map { i in scores[head.firstIndex(of: i)!] }, profile: nil),
-                        size: items.count, geometry: geometry, topics: world.catalog.topics
-                    ).items
+            for r in chain {
+                let out = r.rerank(RerankInput(items: items, scores: items.map { scoreOf[$0]! }, profile: nil),
+                                   size: items.count, geometry: geometry, topics: topics)
+                items = r.isFilter ? Array(out.items.prefix(max(out.chosen, k))) + out.items.dropFirst(max(out.chosen, k)) : out.items
             }
-            ranking = items + ranking.dropFirst(m)
+            return items + order.dropFirst(head.count)
         }
+        let shared = diversified(base)
+        let sharedCold = cold.isEmpty ? [] : diversified(base, coldStart: true)
+        var rankScore = [Double](repeating: 0, count: world.catalog.count)
+        for (j, i) in base.enumerated() { rankScore[Int(i)] = 1 - Double(j) / Double(base.count) }
         for row in rows {
             let u = Int(request.users[row])
             let a = adjustments(for: u, controls: request.controls[u], step: t, personal: false)
+            let isCold = cold.contains(row)
+            var order = isCold ? sharedCold : shared
+            if let o = a.topicOffsets, o.contains(where: { $0 > 0 }) {
+                // Declared tags re-rank the shared list for this user (rank score + boost).
+                order = diversified(base.sorted { x, y in
+                    let sx = rankScore[Int(x)] + Double(o[Int(topics.primary[Int(x)])])
+                    let sy = rankScore[Int(y)] + Double(o[Int(topics.primary[Int(y)])])
+                    return sx != sy ? sx > sy : x < y
+                }, coldStart: false)   // a user who declared tags told us what they like
+            }
             var slate: [Int32] = []
-            for i in ranking where slate.count < k {
+            for i in order where slate.count < k {
                 if isHard(i, a) { continue }
-                if let o = a.topicOffsets, o[Int(world.catalog.topics.primary[Int(i)])] < 0 { continue }
+                if let o = a.topicOffsets, o[Int(topics.primary[Int(i)])] < 0 { continue }
                 slate.append(i)
             }
             if slate.count < k {
-                for i in ranking where slate.count < k && !slate.contains(i) && !isHard(i, a) { slate.append(i) }
+                for i in order where slate.count < k && !slate.contains(i) && !isHard(i, a) { slate.append(i) }
             }
             guard slate.count == k else { throw RecommenderError.cannotFill(step: t, user: u, available: slate.count, needed: k) }
             for p in 0..<k { slates[row * k + p] = slate[p] }

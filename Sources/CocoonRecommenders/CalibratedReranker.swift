@@ -27,27 +27,42 @@ public struct CalibratedReranker: Reranker {
         }
         let g = topics.count
         let support = (0..<g).filter { p[$0] > 0 }
-        var counts = [Double](repeating: 0, count: g)  // Σ p(g|i) over I
+        let inSupport = (0..<g).map { p[$0] > 0 }
+        let cand = CandidateSet(input.items, geometry: geometry, topics: topics, needsGram: false)
+        var counts = [Double](repeating: 0, count: g)   // Σ p(g|i) over I
         var scoreSum = 0.0
         var taken = [Bool](repeating: false, count: m)
         var selected: [Int32] = []
-        var trial = counts
+        var termBase = [Double](repeating: 0, count: g), termPlus = termBase
+        func term(_ t: Int, _ count: Double, _ size: Double) -> Double {
+            p[t] * log(p[t] / ((1 - alpha) * (count / size) + alpha * p[t]))
+        }
         while selected.count < n {
             var best = -1
             var bestValue = -Double.infinity
             let size1 = Double(selected.count + 1)
+            // KL(p ‖ q̃(I ∪ {i})) = Σ_t term(t) where only the candidate's topics change count:
+            // precompute each topic's term with and without one more item.
+            var baseSum = 0.0
+            for t in support {
+                termBase[t] = term(t, counts[t], size1)
+                termPlus[t] = term(t, counts[t] + 1, size1)
+                baseSum += termBase[t]
+            }
             for c in 0..<m where !taken[c] {
-                let i = Int(input.items[c])
-                // q(I ∪ {i}) without copying: add the candidate's topic shares to `trial`.
-                for t in topics.topics(of: i) { trial[Int(t)] = counts[Int(t)] }
-                topics.accumulate(item: i, into: &trial)
-                var kl = 0.0
-                for t in support {
-                    let q = trial[t] / size1
-                    let qs = (1 - alpha) * q + alpha * p[t]
-                    kl += p[t] * log(p[t] / qs)
+                var kl: Double
+                if !cand.multiTopic {
+                    let t = Int(cand.primary[c])
+                    kl = inSupport[t] ? baseSum - termBase[t] + termPlus[t] : baseSum
+                } else {
+                    let ts = cand.topicsOf(c)
+                    let w = 1 / Double(ts.count)
+                    kl = baseSum
+                    for t32 in ts where inSupport[Int(t32)] {
+                        let t = Int(t32)
+                        kl += term(t, counts[t] + w, size1) - termBase[t]
+                    }
                 }
-                for t in topics.topics(of: i) { trial[Int(t)] = counts[Int(t)] }
                 let v = (1 - lambda) * (scoreSum + input.scores[c]) - lambda * kl
                 if best < 0 || v > bestValue {
                     best = c
@@ -57,8 +72,8 @@ public struct CalibratedReranker: Reranker {
             taken[best] = true
             selected.append(input.items[best])
             scoreSum += input.scores[best]
-            topics.accumulate(item: Int(input.items[best]), into: &counts)
-            trial = counts
+            let ts = cand.topicsOf(best)
+            for t in ts { counts[Int(t)] += 1 / Double(ts.count) }
         }
         return RerankOutput(items: selected, fallback: false)
     }

@@ -34,13 +34,16 @@ public struct ControlPolicy: Sendable, Equatable, Codable {
     /// Steps a topic-level mark lasts.
     public var topicHorizon = 500
     /// Score added to items of a declared tag.
-    public var tagBoost = 0.5
+    public var tagBoost = 1.0
     /// Score taken from borderline items for minors.
     public var minorBorderlinePenalty = 1.0
     /// Recent impressions pushed down (0 = none).
     public var impressionMemory = 100
     /// Push consumed items down.
     public var excludeConsumed = true
+    /// NON-COMPLIANT over-reaction: treat every item-level mark as "not this kind of content"
+    /// (the whole topic is suppressed), which narrows the feed beyond what the user asked.
+    public var itemMarksSuppressTopic = false
 
     public init() {}
 

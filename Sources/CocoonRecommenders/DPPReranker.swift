@@ -4,22 +4,20 @@ import Foundation
 /// The DPP kernel of METRICS.md §10.2: `S'_ij = (ê_i·ê_j + δ·1[i=j]) / (1 + δ)`,
 /// `q_i = exp(β s_i)` with `β = θ / (2(1 − θ))`, `L_ij = q_i S'_ij q_j`.
 struct DPPKernel {
-    let items: [Int32]
     let q: [Double]
     let delta: Double
-    let geometry: ItemGeometry
+    let set: CandidateSet
 
-    init(_ input: RerankInput, theta: Double, delta: Double, geometry: ItemGeometry) {
+    init(_ input: RerankInput, theta: Double, delta: Double, geometry: ItemGeometry, topics: TopicTable) {
         let beta = theta / (2 * (1 - theta))
-        items = input.items
         q = input.scores.map { exp(beta * $0) }
         self.delta = delta
-        self.geometry = geometry
+        set = CandidateSet(input.items, geometry: geometry, topics: topics)
     }
 
     @inline(__always)
     func entry(_ a: Int, _ b: Int) -> Double {
-        let s = a == b ? 1.0 : geometry.cosine(Int(items[a]), Int(items[b])) / (1 + delta)
+        let s = a == b ? 1.0 : set.cosine(a, b) / (1 + delta)
         return q[a] * s * q[b]
     }
 }
@@ -49,7 +47,7 @@ public struct DPPReranker: Reranker {
         let m = input.items.count
         let n = min(size, m)
         guard n > 0 else { return RerankOutput(items: [], fallback: false) }
-        let kernel = DPPKernel(input, theta: theta, delta: delta, geometry: geometry)
+        let kernel = DPPKernel(input, theta: theta, delta: delta, geometry: geometry, topics: topics)
         var d2 = (0..<m).map { kernel.q[$0] * kernel.q[$0] }
         var f = [Double](repeating: 0, count: n * m)  // F: N × M
         var taken = [Bool](repeating: false, count: m)
@@ -106,7 +104,7 @@ public struct SlidingWindowDPPReranker: Reranker {
     public func rerank(_ input: RerankInput, size: Int, geometry: ItemGeometry, topics: TopicTable) -> RerankOutput {
         let m = input.items.count
         let n = min(size, m)
-        let kernel = DPPKernel(input, theta: theta, delta: delta, geometry: geometry)
+        let kernel = DPPKernel(input, theta: theta, delta: delta, geometry: geometry, topics: topics)
         var taken = [Bool](repeating: false, count: m)
         var picks: [Int] = []
         var selected: [Int32] = []

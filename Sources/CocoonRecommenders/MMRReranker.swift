@@ -19,6 +19,7 @@ public struct MMRReranker: Reranker {
         var maxSim = [Double](repeating: -.infinity, count: m)
         var selected: [Int32] = []
         selected.reserveCapacity(n)
+        let set = CandidateSet(input.items, geometry: geometry, topics: topics)
         while selected.count < n {
             var best = -1
             var bestValue = -Double.infinity
@@ -31,10 +32,9 @@ public struct MMRReranker: Reranker {
                 }
             }
             taken[best] = true
-            let pick = Int(input.items[best])
             selected.append(input.items[best])
             for c in 0..<m where !taken[c] {
-                maxSim[c] = max(maxSim[c], geometry.cosine(Int(input.items[c]), pick))
+                maxSim[c] = max(maxSim[c], set.cosine(c, best))
             }
         }
         return RerankOutput(items: selected, fallback: false)

@@ -60,27 +60,56 @@ public final class MatrixFactorizationModel: ScoringModel, @unchecked Sendable {
     func train(_ log: InteractionLog) {
         stepsSinceTraining = 0
         trainings += 1
-        // Item → users lists (the transpose of the consumption lists), in user order.
-        var byItem = [[Int32]](repeating: [], count: log.itemCount)
-        for u in 0..<log.userCount { for i in log.consumedSet[u] { byItem[Int(i)].append(Int32(u)) } }
-        for _ in 0..<iterations {
-            userMatrix = solve(fixed: itemFactors, rows: log.userCount, positives: { log.consumedSet[$0] })
-            itemFactors = solve(fixed: userMatrix, rows: log.itemCount, positives: { byItem[$0] })
-        }
+        let als = ImplicitALS(factors: factors, regularization: regularization, alpha: alpha, iterations: iterations)
+        (userMatrix, itemFactors) = als.fit(positives: log.consumedSet, itemCount: log.itemCount, initialItems: itemFactors, executor: executor)
+    }
+}
+
+/// Implicit-feedback ALS (Hu, Koren & Volinsky 2008) on BLAS: confidence `1 + α` for every
+/// positive, L2 regularisation λ. `YᵀY` is one `sgemm` per half-step; each entity's f × f
+/// system adds only its own positives and is solved by Cholesky. Entities with no positive get
+/// zero factors.
+public struct ImplicitALS: Sendable {
+    public let factors: Int
+    public let regularization: Double
+    public let alpha: Double
+    public let iterations: Int
+
+    public init(factors: Int, regularization: Double = 0.1, alpha: Double = 10, iterations: Int = 8) {
+        self.factors = factors
+        self.regularization = regularization
+        self.alpha = alpha
+        self.iterations = iterations
     }
 
-    /// One ALS half-step: new factors for `rows` entities against the `fixed` factors.
-    func solve(fixed y: Matrix, rows n: Int, positives: (Int) -> [Int32]) -> Matrix {
-        let f = factors
+    /// Random initial item factors (N(0, 0.1²)), deterministic in `seed`.
+    public func initialItems(count: Int, seed: Seed) -> Matrix {
+        var r = seed.stream("als.init")
+        return Matrix(rows: count, cols: factors, values: (0..<(count * factors)).map { _ in Float(Sample.normal(sd: 0.1, using: &r)) })
+    }
+
+    /// Fits user and item factors to per-user positive item lists (sorted, unique).
+    public func fit(positives: [[Int32]], itemCount: Int, initialItems: Matrix, executor: BlockExecutor) -> (users: Matrix, items: Matrix) {
+        var byItem = [[Int32]](repeating: [], count: itemCount)
+        for (u, list) in positives.enumerated() { for i in list { byItem[Int(i)].append(Int32(u)) } }
+        var items = initialItems
+        var users = Matrix(rows: positives.count, cols: factors)
+        for _ in 0..<iterations {
+            users = solve(fixed: items, lists: positives, executor: executor)
+            items = solve(fixed: users, lists: byItem, executor: executor)
+        }
+        return (users, items)
+    }
+
+    /// One ALS half-step: new factors for every list's entity against the `fixed` factors.
+    func solve(fixed y: Matrix, lists: [[Int32]], executor: BlockExecutor) -> Matrix {
+        let f = factors, n = lists.count
         var gram = Matrix(rows: f, cols: f)
-        Matrix.gemm(y, transposeA: true, y, into: &gram)  // YᵀY
-        let lists = (0..<n).map(positives)
+        Matrix.gemm(y, transposeA: true, y, into: &gram)     // YᵀY
         let blocks = BlockExecutor.blocks(count: n, blockSize: 512)
-        let lambda = regularization
-        let a = alpha
+        let lambda = regularization, a = alpha
         let out = SharedArray<Float>(repeating: 0, count: n * f)
-        let yStore = y.storage
-        let gStore = gram.storage
+        let yStore = y.storage, gStore = gram.storage
         executor.forEach(blockCount: blocks.count) { b, _ in
             var m = [Double](repeating: 0, count: f * f)
             var rhs = [Double](repeating: 0, count: f)
@@ -88,10 +117,7 @@ public final class MatrixFactorizationModel: ScoringModel, @unchecked Sendable {
                 let pos = lists[r]
                 if pos.isEmpty { continue }
                 for x in 0..<(f * f) { m[x] = Double(gStore[x]) }
-                for x in 0..<f {
-                    m[x * f + x] += lambda
-                    rhs[x] = 0
-                }
+                for x in 0..<f { m[x * f + x] += lambda; rhs[x] = 0 }
                 for i in pos {
                     let base = Int(i) * f
                     for x in 0..<f {
@@ -100,7 +126,7 @@ public final class MatrixFactorizationModel: ScoringModel, @unchecked Sendable {
                         for z in 0..<f { m[x * f + z] += a * yx * Double(yStore[base + z]) }
                     }
                 }
-                let sol = MatrixFactorizationModel.choleskySolve(m, rhs, f)
+                let sol = ImplicitALS.choleskySolve(m, rhs, f)
                 for x in 0..<f { out[r * f + x] = Float(sol[x]) }
             }
         }

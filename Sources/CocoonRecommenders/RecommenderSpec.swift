@@ -49,8 +49,9 @@ public struct RecommenderSpec: Sendable, Equatable, Codable {
     public var kind: String = "reference"
     /// popularity: count only the last `window` steps (nil = all time).
     public var window: Int? = nil
-    /// profile / reference: forgetting per new consumption.
-    public var decay: Double = 0.05
+    /// profile / reference: forgetting per new consumption (nil: 0.15 for `reference`, 0.05 for
+    /// `profile`).
+    public var decay: Double? = nil
     /// mf: latent factors, L2 regularisation, confidence weight, ALS sweeps, retraining period
     /// in steps (0 = train once).
     public var factors: Int = 16
@@ -92,7 +93,7 @@ public enum BuiltinRegistry {
         ("random", "uniformly random slates (honours controls)"),
         ("popularity", "most consumed items, all-time or over a recent window (window: N)"),
         ("oracle", "ideal reference: ranks by the user's intrinsic interest (reads ground truth)"),
-        ("profile", "content-based: decayed profile of consumed items (decay)"),
+        ("profile", "content-based: decayed profile of consumed items (decay 0.05)"),
         ("mf", "implicit ALS matrix factorisation, retrained every N steps (factors, retrainEvery; 0 = single training)"),
         (
             "piao-similarity",
@@ -129,7 +130,7 @@ public enum BuiltinRegistry {
         let model: ScoringModel
         var policy = spec.controls
         switch spec.kind {
-        case "reference", "profile": model = ProfileModel(kind: spec.kind, decay: spec.decay)
+        case "reference", "profile": model = ProfileModel(kind: spec.kind, decay: spec.decay ?? (spec.kind == "reference" ? 0.15 : 0.05))
         case "random": model = RandomModel()
         case "popularity": model = PopularityModel(window: spec.window)
         case "oracle": model = OracleModel()

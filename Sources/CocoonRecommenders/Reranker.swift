@@ -24,6 +24,14 @@ public struct RerankOutput: Sendable, Equatable {
     /// Whether the re-ranker could not apply its objective (e.g. no history) and returned the
     /// base order.
     public var fallback: Bool
+    /// How many leading items the objective chose (the rest, if any, is fill).
+    public var chosen: Int
+
+    public init(items: [Int32], fallback: Bool, chosen: Int? = nil) {
+        self.items = items
+        self.fallback = fallback
+        self.chosen = chosen ?? items.count
+    }
 }
 
 /// A diversity re-ranker: takes M candidates and returns a slate of N (METRICS.md §10).
@@ -34,11 +42,17 @@ public struct RerankOutput: Sendable, Equatable {
 public protocol Reranker: Sendable {
     /// The registry name (`mmr`, `dpp`, …).
     var name: String { get }
+    /// Whether, as an intermediate stage of a chain, the items it skips are dropped (a filter)
+    /// rather than moved to the end.
+    var isFilter: Bool { get }
+
     /// Re-ranks one user's candidates into a slate of `size` items.
     func rerank(_ input: RerankInput, size: Int, geometry: ItemGeometry, topics: TopicTable) -> RerankOutput
 }
 
 extension Reranker {
+    public var isFilter: Bool { false }
+
     /// Appends unselected candidates in candidate order until `selected` has `size` items.
     static func fill(_ selected: inout [Int32], from items: [Int32], taken: [Bool], size: Int) {
         var j = 0

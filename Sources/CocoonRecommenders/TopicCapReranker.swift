@@ -19,26 +19,38 @@ public struct TopicCapReranker: Reranker {
     }
 
     public func rerank(_ input: RerankInput, size: Int, geometry: ItemGeometry, topics: TopicTable) -> RerankOutput {
-        let m = input.items.count
-        let n = min(size, m)
+        let m = input.items.count, n = min(size, m)
         var perTopic = [Int](repeating: 0, count: topics.count)
         var taken = [Bool](repeating: false, count: m)
         var selected: [Int32] = []
         var runTopic: Int32 = -1
         var run = 0
-        for c in 0..<m where selected.count < n {
-            let t = topics.primary[Int(input.items[c])]
-            let newRun = t == runTopic ? run + 1 : 1
-            guard perTopic[Int(t)] < maxPerTopic && newRun <= maxRun else { continue }
-            taken[c] = true
-            selected.append(input.items[c])
-            perTopic[Int(t)] += 1
-            runTopic = t
-            run = newRun
+        // Pass 1 keeps both rules; pass 2, if the candidates cannot fill the slate that way,
+        // relaxes the per-topic cap but still avoids long runs; pass 3 fills in order.
+        for pass in 0..<3 where selected.count < n {
+            var progress = true
+            while progress && selected.count < n {
+                progress = false
+                for c in 0..<m where !taken[c] && selected.count < n {
+                    let t = topics.primary[Int(input.items[c])]
+                    let newRun = t == runTopic ? run + 1 : 1
+                    if pass < 2 && newRun > maxRun { continue }
+                    if pass == 0 && perTopic[Int(t)] >= maxPerTopic { continue }
+                    taken[c] = true
+                    selected.append(input.items[c])
+                    perTopic[Int(t)] += 1
+                    runTopic = t
+                    run = newRun
+                    progress = true
+                    // Restart the scan: an item skipped for the run rule may fit now.
+                    if pass > 0 { break }
+                }
+            }
+            if pass == 0 && selected.count == n { return RerankOutput(items: selected, fallback: false, chosen: n) }
         }
-        let complete = selected.count == n
+        let chosen = selected.count
         TopicCapReranker.fill(&selected, from: input.items, taken: taken, size: n)
-        return RerankOutput(items: selected, fallback: !complete)
+        return RerankOutput(items: selected, fallback: true, chosen: chosen)
     }
 }
 
@@ -49,6 +61,8 @@ public struct TopicCapReranker: Reranker {
 /// - Complexity: O(N·M·d).
 public struct NearDuplicateReranker: Reranker {
     public let name = "dedupe"
+    /// Near-duplicates are dropped, not moved down, so later stages cannot bring them back.
+    public var isFilter: Bool { true }
     /// Cosine similarity at or above which two items are near-duplicates (default 0.9).
     public var threshold: Double
 
@@ -59,14 +73,16 @@ public struct NearDuplicateReranker: Reranker {
         let n = min(size, m)
         var taken = [Bool](repeating: false, count: m)
         var selected: [Int32] = []
+        var picked: [Int] = []
+        let set = CandidateSet(input.items, geometry: geometry, topics: topics, single: true)
         for c in 0..<m where selected.count < n {
-            let i = Int(input.items[c])
-            if selected.contains(where: { geometry.cosine(Int($0), i) >= threshold }) { continue }
+            if picked.contains(where: { set.cosine($0, c) >= threshold }) { continue }
             taken[c] = true
+            picked.append(c)
             selected.append(input.items[c])
         }
-        let complete = selected.count == n
+        let chosen = selected.count
         NearDuplicateReranker.fill(&selected, from: input.items, taken: taken, size: n)
-        return RerankOutput(items: selected, fallback: !complete)
+        return RerankOutput(items: selected, fallback: chosen < n, chosen: chosen)
     }
 }

@@ -1,3 +1,4 @@
+import CocoonCore
 import ArgumentParser
 import CocoonMath
 import Foundation
@@ -14,12 +15,12 @@ struct CocoonCommand: ParsableCommand {
             diversity scorecards.
             """,
         version: "cocoon \(ToolInfo.version) (OpenBLAS: \(BLASRuntime.buildDescription))",
-        subcommands: [EvaluateCommand.self, RerankCommand.self]
+        subcommands: [RunCommand.self, SuiteCommand.self, EvaluateCommand.self, RerankCommand.self]
     )
 }
 
 enum ToolInfo {
-    static let version = "0.1.0"
+    static let version = CocoonVersion.string
 }
 
 /// Prints `error: message` to stderr and exits with `code` (2 = bad input or a failed run).

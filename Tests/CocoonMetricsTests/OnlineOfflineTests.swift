@@ -45,7 +45,7 @@ final class Keep: StepObserver {
             catalog: catalog, population: pop,
             interventions: [
                 Intervention(
-                    name: "mark", start: 3, selection: Intervention.Selection(),
+                    name: "mark", start: 3, selection: { var x = Intervention.Selection(); x.fraction = 0.5; return x }(),
                     action: .notInterested(pick: .first, scope: .item, count: 1))
             ], seed: Seed(3))
         let steps = 6
@@ -115,6 +115,8 @@ final class Keep: StepObserver {
         // Flag metrics: marks on the list of step 2, evaluated at step T = 6.
         #expect(abs((recorder.series("flag_reexposure_rate")![steps] ?? -1) - off("flag_reexposure_rate")!) < 1e-12)
         #expect(abs((recorder.series("flag_topic_share_delta")![steps] ?? -1) - off("flag_topic_share_delta")!) < 1e-12)
+        #expect(abs((recorder.series("flag_topic_share_did")![steps] ?? -1) - off("flag_topic_share_did")!) < 1e-12)
+        #expect(off("flag_topic_share_did") != nil)
         // Step 0 carries state metrics only.
         #expect(recorder.series("ild_cosine")![0] == nil)
         #expect(abs(recorder.series("centroid_drift_cosine")![0]!) < 1e-15)

@@ -1,0 +1,114 @@
+import CocoonCore
+import CocoonMath
+import CocoonMetrics
+import Foundation
+
+/// One scenario of a suite: its report, or why it could not run.
+public struct SuiteEntry: Sendable {
+    public let file: String
+    public let name: String
+    public let report: RunReport?
+    public let error: String?
+    /// A synthesized scorecard (suite-level checks such as S30).
+    public let scorecard: Scorecard?
+
+    /// The scorecard to show (the run's, or the synthesized one).
+    public var card: Scorecard? { report?.scorecard ?? scorecard }
+}
+
+/// Runs every scenario of a folder (sorted by file name), then the suite-level checks.
+public enum SuiteRunner {
+    /// The scenario files of a folder: `*.yaml` / `*.yml`, sorted.
+    public static func files(in folder: String) throws -> [String] {
+        guard let names = try? FileManager.default.contentsOfDirectory(atPath: folder) else {
+            throw DataFileError(file: folder, message: "cannot read the folder")
+        }
+        let files = names.filter { $0.hasSuffix(".yaml") || $0.hasSuffix(".yml") }.sorted().map { folder + "/" + $0 }
+        if files.isEmpty { throw DataFileError(file: folder, message: "no scenario files (*.yaml) in the folder") }
+        return files
+    }
+
+    /// Runs a suite.
+    ///
+    /// - Parameters:
+    ///   - write: called with each run's report and its folder name as soon as it finishes.
+    public static func run(folder: String, overrides: [String], options: RunOptions,
+                           write: (RunReport) throws -> Void) throws -> [SuiteEntry] {
+        var entries: [SuiteEntry] = []
+        var suiteChecks: [(file: String, scenario: Scenario, text: String)] = []
+        for file in try files(in: folder) {
+            let loaded: (scenario: Scenario, text: String)
+            do {
+                loaded = try Scenario.load(file, overrides: overrides)
+            } catch {
+                entries.append(SuiteEntry(file: file, name: URL(fileURLWithPath: file).deletingPathExtension().lastPathComponent, report: nil, error: "\(error)", scorecard: nil))
+                continue
+            }
+            if loaded.scenario.suiteCheck != nil {
+                suiteChecks.append((file, loaded.scenario, loaded.text))
+                continue
+            }
+            var o = options
+            let name = loaded.scenario.name
+            if let p = options.progress { o.progress = { p("\(name): \($0)") } }
+            do {
+                let report = try ScenarioRunner.run(loaded.scenario, file: file, text: loaded.text, overrides: overrides, options: o)
+                try write(report)
+                entries.append(SuiteEntry(file: file, name: name, report: report, error: report.scorecard.aborted.map { "stopped at step \($0.step): \($0.message)" }, scorecard: nil))
+            } catch {
+                entries.append(SuiteEntry(file: file, name: name, report: nil, error: "\(error)", scorecard: nil))
+            }
+        }
+        for sc in suiteChecks {
+            entries.append(reproducibility(sc.scenario, file: sc.file, text: sc.text, runs: entries, overrides: overrides, options: options))
+        }
+        return entries
+    }
+
+    /// S30: re-runs every scenario with another thread count and compares `scorecard.json`
+    /// byte for byte; also checks that every control took effect by the next slate.
+    static func reproducibility(_ s: Scenario, file: String, text: String, runs: [SuiteEntry], overrides: [String], options: RunOptions) -> SuiteEntry {
+        var checks: [CheckResult] = []
+        let otherThreads = options.threads == 1 ? 2 : 1
+        for e in runs {
+            guard let r = e.report, e.error == nil else { continue }
+            var o = options
+            o.threads = otherThreads
+            if let p = options.progress { o.progress = { p("\(s.name) (\(e.name), \(otherThreads) thread\(otherThreads == 1 ? "" : "s")): \($0)") } }
+            var spec = CheckSpec(id: "\(e.name)-identical", name: "\(e.name): scorecard.json identical with \(options.threads) and \(otherThreads) threads", figure: "reproducibility")
+            spec.statistic = .total
+            spec.comparator = .equal
+            spec.threshold = 1
+            spec.hard = true
+            var verdict = Verdict.fail
+            var note: String? = nil
+            do {
+                let again = try ScenarioRunner.run(r.scenario, file: e.file, text: (try? String(contentsOfFile: e.file, encoding: .utf8)) ?? "", overrides: overrides, options: o)
+                let a = r.scorecard.json.serialized(), b = again.scorecard.json.serialized()
+                if a == b { verdict = .pass } else {
+                    let la = a.split(separator: "\n"), lb = b.split(separator: "\n")
+                    let first = zip(la, lb).enumerated().first { $0.element.0 != $0.element.1 }?.offset ?? min(la.count, lb.count)
+                    note = "scorecards differ from line \(first + 1)"
+                }
+            } catch {
+                note = "the re-run failed: \(error)"
+            }
+            checks.append(CheckResult(spec: spec, clause: s.clause, verdict: verdict, observed: verdict == .pass ? 1 : 0, interval: nil,
+                                      decisive: verdict == .pass ? 1 : 0, samples: 1, note: note, baselines: []))
+            // Steps until each control takes effect (0 = the next slate).
+            var delay = CheckSpec(id: "\(e.name)-controls", name: "\(e.name): every control effective by the next slate", figure: "control_delay")
+            delay.statistic = .max
+            delay.comparator = .atMost
+            delay.threshold = 0
+            delay.hard = true
+            let c = CheckResult.evaluate(delay, clause: s.clause, replicates: r.replicates, resamples: 10, seed: Seed(s.seed))
+            if c.verdict != .notApplicable { checks.append(c) }
+        }
+        let card = Scorecard(
+            scenario: .init(name: s.name, description: s.description, clause: s.clause, file: file, sha256: SHA256.hex(text)),
+            recommender: runs.compactMap { $0.card?.recommender }.first ?? s.recommender.kind, seeds: [], steps: 0, users: 0, items: 0,
+            slateSize: 0, topicNames: [], baselines: [], aborted: nil, checks: checks, series: [], topicExposure: [], lorenz: [],
+            cocoonRatios: [], suppression: nil, notes: s.notes)
+        return SuiteEntry(file: file, name: s.name, report: nil, error: nil, scorecard: card)
+    }
+}
