@@ -69,7 +69,10 @@ let package = Package(
         .testTarget(name: "CocoonCoreTests", dependencies: ["CocoonCore"]),
         .testTarget(name: "CocoonRecommendersTests", dependencies: ["CocoonRecommenders", "CocoonCore"]),
         .testTarget(name: "CocoonMetricsTests", dependencies: ["CocoonMetrics", "CocoonCore"]),
-        .testTarget(name: "CocoonScenarioTests", dependencies: ["CocoonScenario", "CocoonMetrics", "CocoonRecommenders", "CocoonCore"]),
+        .testTarget(
+            name: "CocoonScenarioTests", dependencies: ["CocoonScenario", "CocoonMetrics", "CocoonRecommenders", "CocoonCore"],
+            exclude: ["Snapshots"]
+        ),
         .testTarget(name: "CocoonReportTests", dependencies: ["CocoonReport", "CocoonScenario", "CocoonMetrics", "CocoonCore"]),
         /// Runs the built `cocoon` executable end to end.
         .testTarget(name: "CocoonCLITests", dependencies: ["cocoon"]),

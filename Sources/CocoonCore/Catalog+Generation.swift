@@ -125,6 +125,16 @@ extension Catalog {
         apply(FlagSpecApplication(label: "harmful", spec: spec.harmful, flag: .harmful))
         apply(FlagSpecApplication(label: "borderline", spec: spec.borderline, flag: .borderline))
         apply(FlagSpecApplication(label: "minorUnsafe", spec: spec.minorUnsafe, flag: .minorUnsafe))
+        // Borderline style: a shared direction added to borderline items' embeddings.
+        if spec.shape == .clusters && spec.borderlineStyle > 0 && flags.contains(where: { $0.contains(.borderline) }) {
+            var rb = seed.stream("catalog.borderline.style")
+            let style = BLAS.normalized((0..<d).map { _ in Float(Sample.normal(using: &rb)) })
+            for i in 0..<m where flags[i].contains(.borderline) {
+                var v = (0..<d).map { values[i * d + $0] + Float(spec.borderlineStyle) * style[$0] }
+                v = BLAS.normalized(v)
+                for j in 0..<d { values[i * d + j] = v[j] }
+            }
+        }
         var rs = seed.stream("catalog.flags.synthetic")
         for i in 0..<m {
             if flags[i].contains(.harmful) { flags[i].insert(.minorUnsafe) }

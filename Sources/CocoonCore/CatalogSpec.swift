@@ -57,6 +57,9 @@ public struct CatalogSpec: Sendable, Equatable, Codable {
     public var borderline = FlagSpec()
     /// Items unsuitable for minors (harmful items always are too).
     public var minorUnsafe = FlagSpec()
+    /// Borderline items share a style: their embeddings lean by this weight toward one common
+    /// "sensational" direction (clusters shape), so engagement models can learn it.
+    public var borderlineStyle: Double = 1.0
     /// Share of synthetic (AI-generated) items, in [0, 1].
     public var synthetic: Double = 0
     /// Share of synthetic items that carry a label, in [0, 1].

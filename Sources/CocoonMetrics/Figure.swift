@@ -33,7 +33,7 @@ public enum Figure {
         ("flagged_after_engagement", "impressions of harmful items after the user's first engagement with one"),
         ("flagged_topics_in_tags", "steps at which the user's tags include a harmful topic"),
         ("unsafe_impressions", "impressions of minorUnsafe or harmful items"),
-        ("borderline_amplification", "borderline impressions (a) against the same users' under the baseline run (b)"),
+        ("borderline_amplification", "borderline impressions (a) against a uniformly random feed of the items a minor may see (b)"),
         ("control_delay", "steps from a control change until the slate reflects it (0 = the next slate)"),
         ("slates_served", "steps with a slate (a) out of steps (b)"),
     ]
@@ -46,7 +46,7 @@ public enum Figure {
     public static let defaultBaseline: [String: String] = [
         "ild_vs_baseline": "popularity", "exposure_jaccard_vs_baseline": "popularity",
         "tag_share_vs_baseline": "personalisation-off",
-        "entropy_vs_baseline": "popularity", "borderline_amplification": "random",
+        "entropy_vs_baseline": "popularity",
     ]
 
     /// Why a figure cannot be computed for a run (→ NOT APPLICABLE).
@@ -402,15 +402,19 @@ public enum Figure {
                 return UserSample(Double(n))
             }
         case "borderline_amplification":
-            let b = try baseline()
-            func count(_ r: RunArtifacts, _ u: Int) -> Double {
-                var n = 0
+            // The neutral expectation: the share of borderline items among those a minor may see.
+            let allowed = (0..<catalog.count).filter { catalog.flags[$0].isDisjoint(with: [.minorUnsafe, .harmful]) }
+            let share = Double(allowed.filter { catalog.flags[$0].contains(.borderline) }.count) / Double(max(allowed.count, 1))
+            guard share > 0 else { throw NotApplicable(reason: "the catalog has no borderline items a minor may see") }
+            return users.compactMap { u in
+                var shown = 0, borderline = 0
                 for t in window {
-                    if let l = r.slate(u, at: t) { n += l.filter { catalog.flags[Int($0)].contains(.borderline) }.count }
+                    guard let l = run.slate(u, at: t) else { continue }
+                    shown += l.count
+                    borderline += l.filter { catalog.flags[Int($0)].contains(.borderline) }.count
                 }
-                return Double(n)
+                return shown > 0 ? UserSample(Double(borderline), Double(shown) * share) : nil
             }
-            return users.map { UserSample(count(run, $0), count(b, $0)) }
         case "control_delay":
             var out: [UserSample] = []
             let kinds: [ControlChange.Kind] = [.notInterested, .blockCreator, .blockTopic, .deleteTag, .personalisationOff]

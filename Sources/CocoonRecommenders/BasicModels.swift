@@ -13,6 +13,7 @@ public final class RandomModel: ScoringModel, @unchecked Sendable {
     }
     public func userFactors(_ users: ArraySlice<Int32>, into out: inout Matrix) {}
     public var noiseScale: Float { 1 }
+    public var uniformNoise: Bool { true }
     public func observe(_ feedback: FeedbackBatch, log: InteractionLog) throws {}
 }
 

@@ -258,11 +258,13 @@ public final class BuiltinRecommender: Recommender, @unchecked Sendable {
         let fallbacks = SharedArray<Int32>(repeating: 0, count: blocks.count)
         let controls = request.controls
         let noise = active.noiseScale
+        let uniform = active.uniformNoise
         let seed = world.seed
         let streamIDs = world.streamIDs
         let noiseHash = StableHash.fnv1a64("scores.noise")
         let fillOrder = nonPersonalRanking(step: t)
         let topics = c.topics
+        let primaryTopics = topics.primary
         try world.executor.tryMap(blockCount: blocks.count) { b, w -> Int in
             let blockRows = blocks[b]
             let bUsers = blockRows.map { users[rows[$0]] }
@@ -314,7 +316,11 @@ public final class BuiltinRecommender: Recommender, @unchecked Sendable {
                     let a = adj[r]
                     let n = span.count
                     if noise > 0 {
-                        for j in 0..<n { span[j] = span[j] + noise * Float(Sample.gumbel(using: &rngs[r])) }
+                        if uniform {
+                            for j in 0..<n { span[j] = span[j] + noise * Sample.uniformFloat(using: &rngs[r]) }
+                        } else {
+                            for j in 0..<n { span[j] = span[j] + noise * Float(Sample.gumbel(using: &rngs[r])) }
+                        }
                     }
                     if !a.isEmpty {
                         if let o = a.topicOffsets {
@@ -325,10 +331,19 @@ public final class BuiltinRecommender: Recommender, @unchecked Sendable {
                     }
                     if !channels.isEmpty {
                         channels[r].withUnsafeMutableBufferPointer { sels in
-                            for j in 0..<n {
-                                let x = span[j]
-                                let q = Int(topics.primary[first + j])
-                                if x > sels[q].threshold { sels[q].offer(x, index: Int32(first + j)) }
+                            // Thresholds kept in a local array: one compare per item.
+                            withUnsafeTemporaryAllocation(of: Float.self, capacity: gCount) { thr in
+                                for q in 0..<gCount { thr[q] = sels[q].threshold }
+                                primaryTopics.withUnsafeBufferPointer { prim in
+                                    for j in 0..<n {
+                                        let x = span[j]
+                                        let q = Int(prim[first + j])
+                                        if x > thr[q] {
+                                            sels[q].offer(x, index: Int32(first + j))
+                                            thr[q] = sels[q].threshold
+                                        }
+                                    }
+                                }
                             }
                         }
                     }
@@ -484,11 +499,10 @@ public final class BuiltinRecommender: Recommender, @unchecked Sendable {
             let input = RerankInput(items: head.map { cands[$0].index }, scores: head.map { normalised[$0] }, profile: profile)
             let out = r.rerank(input, size: last ? k : head.count, geometry: geometry, topics: world.catalog.topics)
             if out.fallback && !r.isFilter { fallbacks += 1 }
-            // Map the output items back to positions (they are a permutation of `head`'s items).
-            var position: [Int32: Int] = [:]
-            position.reserveCapacity(head.count)
-            for p in head { position[cands[p].index] = p }
-            var next = out.items.map { position[$0]! }
+            // Map the output items back to positions (they are items of `head`; a linear scan of
+            // a few dozen ids is cheaper than hashing).
+            let headItems = input.items
+            var next = out.items.map { item in head[headItems.firstIndex(of: item)!] }
             if r.isFilter && !last { next = Array(next.prefix(max(out.chosen, k))) }
             if !r.isFilter && !last { next += order.dropFirst(head.count) }
             order = next

@@ -88,7 +88,7 @@ public enum BuiltinRegistry {
     public static let recommenders: [(kind: String, help: String)] = [
         (
             "reference",
-            "compliant reference: content profile with forgetting, calibrated re-ranking, near-duplicate removal, topic cap"
+            "compliant reference: content profile with forgetting (decay 0.15), near-duplicate removal, calibrated re-ranking, topic cap"
         ),
         ("random", "uniformly random slates (honours controls)"),
         ("popularity", "most consumed items, all-time or over a recent window (window: N)"),

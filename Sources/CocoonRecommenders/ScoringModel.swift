@@ -22,6 +22,9 @@ public protocol ScoringModel: AnyObject, Sendable {
     func userFactors(_ users: ArraySlice<Int32>, into out: inout Matrix)
     /// Scale of the Gumbel noise added to every (user, item) score; 0 = rank exactly.
     var noiseScale: Float { get }
+    /// Whether the noise may be uniform instead of Gumbel: true when every base score is equal
+    /// (any i.i.d. continuous noise then gives a uniformly random ranking, without logarithms).
+    var uniformNoise: Bool { get }
     /// Learns from a step's feedback (after the log has recorded it).
     func observe(_ feedback: FeedbackBatch, log: InteractionLog) throws
     /// Topic weights the model holds for user u (used for the user's tags).
@@ -33,6 +36,7 @@ public protocol ScoringModel: AnyObject, Sendable {
 
 extension ScoringModel {
     public var noiseScale: Float { 0 }
+    public var uniformNoise: Bool { false }
     public var readsGroundTruth: Bool { false }
     public func topicWeights(of u: Int, log: InteractionLog, topics: TopicTable) -> [Double] {
         log.topicDistribution(of: u, topics: topics) ?? Array(repeating: 0, count: topics.count)

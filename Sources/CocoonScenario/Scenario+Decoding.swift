@@ -131,7 +131,7 @@ extension Scenario {
 
     static let catalogKeys = ["source", "items", "dimension", "topics", "topicNames", "shape", "topicSizeSkew", "spread", "orthogonalTopics",
                               "secondaryTopicProbability", "nearDuplicateFraction", "creators", "quality", "popularitySkew", "harmful",
-                              "borderline", "minorUnsafe", "synthetic", "labelledShare", "dirichlet", "file", "embeddings", "topicsTable", "movielens"]
+                              "borderline", "borderlineStyle", "minorUnsafe", "synthetic", "labelledShare", "dirichlet", "file", "embeddings", "topicsTable", "movielens"]
 
     static func decodeCatalog(_ r: YAMLReader) throws -> CatalogSource {
         let m = try r.mapping(catalogKeys)
@@ -192,6 +192,7 @@ extension Scenario {
         c.harmful = try flag("harmful", c.harmful)
         c.borderline = try flag("borderline", c.borderline)
         c.minorUnsafe = try flag("minorUnsafe", c.minorUnsafe)
+        c.borderlineStyle = try m.double("borderlineStyle", c.borderlineStyle, 0...10)
         c.synthetic = try m.double("synthetic", c.synthetic, 0...1)
         c.labelledShare = try m.double("labelledShare", c.labelledShare, 0...1)
         if let d = m.get("dirichlet") {

@@ -48,7 +48,9 @@ public enum ScenarioRunner {
                 var spec = RecommenderSpec(kind: b == "personalisation-off" ? scenario.recommender.kind : b)
                 var extra: [Intervention] = []
                 if b == "personalisation-off" {
-                    spec = scenario.recommender
+                    // Cocoon's own non-personalised feed (the reference with everyone off), so the
+                    // comparison does not depend on the recommender under test honouring the switch.
+                    spec = RecommenderSpec(kind: "reference")
                     extra = [Intervention(name: "baseline-personalisation-off", start: 1, action: .personalisation(false))]
                 }
                 let bworld = try WorldBuilder.world(scenario, seed: seed, loaded: loaded, extra: extra)

@@ -151,6 +151,10 @@ extension ScenarioError {
         switch e {
         case .scanner(_, let problem, let mark, _), .parser(_, let problem, let mark, _), .composer(_, let problem, let mark, _):
             return ScenarioError(file: file, line: mark.line, column: mark.column, path: "", message: "invalid YAML: \(problem)")
+        case .duplicatedKeysInMapping(let duplicates, let context):
+            let keys = duplicates.sorted().map { "'\($0)'" }.joined(separator: ", ")
+            return ScenarioError(file: file, line: context.mark.line, column: context.mark.column, path: "",
+                                 message: "the key \(keys) appears twice in this mapping; keep one")
         case .reader(let problem, _, _, _):
             return ScenarioError(file: file, line: 0, column: 0, path: "", message: "cannot read the YAML: \(problem)")
         default:
