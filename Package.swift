@@ -73,7 +73,10 @@ let package = Package(
             name: "CocoonScenarioTests", dependencies: ["CocoonScenario", "CocoonMetrics", "CocoonRecommenders", "CocoonCore"],
             exclude: ["Snapshots"]
         ),
-        .testTarget(name: "CocoonReportTests", dependencies: ["CocoonReport", "CocoonScenario", "CocoonMetrics", "CocoonCore"]),
+        .testTarget(
+            name: "CocoonReportTests", dependencies: ["CocoonReport", "CocoonScenario", "CocoonRecommenders", "CocoonMetrics", "CocoonCore"],
+            exclude: ["Snapshots"]
+        ),
         /// Runs the built `cocoon` executable end to end.
         .testTarget(name: "CocoonCLITests", dependencies: ["cocoon"]),
     ],

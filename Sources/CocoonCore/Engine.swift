@@ -127,6 +127,7 @@ public final class Engine {
         }
         if config.steps == 0 { return RunOutcome(stepsCompleted: 1, failure: nil) }
         for t in 1...config.steps {
+            if Interruption.isRequested { return RunOutcome(stepsCompleted: t, failure: .interrupted(step: t)) }
             do {
                 let snapshot = try step(t)
                 do {

@@ -8,12 +8,14 @@ public enum EngineError: Error, Equatable, CustomStringConvertible {
     case recommenderFailed(step: Int, phase: String, message: String)
     /// An observer (metric) failed.
     case observerFailed(step: Int, message: String)
+    /// The user interrupted the run (Ctrl-C / SIGTERM) before this step.
+    case interrupted(step: Int)
 
     /// The step at which the run stopped.
     public var step: Int {
         switch self {
         case .invalidSlate(let s, _, _, _, _), .wrongSlateCount(let s, _, _), .recommenderFailed(let s, _, _),
-            .observerFailed(let s, _):
+            .observerFailed(let s, _), .interrupted(let s):
             return s
         }
     }
@@ -31,6 +33,8 @@ public enum EngineError: Error, Equatable, CustomStringConvertible {
             return "the recommender failed at step \(s) (\(phase)): \(m)"
         case .observerFailed(let s, let m):
             return "a metric failed at step \(s): \(m)"
+        case .interrupted(let s):
+            return "interrupted before step \(s) (Ctrl-C or SIGTERM)"
         }
     }
 }

@@ -14,6 +14,8 @@ public struct CheckResult: Sendable {
     public let spec: CheckSpec
     /// The clause it tests (the check's, or the scenario's).
     public let clause: String
+    /// The clause in English ("" when the scenario gives none).
+    public var clauseEnglish = ""
     /// The verdict.
     public let verdict: Verdict
     /// The statistic over all users of all replicates (nil when undefined).
@@ -108,6 +110,7 @@ public struct CheckResult: Sendable {
     public var json: JSONValue {
         var o: [(String, JSONValue)] = [
             ("id", .string(spec.id)), ("name", .string(spec.name)), ("clause", .string(clause)),
+            ("clause_en", .string(clauseEnglish)),
             ("verdict", .string(verdict.rawValue)), ("figure", .string(spec.figure)),
             ("statistic", .string(spec.statistic.rawValue)),
             ("group", .string(spec.group)),

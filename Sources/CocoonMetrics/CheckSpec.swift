@@ -28,6 +28,8 @@ public struct CheckSpec: Sendable, Equatable, Codable {
     public var name: String
     /// The clause the check tests (defaults to the scenario's).
     public var clause: String? = nil
+    /// The clause in English (defaults to the scenario's).
+    public var clauseEnglish: String? = nil
     /// The figure (see ``Figure``).
     public var figure: String
     /// Summary over users.

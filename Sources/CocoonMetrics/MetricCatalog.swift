@@ -62,4 +62,32 @@ public enum MetricCatalog {
 
     /// The kind of a metric id (nil when unknown).
     public static func kind(of id: String) -> Kind? { all.first { $0.id == id }?.kind }
+
+    /// Which way a metric improves, for regression comparisons (`cocoon compare`).
+    public enum Direction: String, Sendable {
+        /// More diversity, coverage, novelty or relevance.
+        case higher
+        /// Less concentration, homogenisation, miscalibration or re-exposure.
+        case lower
+        /// Descriptive only (drift, counts): a change is reported, never a regression.
+        case neutral
+    }
+
+    /// The direction in which a metric id improves (`neutral` for unknown ids).
+    public static func direction(of id: String) -> Direction {
+        switch id {
+        case "ild_cosine", "ild_topic", "topic_coverage", "list_topic_entropy_bits", "profile_topic_coverage", "novelty_miuf",
+            "unexpectedness", "tail_percentage", "alpha_ndcg_at10", "subtopic_recall_at10", "eild_cosine_rel_logdisc",
+            "serendipity_unexp_x_rel", "aggregate_diversity", "catalog_coverage", "entropy_exposure_bits",
+            "entropy_exposure_normalised", "personalization", "cocoon_ratio_rec", "cocoon_ratio_consumed",
+            "profile_topic_entropy_delta", "consumed_ild_delta", "population_total_variance_ratio",
+            "population_mean_pairwise_cosine_distance":
+            return .higher
+        case "calibration_kl", "arp", "gini_exposure", "rec_jaccard_all_pairs", "interaction_jaccard_all_pairs",
+            "interaction_jaccard_nn_pairs", "flag_reexposure_rate", "flag_topic_share_delta", "flag_topic_share_did":
+            return .lower
+        default:
+            return .neutral
+        }
+    }
 }

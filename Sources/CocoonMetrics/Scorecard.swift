@@ -1,6 +1,26 @@
 import CocoonCore
 import Foundation
 
+/// Treated-vs-twin exposure of the topics marked "not interested" by a twinned intervention:
+/// mean impressions of the marked topics per user and step.
+public struct SuppressionCurve: Sendable {
+    /// The intervention's name and its first step.
+    public var intervention: String
+    public var start: Int
+    /// The steps shown (from ten steps before the intervention to the end).
+    public var steps: [Int]
+    public var treated: [Double]
+    public var twin: [Double]
+
+    public init(intervention: String, start: Int, steps: [Int], treated: [Double], twin: [Double]) {
+        self.intervention = intervention
+        self.start = start
+        self.steps = steps
+        self.treated = treated
+        self.twin = twin
+    }
+}
+
 /// The result of a scenario: checks with verdicts, metric series per group, chart data and
 /// the context a reader needs. Its JSON form (`scorecard.json`, schema `cocoon.scorecard/1`,
 /// docs/scorecard-schema.md) has a stable key order and no wall-clock or thread-count
@@ -13,6 +33,8 @@ public struct Scorecard: Sendable {
         public var name: String
         public var description: String
         public var clause: String
+        /// The clause in English ("" when none is given).
+        public var clauseEnglish = ""
         public var file: String
         public var sha256: String
         public init(name: String, description: String, clause: String, file: String, sha256: String) {
@@ -58,13 +80,13 @@ public struct Scorecard: Sendable {
     /// Per-user cocoon ratios at the last complete window (all replicates).
     public var cocoonRatios: [Double]
     /// Treated-vs-twin exposure of the marked topics per step (mean impressions per user).
-    public var suppression: (intervention: String, steps: [Int], treated: [Double], twin: [Double])?
+    public var suppression: SuppressionCurve?
     public var notes: [String]
 
     public init(scenario: ScenarioInfo, recommender: String, seeds: [UInt64], steps: Int, users: Int, items: Int, slateSize: Int,
                 topicNames: [String], baselines: [String], aborted: (step: Int, message: String)?, checks: [CheckResult],
                 series: [SeriesSummary], topicExposure: [[Double]], lorenz: [(Double, Double)], cocoonRatios: [Double],
-                suppression: (intervention: String, steps: [Int], treated: [Double], twin: [Double])?, notes: [String]) {
+                suppression: SuppressionCurve?, notes: [String]) {
         self.scenario = scenario
         self.recommender = recommender
         self.seeds = seeds
@@ -102,7 +124,7 @@ public struct Scorecard: Sendable {
     /// Summarises replicates into series, chart data and the aborted status.
     public static func summarise(_ replicates: [RunArtifacts]) -> (
         series: [SeriesSummary], topicExposure: [[Double]], lorenz: [(Double, Double)], ratios: [Double],
-        suppression: (String, [Int], [Double], [Double])?, aborted: (Int, String)?
+        suppression: SuppressionCurve?, aborted: (Int, String)?
     ) {
         guard let first = replicates.first, let ctx = first.context else { return ([], [], [], [], nil, nil) }
         let rec = first.recorder
@@ -179,7 +201,7 @@ public struct Scorecard: Sendable {
             if let s = try? Figure.samples(spec, r) { ratios += s.map(\.a) }
         }
         // Treated-vs-twin exposure of marked topics around the first twinned marking intervention.
-        var suppression: (String, [Int], [Double], [Double])? = nil
+        var suppression: SuppressionCurve? = nil
         if let iv = world.interventions.first(where: { iv in
             if case .notInterested = iv.action { return iv.twins }
             return false
@@ -197,7 +219,8 @@ public struct Scorecard: Sendable {
                     }
                 }
                 pairs += marked.count
-                for (u, topics) in marked {
+                for u in marked.keys.sorted() {
+                    let topics = marked[u]!
                     let v = Int(world.users.counterpart[u])
                     guard v >= 0 else { continue }
                     for (j, t) in steps.enumerated() where t <= r.lastStep {
@@ -208,7 +231,11 @@ public struct Scorecard: Sendable {
                     }
                 }
             }
-            if pairs > 0 { suppression = (iv.name, steps, treated.map { $0 / Double(pairs) }, twin.map { $0 / Double(pairs) }) }
+            if pairs > 0 {
+                suppression = SuppressionCurve(
+                    intervention: iv.name, start: iv.start, steps: steps, treated: treated.map { $0 / Double(pairs) },
+                    twin: twin.map { $0 / Double(pairs) })
+            }
         }
         let aborted = replicates.compactMap { r -> (Int, String)? in r.outcome?.failure.map { ($0.step, $0.description) } }.first
         return (series, exposure, lorenz, ratios, suppression, aborted)
@@ -223,7 +250,7 @@ public struct Scorecard: Sendable {
                 "scenario",
                 .object([
                     ("name", .string(scenario.name)), ("description", .string(scenario.description)),
-                    ("clause", .string(scenario.clause)),
+                    ("clause", .string(scenario.clause)), ("clause_en", .string(scenario.clauseEnglish)),
                     ("file", .string(scenario.file)), ("sha256", .string(scenario.sha256)),
                 ])
             ),
@@ -265,7 +292,7 @@ public struct Scorecard: Sendable {
                 (
                     "suppression",
                     .object([
-                        ("intervention", .string(s.intervention)), ("steps", .array(s.steps.map { JSONValue.int($0) })),
+                        ("intervention", .string(s.intervention)), ("start", .int(s.start)), ("steps", .array(s.steps.map { JSONValue.int($0) })),
                         ("treated", .array(s.treated.map { JSONValue.num($0) })),
                         ("twin", .array(s.twin.map { JSONValue.num($0) })),
                     ])

@@ -139,7 +139,7 @@ public final class ProfileModel: ScoringModel, @unchecked Sendable {
 
     public func observe(_ feedback: FeedbackBatch, log: InteractionLog) throws {
         guard let c = catalog else { return }
-        try feedback.forEachEvent { u, i, _, outcome, dwell in
+        feedback.forEachEvent { u, i, _, outcome, dwell in
             if outcome == .consumed { add(user: u, item: i, weight: dwellWeighted ? dwell : 1, catalog: c) }
         }
     }

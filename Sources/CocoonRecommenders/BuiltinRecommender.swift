@@ -265,7 +265,7 @@ public final class BuiltinRecommender: Recommender, @unchecked Sendable {
         let fillOrder = nonPersonalRanking(step: t)
         let topics = c.topics
         let primaryTopics = topics.primary
-        try world.executor.tryMap(blockCount: blocks.count) { b, w -> Int in
+        _ = try world.executor.tryMap(blockCount: blocks.count) { b, w -> Int in
             let blockRows = blocks[b]
             let bUsers = blockRows.map { users[rows[$0]] }
             var uf = Matrix(rows: bUsers.count, cols: f)

@@ -59,7 +59,7 @@ extension Scenario {
         }
     }
 
-    static let topKeys = ["version", "name", "description", "clause", "seed", "replicates", "steps", "slateSize", "world", "behaviour",
+    static let topKeys = ["version", "name", "description", "clause", "clauseEn", "seed", "replicates", "steps", "slateSize", "world", "behaviour",
                           "recommender", "baselines", "interventions", "metrics", "metricOptions", "checks", "report", "notes", "suiteCheck"]
 
     static func decode(_ root: YAMLReader) throws -> Scenario {
@@ -72,6 +72,7 @@ extension Scenario {
         s.name = try m.string("name", s.name)
         s.description = try m.string("description", s.description)
         s.clause = try m.string("clause", s.clause)
+        s.clauseEnglish = try m.string("clauseEn", s.clauseEnglish)
         s.seed = UInt64(try m.int("seed", Int(s.seed), 0...Int.max))
         s.replicates = try m.int("replicates", s.replicates, 1...1000)
         s.steps = try m.int("steps", s.steps, 0...1_000_000)
@@ -472,13 +473,14 @@ extension Scenario {
     // MARK: - Checks
 
     static func decodeCheck(_ r: YAMLReader, scenario s: Scenario) throws -> CheckSpec {
-        let keys = ["id", "name", "clause", "figure", "statistic", "rule", "group", "persona", "hard", "window", "after", "target",
+        let keys = ["id", "name", "clause", "clauseEn", "figure", "statistic", "rule", "group", "persona", "hard", "window", "after", "target",
                     "similarity", "memory", "consumed", "topic", "baseline"]
         let m = try r.mapping(keys)
         let id = try m.require("id", hint: "a unique id, e.g. S01-median-ratio").string()
         let figure = try m.require("figure", hint: Figure.all.map(\.id).joined(separator: ", ")).choice(Figure.all.map(\.id))
         var c = CheckSpec(id: id, name: try m.string("name", id), figure: figure)
         c.clause = try m.get("clause")?.string()
+        c.clauseEnglish = try m.get("clauseEn")?.string()
         c.statistic = Statistic(rawValue: try m.choice("statistic", "mean", Statistic.allCases.map(\.rawValue)))!
         let ruleNode = try m.require("rule", hint: "e.g. \">= 0.8\", \"<= 1.5\", \"== 0\", \"within [0.9, 1.1]\"")
         (c.comparator, c.threshold, c.upper) = try parseRule(ruleNode)

@@ -46,6 +46,8 @@ public struct Scenario: Sendable, Equatable {
     public var description = ""
     /// The clause the scenario tests (shown beside every check).
     public var clause = ""
+    /// The clause in English (shown beside the original).
+    public var clauseEnglish = ""
     public var seed: UInt64 = 42
     /// Replicates: seeds `seed`, `seed + 1`, ….
     public var replicates = 1

@@ -101,8 +101,10 @@ public enum ScenarioRunner {
 
     static func buildScorecard(_ s: Scenario, file: String, text: String, replicates: [RunArtifacts]) -> Scorecard {
         let checks = s.checks.map { c in
-            CheckResult.evaluate(c, clause: c.clause ?? s.clause, replicates: replicates, resamples: s.report.bootstrap,
-                                 seed: Seed(s.seed).derive("bootstrap." + c.id))
+            var r = CheckResult.evaluate(c, clause: c.clause ?? s.clause, replicates: replicates, resamples: s.report.bootstrap,
+                                         seed: Seed(s.seed).derive("bootstrap." + c.id))
+            r.clauseEnglish = c.clauseEnglish ?? (c.clause == nil ? s.clauseEnglish : "")
+            return r
         }
         let summary = Scorecard.summarise(replicates)
         let world = replicates.first?.context?.world
@@ -113,8 +115,10 @@ public enum ScenarioRunner {
         if s.checks.contains(where: { $0.figure == "interest_shift_recovery" }) {
             notes.append("Published context: YouTube's sidebar forgets a dropped interest within about 30 videos (Hosseinmardi et al., PNAS 2024).")
         }
+        var info = Scorecard.ScenarioInfo(name: s.name, description: s.description, clause: s.clause, file: file, sha256: SHA256.hex(text))
+        info.clauseEnglish = s.clauseEnglish
         return Scorecard(
-            scenario: .init(name: s.name, description: s.description, clause: s.clause, file: file, sha256: SHA256.hex(text)),
+            scenario: info,
             recommender: replicates.first?.context?.recommenderName ?? s.recommender.kind,
             seeds: replicates.map(\.seed), steps: s.steps, users: world?.population.count ?? s.population.users,
             items: world?.catalog.count ?? 0, slateSize: s.slateSize, topicNames: world?.catalog.topics.names ?? [],

@@ -37,6 +37,7 @@ public enum SuiteRunner {
         var entries: [SuiteEntry] = []
         var suiteChecks: [(file: String, scenario: Scenario, text: String)] = []
         for file in try files(in: folder) {
+            if Interruption.isRequested { break }
             let loaded: (scenario: Scenario, text: String)
             do {
                 loaded = try Scenario.load(file, overrides: overrides)
@@ -97,19 +98,24 @@ public enum SuiteRunner {
             } catch {
                 note = "the re-run failed: \(error)"
             }
-            checks.append(CheckResult(spec: spec, clause: s.clause, verdict: verdict, observed: verdict == .pass ? 1 : 0, interval: nil,
-                                      decisive: verdict == .pass ? 1 : 0, samples: 1, note: note, baselines: []))
+            var identical = CheckResult(spec: spec, clause: s.clause, verdict: verdict, observed: verdict == .pass ? 1 : 0, interval: nil,
+                                        decisive: verdict == .pass ? 1 : 0, samples: 1, note: note, baselines: [])
+            identical.clauseEnglish = s.clauseEnglish
+            checks.append(identical)
             // Steps until each control takes effect (0 = the next slate).
             var delay = CheckSpec(id: "\(e.name)-controls", name: "\(e.name): every control effective by the next slate", figure: "control_delay")
             delay.statistic = .max
             delay.comparator = .atMost
             delay.threshold = 0
             delay.hard = true
-            let c = CheckResult.evaluate(delay, clause: s.clause, replicates: r.replicates, resamples: 10, seed: Seed(s.seed))
+            var c = CheckResult.evaluate(delay, clause: s.clause, replicates: r.replicates, resamples: 10, seed: Seed(s.seed))
+            c.clauseEnglish = s.clauseEnglish
             if c.verdict != .notApplicable { checks.append(c) }
         }
+        var info = Scorecard.ScenarioInfo(name: s.name, description: s.description, clause: s.clause, file: file, sha256: SHA256.hex(text))
+        info.clauseEnglish = s.clauseEnglish
         let card = Scorecard(
-            scenario: .init(name: s.name, description: s.description, clause: s.clause, file: file, sha256: SHA256.hex(text)),
+            scenario: info,
             recommender: runs.compactMap { $0.card?.recommender }.first ?? s.recommender.kind, seeds: [], steps: 0, users: 0, items: 0,
             slateSize: 0, topicNames: [], baselines: [], aborted: nil, checks: checks, series: [], topicExposure: [], lorenz: [],
             cocoonRatios: [], suppression: nil, notes: s.notes)

@@ -15,8 +15,28 @@ struct CocoonCommand: ParsableCommand {
             diversity scorecards.
             """,
         version: "cocoon \(ToolInfo.version) (OpenBLAS: \(BLASRuntime.buildDescription))",
-        subcommands: [RunCommand.self, SuiteCommand.self, SweepCommand.self, ValidateCommand.self, ListCommand.self, EvaluateCommand.self, RerankCommand.self]
+        subcommands: [RunCommand.self, SuiteCommand.self, SweepCommand.self, CompareCommand.self, ValidateCommand.self, ListCommand.self,
+                      EvaluateCommand.self, RerankCommand.self]
     )
+
+    /// Installs the Ctrl-C / SIGTERM handler, then parses and runs the command.
+    static func main() {
+        InterruptHandler.install()
+        main(nil)
+    }
+}
+
+/// On the first Ctrl-C (SIGINT) or SIGTERM, asks runs to stop after the current step so that
+/// what was measured is written, marked as aborted; a second signal ends the process at once.
+enum InterruptHandler {
+    static func install() {
+        for sig in [SIGINT, SIGTERM] {
+            signal(sig) { s in
+                Interruption.request()
+                signal(s, SIG_DFL)
+            }
+        }
+    }
 }
 
 enum ToolInfo {

@@ -41,13 +41,20 @@ struct SuiteCommand: ParsableCommand {
         }
         if !common.quiet && isatty(2) != 0 { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
         for e in entries where e.report == nil {
-            if let card = e.scorecard { try? AtomicFile.write(card.json.serialized(), to: out + "/" + e.name + "/scorecard.json") }
+            if let card = e.scorecard {
+                do { try ReportWriter.write(card, to: out + "/" + e.name) } catch { note("error: \(error)") }
+            }
         }
-        try? ReportWriter.writeIndex(entries, to: out)
+        do {
+            try SuiteIndex.write(entries, title: URL(fileURLWithPath: folder).lastPathComponent, to: out)
+        } catch {
+            note("error: \(error)")
+        }
         print(SuiteTable.text(entries))
         let errors = entries.filter { $0.error != nil }
         for e in errors { FileHandle.standardError.write(Data("error: \(e.name): \(e.error!)\n".utf8)) }
-        print("reports: \(out)/index.html")
+        print("reports: \(out)/index.html (junit: \(out)/junit.xml)")
+        if Interruption.isRequested { throw fail("interrupted; the scenarios measured so far are in \(out)") }
         if !errors.isEmpty { throw ExitCode(2) }
         if entries.contains(where: { $0.card?.verdict == .fail }) { throw ExitCode(1) }
     }
