@@ -33,6 +33,7 @@ public enum Figure {
         ("flagged_after_engagement", "impressions of harmful items after the user's first engagement with one"),
         ("flagged_topics_in_tags", "steps at which the user's tags include a harmful topic"),
         ("unsafe_impressions", "impressions of minorUnsafe or harmful items"),
+        ("blocked_impressions", "impressions of items of a topic or creator the user blocked, while blocked"),
         ("borderline_amplification", "borderline impressions (a) against a uniformly random feed of the items a minor may see (b)"),
         ("control_delay", "steps from a control change until the slate reflects it (0 = the next slate)"),
         ("slates_served", "steps with a slate (a) out of steps (b)"),
@@ -387,6 +388,21 @@ public enum Figure {
                     let s = run.snapshots[t]
                     if let row = s.row(of: Int32(u)), let tags = s.tags?[row], tags.contains(where: { harmful[Int($0)] }) {
                         n += 1
+                    }
+                }
+                return UserSample(Double(n))
+            }
+        case "blocked_impressions":
+            return users.map { u in
+                var n = 0
+                for t in window where t <= run.lastStep {
+                    let s = run.snapshots[t]
+                    let c = s.controls[u]
+                    guard !c.blockedTopics.isEmpty || !c.blockedCreators.isEmpty, let row = s.row(of: Int32(u)) else { continue }
+                    for i in s.slate(row: row) {
+                        let item = Int(i)
+                        if c.blockedCreators.contains(catalog.creators[item]) { n += 1; continue }
+                        if catalog.topics.topics(of: item).contains(where: { c.blockedTopics.contains($0) }) { n += 1 }
                     }
                 }
                 return UserSample(Double(n))

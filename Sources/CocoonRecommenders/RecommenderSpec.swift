@@ -78,6 +78,8 @@ public struct RecommenderSpec: Sendable, Equatable, Codable {
     public var command: [String] = []
     /// plugin: seconds to wait for each answer.
     public var timeout: Double = 30
+    /// plugin: how the catalog reaches the plugin: `auto`, `inline` or `file`.
+    public var catalogTransfer = "auto"
 
     public init(kind: String = "reference") { self.kind = kind }
 }

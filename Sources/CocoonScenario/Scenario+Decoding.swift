@@ -308,13 +308,13 @@ extension Scenario {
     // MARK: - Recommender
 
     static let recommenderKeys = ["kind", "window", "decay", "factors", "regularization", "alpha", "iterations", "retrainEvery", "beta",
-                                  "gammaPlus", "gammaMinus", "sigma", "controls", "rerankers", "candidates", "exploration", "warmup", "command", "timeout"]
+                                  "gammaPlus", "gammaMinus", "sigma", "controls", "rerankers", "candidates", "exploration", "warmup", "command", "timeout", "catalog"]
 
     /// Parameters each kind accepts, beyond the common ones.
     static let recommenderParameters: [String: [String]] = [
         "reference": ["decay"], "profile": ["decay"], "random": [], "oracle": [], "popularity": ["window"],
         "mf": ["factors", "regularization", "alpha", "iterations", "retrainEvery"],
-        "piao-similarity": ["beta", "gammaPlus", "gammaMinus", "sigma"], "engagement-greedy": [], "plugin": ["command", "timeout"],
+        "piao-similarity": ["beta", "gammaPlus", "gammaMinus", "sigma"], "engagement-greedy": [], "plugin": ["command", "timeout", "catalog"],
     ]
 
     static func decodeRecommender(_ r: YAMLReader) throws -> RecommenderSpec {
@@ -341,6 +341,7 @@ extension Scenario {
         if let c = m.get("candidates") { s.candidates = try c.int(1...100_000) }
         s.warmup = try m.int("warmup", s.warmup, 0...1_000_000)
         s.timeout = try m.double("timeout", s.timeout, 0.001...86_400)
+        s.catalogTransfer = try m.choice("catalog", s.catalogTransfer, ["auto", "inline", "file"])
         if let cmd = m.get("command") {
             s.command = try cmd.list().map { try $0.string() }
             guard !s.command.isEmpty else { throw cmd.error("give the program and its arguments, e.g. [python3, rec.py]") }

@@ -15,7 +15,7 @@ struct CocoonCommand: ParsableCommand {
             diversity scorecards.
             """,
         version: "cocoon \(ToolInfo.version) (OpenBLAS: \(BLASRuntime.buildDescription))",
-        subcommands: [RunCommand.self, SuiteCommand.self, SweepCommand.self, CompareCommand.self, ValidateCommand.self, ListCommand.self,
+        subcommands: [RunCommand.self, SuiteCommand.self, SweepCommand.self, CompareCommand.self, PluginCommand.self, ValidateCommand.self, ListCommand.self,
                       EvaluateCommand.self, RerankCommand.self]
     )
 

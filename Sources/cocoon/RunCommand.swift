@@ -24,6 +24,9 @@ struct RunOptionsGroup: ParsableArguments {
             help: ArgumentHelp("Test a plugin recommender: --plugin -- COMMAND ARGS… (the rest of the line; docs/plugin-protocol.md).", valueName: "command"))
     var pluginArguments: [String] = []
 
+    @Option(help: ArgumentHelp("Seconds to wait for each answer of the plugin (default 30).", valueName: "seconds"))
+    var pluginTimeout: Double?
+
     /// The plugin command without the `--` separator.
     var plugin: [String] { pluginArguments.first == "--" ? Array(pluginArguments.dropFirst()) : pluginArguments }
 
@@ -35,6 +38,7 @@ struct RunOptionsGroup: ParsableArguments {
         }
         if recommender != nil && !plugin.isEmpty { throw ValidationError("give either --recommender or --plugin, not both") }
         if !pluginArguments.isEmpty && plugin.isEmpty { throw ValidationError("--plugin needs a command: --plugin -- python3 my_recommender.py") }
+        if let t = pluginTimeout, !(t > 0 && t <= 86_400) { throw ValidationError("--plugin-timeout must be in (0, 86400] seconds, got \(t)") }
     }
 
     /// The runner options.
@@ -45,6 +49,7 @@ struct RunOptionsGroup: ParsableArguments {
         if !plugin.isEmpty {
             var spec = RecommenderSpec(kind: "plugin")
             spec.command = plugin
+            if let t = pluginTimeout { spec.timeout = t }
             o.recommender = spec
         }
         o.factory = { spec in try PluginFactory.make(spec) }
@@ -133,7 +138,7 @@ struct RunCommand: ParsableCommand {
             try ReportWriter.write(report, to: dir)
             print(Summary.text(report.scorecard, folder: dir))
             if let a = report.scorecard.aborted {
-                FileHandle.standardError.write(Data("error: the run stopped at step \(a.step): \(a.message)\nwhat was measured until then is in \(dir)/scorecard.json (status: aborted)\n".utf8))
+                FileHandle.standardError.write(Data("error: the run stopped: \(a.message)\nwhat was measured until then is in \(dir)/scorecard.json (status: aborted)\n".utf8))
                 return 2
             }
             return report.scorecard.verdict == .fail ? 1 : 0
@@ -147,7 +152,8 @@ struct RunCommand: ParsableCommand {
 /// The short summary printed after a run.
 enum Summary {
     static func text(_ s: Scorecard, folder: String) -> String {
-        var lines = ["\(s.scenario.name): \(s.verdict.rawValue) (\(s.counts.pass) passed, \(s.counts.fail) failed, \(s.counts.notApplicable) not applicable) — recommender \(s.recommender), \(s.seeds.count) seed(s), \(s.users) users, \(s.steps) steps"]
+        let status = s.aborted.map { "ABORTED at step \($0.step), checks on the steps measured:" } ?? s.verdict.rawValue
+        var lines = ["\(s.scenario.name): \(status) (\(s.counts.pass) passed, \(s.counts.fail) failed, \(s.counts.notApplicable) not applicable) — recommender \(s.recommender), \(s.seeds.count) seed(s), \(s.users) users, \(s.steps) steps"]
         for c in s.checks {
             let obs = c.observed.map { Format.number($0) } ?? "—"
             let ci = c.interval.map { " [\(Format.number($0.lower)), \(Format.number($0.upper))]" } ?? ""
