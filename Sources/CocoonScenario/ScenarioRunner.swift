@@ -15,6 +15,9 @@ public struct RunOptions: Sendable {
     public var recommender: RecommenderSpec? = nil
     /// Builds recommenders that are not built-ins (the plugin client).
     public var factory: (@Sendable (RecommenderSpec) throws -> Recommender)? = nil
+    /// Run independent replicates and baselines side by side (false: one after another, with
+    /// every worker on each step's user blocks). Results are the same either way.
+    public var taskParallel = true
     public init() {}
 }
 
@@ -37,15 +40,34 @@ public enum ScenarioRunner {
     public static func run(_ scenario: Scenario, file: String, text: String, overrides: [String] = [], options: RunOptions = RunOptions()) throws -> RunReport {
         var scenario = scenario
         if let r = options.recommender { scenario.recommender = r }
-        let executor = BlockExecutor(workers: options.threads)
         let loaded = try WorldBuilder.loadCatalog(scenario.catalog)
-        var replicates: [RunArtifacts] = []
+        // Every replicate's main run and each of its baselines is an independent task. Tasks run
+        // side by side (one worker each) when there are enough of them, else one after another
+        // with the workers splitting each step's user blocks; results are identical either way.
+        struct Task { let replicate: Int; let baseline: String? }
+        var tasks: [Task] = []
         for r in 0..<scenario.replicates {
-            let seed = scenario.seed &+ UInt64(r)
-            let world = try WorldBuilder.world(scenario, seed: seed, loaded: loaded)
-            let main = try runOnce(scenario, world: world, seed: seed, spec: scenario.recommender, extra: [], executor: executor, options: options, label: "replicate \(r + 1)/\(scenario.replicates)")
-            for b in scenario.baselines {
-                var spec = RecommenderSpec(kind: b == "personalisation-off" ? scenario.recommender.kind : b)
+            tasks.append(Task(replicate: r, baseline: nil))
+            for b in scenario.baselines { tasks.append(Task(replicate: r, baseline: b)) }
+        }
+        let plugin = scenario.recommender.kind == "plugin"
+        let concurrent = options.taskParallel && !plugin ? max(1, min(options.threads, tasks.count)) : 1
+        let executor = BlockExecutor(workers: max(1, options.threads / concurrent))
+        let scenarioCopy = scenario
+        let results = SharedArray<Result<RunArtifacts, any Error>?>(repeating: nil, count: tasks.count)
+        let taskList = tasks
+        BlockExecutor(workers: concurrent).forEach(blockCount: taskList.count) { j, _ in
+            let task = taskList[j]
+            let s = scenarioCopy
+            let seed = s.seed &+ UInt64(task.replicate)
+            results[j] = Result {
+                if Interruption.isRequested && task.replicate > 0 { throw RunError.skipped }
+                guard let b = task.baseline else {
+                    let world = try WorldBuilder.world(s, seed: seed, loaded: loaded)
+                    return try runOnce(s, world: world, seed: seed, spec: s.recommender, extra: [], executor: executor, options: options,
+                                       label: "replicate \(task.replicate + 1)/\(s.replicates)")
+                }
+                var spec = RecommenderSpec(kind: b)
                 var extra: [Intervention] = []
                 if b == "personalisation-off" {
                     // Cocoon's own non-personalised feed (the reference with everyone off), so the
@@ -53,8 +75,26 @@ public enum ScenarioRunner {
                     spec = RecommenderSpec(kind: "reference")
                     extra = [Intervention(name: "baseline-personalisation-off", start: 1, action: .personalisation(false))]
                 }
-                let bworld = try WorldBuilder.world(scenario, seed: seed, loaded: loaded, extra: extra)
-                main.baselines[b] = try runOnce(scenario, world: bworld, seed: seed, spec: spec, extra: extra, executor: executor, options: options, label: "baseline \(b), replicate \(r + 1)")
+                let world = try WorldBuilder.world(s, seed: seed, loaded: loaded, extra: extra)
+                return try runOnce(s, world: world, seed: seed, spec: spec, extra: extra, executor: executor, options: options,
+                                   label: "baseline \(b), replicate \(task.replicate + 1)")
+            }
+        }
+        // Assemble in replicate order; stop after the first replicate that did not complete.
+        var replicates: [RunArtifacts] = []
+        let all = results.toArray()
+        for r in 0..<scenario.replicates {
+            let indices = tasks.indices.filter { tasks[$0].replicate == r }
+            let mainIndex = indices.first { tasks[$0].baseline == nil }!
+            guard case .success(let main)? = all[mainIndex] else {
+                if case .failure(let e)? = all[mainIndex], !(e is RunError && (e as! RunError) == .skipped) { throw e }
+                break
+            }
+            for i in indices where tasks[i].baseline != nil {
+                switch all[i]! {
+                case .success(let b): main.baselines[tasks[i].baseline!] = b
+                case .failure(let e): throw e
+                }
             }
             replicates.append(main)
             if main.aborted { break }
@@ -132,11 +172,14 @@ public enum ScenarioRunner {
 public enum RunError: Error, Equatable, CustomStringConvertible {
     case noPluginSupport
     case world(String)
+    /// A replicate not started because the run was interrupted.
+    case skipped
 
     public var description: String {
         switch self {
         case .noPluginSupport: return "this command cannot run plugin recommenders"
         case .world(let m): return m
+        case .skipped: return "not started (interrupted)"
         }
     }
 }

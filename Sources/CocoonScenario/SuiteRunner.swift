@@ -73,7 +73,17 @@ public enum SuiteRunner {
         var checks: [CheckResult] = []
         for e in runs {
             guard let r = e.report, e.error == nil else { continue }
-            var spec = CheckSpec(id: "\(e.name)-identical", name: "\(e.name): scorecard.json identical with 1 and 2 worker threads (first seed)", figure: "reproducibility")
+            // The main pass ran each task with `mainWorkers` block workers (side by side with
+            // the other tasks); the re-run uses another worker count, one task after another.
+            let taskCount = r.scenario.replicates * (1 + r.scenario.baselines.count)
+            let plugin = r.scenario.recommender.kind == "plugin"
+            let concurrent = options.taskParallel && !plugin ? max(1, min(options.threads, taskCount)) : 1
+            let mainWorkers = max(1, options.threads / concurrent)
+            let rerunWorkers = mainWorkers == 1 ? 2 : 1
+            var spec = CheckSpec(
+                id: "\(e.name)-identical",
+                name: "\(e.name): scorecard.json of the first seed identical with \(mainWorkers) and \(rerunWorkers) worker thread\(rerunWorkers == 1 ? "" : "s")",
+                figure: "reproducibility")
             spec.statistic = .total
             spec.comparator = .equal
             spec.threshold = 1
@@ -82,14 +92,18 @@ public enum SuiteRunner {
             var note: String? = nil
             do {
                 let rerun = overrides + ["replicates=1"]
-                let (one, scenarioText) = try Scenario.load(e.file, overrides: rerun)
-                var cards: [String] = []
-                for threads in [1, 2] {
-                    var o = options
-                    o.threads = threads
-                    if let p = options.progress { o.progress = { p("\(s.name) (\(e.name), \(threads) thread\(threads == 1 ? "" : "s")): \($0)") } }
-                    cards.append(try ScenarioRunner.run(one, file: e.file, text: scenarioText, overrides: rerun, options: o).scorecard.json.serialized())
-                }
+                var (one, scenarioText) = try Scenario.load(e.file, overrides: rerun)
+                one.recommender = r.scenario.recommender
+                // The first seed's scorecard from the suite's own run …
+                let first = ScenarioRunner.buildScorecard(one, file: e.file, text: scenarioText, replicates: Array(r.replicates.prefix(1)))
+                    .json.serialized()
+                // … and from a fresh run with the other worker count.
+                var o = options
+                o.threads = rerunWorkers
+                o.taskParallel = false
+                if let p = options.progress { o.progress = { p("\(s.name) (\(e.name), \(rerunWorkers) thread\(rerunWorkers == 1 ? "" : "s")): \($0)") } }
+                let again = try ScenarioRunner.run(one, file: e.file, text: scenarioText, overrides: rerun, options: o).scorecard.json.serialized()
+                let cards = [first, again]
                 if cards[0] == cards[1] { verdict = .pass } else {
                     let la = cards[0].split(separator: "\n"), lb = cards[1].split(separator: "\n")
                     let first = zip(la, lb).enumerated().first { $0.element.0 != $0.element.1 }?.offset ?? min(la.count, lb.count)
