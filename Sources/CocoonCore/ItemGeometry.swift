@@ -1,4 +1,5 @@
 import CocoonMath
+import Synchronization
 
 /// Item embeddings in `Double`, scaled to unit norm, for re-rankers and metrics
 /// (METRICS.md C8: metrics compute in Double from the catalog embeddings converted to Double).
@@ -14,6 +15,13 @@ public final class ItemGeometry: Sendable {
     /// The catalog's unit embeddings in single precision (shared, not copied), for fast
     /// threshold tests.
     public let unitSingle: Matrix
+
+    /// Near-duplicate neighbour tables computed so far, by threshold.
+    private let neighbourCache = Mutex<[Double: NeighbourTable]>([:])
+
+    /// Catalogs above this size do not get a precomputed neighbour table (all pairs would cost
+    /// too much); callers compare embeddings directly instead.
+    public static let neighbourTableLimit = 30_000
 
     /// Builds the table from a catalog.
     public init(_ catalog: Catalog) {
@@ -41,4 +49,45 @@ public final class ItemGeometry: Sendable {
         for k in 0..<d { s += unit[i * d + k] * unit[j * d + k] }
         return s
     }
+
+    /// For every item, the other items whose single-precision cosine similarity is at least
+    /// `threshold`, computed once per threshold (all pairs, by blocks of rows with sgemm) and
+    /// shared. Nil for catalogs above ``neighbourTableLimit`` items.
+    public func nearDuplicates(threshold: Double) -> NeighbourTable? {
+        guard count <= ItemGeometry.neighbourTableLimit else { return nil }
+        if let t = neighbourCache.withLock({ $0[threshold] }) { return t }
+        var offsets: [Int32] = [0]
+        offsets.reserveCapacity(count + 1)
+        var members: [Int32] = []
+        let block = 128
+        var start = 0
+        while start < count {
+            let end = min(start + block, count)
+            let rows = unitSingle.gatherRows((start..<end).map { Int32($0) })
+            let sims = rows.multiplied(by: unitSingle, transposeOther: true)
+            sims.storage.withUnsafeBufferPointer { s in
+                for r in 0..<(end - start) {
+                    let i = start + r
+                    let row = s.baseAddress! + r * count
+                    for j in 0..<count where j != i && Double(row[j]) >= threshold { members.append(Int32(j)) }
+                    offsets.append(Int32(members.count))
+                }
+            }
+            start = end
+        }
+        let table = NeighbourTable(offsets: offsets, members: members)
+        neighbourCache.withLock { $0[threshold] = table }
+        return table
+    }
+}
+
+/// Sparse neighbour lists (compressed rows): the neighbours of item i are
+/// `members[offsets[i] ..< offsets[i + 1]]`, ascending.
+public struct NeighbourTable: Sendable {
+    public let offsets: [Int32]
+    public let members: [Int32]
+
+    /// The neighbours of item i.
+    @inlinable
+    public func neighbours(of i: Int) -> ArraySlice<Int32> { members[Int(offsets[i])..<Int(offsets[i + 1])] }
 }

@@ -73,24 +73,35 @@ public struct TopKSelector: Sendable {
 
     @inlinable
     mutating func replaceRoot(_ score: Float, _ index: Int32) {
+        let n = _count
+        scores.withUnsafeMutableBufferPointer { s in
+            indices.withUnsafeMutableBufferPointer { ix in
+                TopKSelector.siftDown(s.baseAddress!, ix.baseAddress!, n, score, index)
+            }
+        }
+    }
+
+    /// Replaces the root of the heap `s`/`ix` of `n` items by (score, index) and restores the
+    /// heap order.
+    @inline(__always) @usableFromInline
+    static func siftDown(_ s: UnsafeMutablePointer<Float>, _ ix: UnsafeMutablePointer<Int32>, _ n: Int, _ score: Float, _ index: Int32) {
         var i = 0
-        let n = count
         while true {
-            let l = 2 * i + 1
+            let l = 2 &* i &+ 1
             if l >= n { break }
             var c = l
-            let r = l + 1
-            if r < n && TopKSelector.worse(scores[r], indices[r], scores[l], indices[l]) { c = r }
-            if TopKSelector.worse(scores[c], indices[c], score, index) {
-                scores[i] = scores[c]
-                indices[i] = indices[c]
+            let r = l &+ 1
+            if r < n && worse(s[r], ix[r], s[l], ix[l]) { c = r }
+            if worse(s[c], ix[c], score, index) {
+                s[i] = s[c]
+                ix[i] = ix[c]
                 i = c
             } else {
                 break
             }
         }
-        scores[i] = score
-        indices[i] = index
+        s[i] = score
+        ix[i] = index
     }
 
     /// Offers a run of consecutive items: `scores[j]` is the score of item `baseIndex + j`.
@@ -119,28 +130,35 @@ public struct TopKSelector: Sendable {
             offer(base[j], index: Int32(baseIndex + j))
             j += 1
         }
-        var thr = threshold
-        let raw = UnsafeRawPointer(base)
-        while j + 16 <= n {
-            let v = raw.loadUnaligned(fromByteOffset: j &* 4, as: SIMD16<Float>.self)
-            if any(v .> SIMD16<Float>(repeating: thr)) {
-                for t in 0..<16 {
-                    let s = base[j &+ t]
-                    if s > thr {
-                        replaceRoot(s, Int32(baseIndex &+ j &+ t))
-                        thr = scores[0]
+        if j >= n { return }
+        let kept = _count
+        scores.withUnsafeMutableBufferPointer { sb in
+            indices.withUnsafeMutableBufferPointer { ib in
+                let hs = sb.baseAddress!, hi = ib.baseAddress!
+                var thr = hs[0]
+                let raw = UnsafeRawPointer(base)
+                while j &+ 16 <= n {
+                    let v = raw.loadUnaligned(fromByteOffset: j &* 4, as: SIMD16<Float>.self)
+                    if any(v .> SIMD16<Float>(repeating: thr)) {
+                        for t in 0..<16 {
+                            let s = base[j &+ t]
+                            if s > thr {
+                                TopKSelector.siftDown(hs, hi, kept, s, Int32(baseIndex &+ j &+ t))
+                                thr = hs[0]
+                            }
+                        }
                     }
+                    j &+= 16
+                }
+                while j < n {
+                    let s = base[j]
+                    if s > thr {
+                        TopKSelector.siftDown(hs, hi, kept, s, Int32(baseIndex &+ j))
+                        thr = hs[0]
+                    }
+                    j &+= 1
                 }
             }
-            j &+= 16
-        }
-        while j < n {
-            let s = base[j]
-            if s > thr {
-                replaceRoot(s, Int32(baseIndex &+ j))
-                thr = scores[0]
-            }
-            j &+= 1
         }
     }
 

@@ -68,18 +68,65 @@ public struct NearDuplicateReranker: Reranker {
 
     public init(threshold: Double = 0.9) { self.threshold = threshold }
 
+    /// Dot product of two rows of length d (eight lanes at a time).
+    @inline(__always)
+    static func dot(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ d: Int) -> Float {
+        var acc = SIMD8<Float>.zero
+        var j = 0
+        let ra = UnsafeRawPointer(a), rb = UnsafeRawPointer(b)
+        while j &+ 8 <= d {
+            let x = ra.loadUnaligned(fromByteOffset: j &* 4, as: SIMD8<Float>.self)
+            let y = rb.loadUnaligned(fromByteOffset: j &* 4, as: SIMD8<Float>.self)
+            acc = acc + x * y
+            j &+= 8
+        }
+        var s = acc.sum()
+        while j < d {
+            s = s + a[j] * b[j]
+            j &+= 1
+        }
+        return s
+    }
+
     public func rerank(_ input: RerankInput, size: Int, geometry: ItemGeometry, topics: TopicTable) -> RerankOutput {
         let m = input.items.count
         let n = min(size, m)
         var taken = [Bool](repeating: false, count: m)
         var selected: [Int32] = []
-        var picked: [Int] = []
-        let set = CandidateSet(input.items, geometry: geometry, topics: topics, single: true)
-        for c in 0..<m where selected.count < n {
-            if picked.contains(where: { set.cosine($0, c) >= threshold }) { continue }
-            taken[c] = true
-            picked.append(c)
-            selected.append(input.items[c])
+        selected.reserveCapacity(n)
+        let d = geometry.dimension
+        let threshold = self.threshold
+        if let table = geometry.nearDuplicates(threshold: threshold) {
+            // The catalog's neighbour table: a candidate is dropped when one of its
+            // near-duplicates was kept.
+            for c in 0..<m where selected.count < n {
+                let item = input.items[c]
+                if table.neighbours(of: Int(item)).contains(where: { selected.contains($0) }) { continue }
+                taken[c] = true
+                selected.append(item)
+            }
+            let chosen = selected.count
+            NearDuplicateReranker.fill(&selected, from: input.items, taken: taken, size: n)
+            return RerankOutput(items: selected, fallback: chosen < n, chosen: chosen)
+        }
+        // Large catalogs: similarities between a candidate and the items already kept, from the
+        // catalog's single-precision unit embeddings.
+        geometry.unitSingle.storage.withUnsafeBufferPointer { unit in
+            let e = unit.baseAddress!
+            for c in 0..<m where selected.count < n {
+                let a = e + Int(input.items[c]) * d
+                var duplicate = false
+                for s in selected {
+                    let dot = NearDuplicateReranker.dot(a, e + Int(s) * d, d)
+                    if Double(dot) >= threshold {
+                        duplicate = true
+                        break
+                    }
+                }
+                if duplicate { continue }
+                taken[c] = true
+                selected.append(input.items[c])
+            }
         }
         let chosen = selected.count
         NearDuplicateReranker.fill(&selected, from: input.items, taken: taken, size: n)
