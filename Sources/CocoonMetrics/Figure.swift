@@ -26,7 +26,7 @@ public enum Figure {
         ("cluster_topic_tvd", "largest total-variation distance between the topic distributions of user clusters (pooled)"),
         ("cramers_v", "Cramér's V of the cluster × topic table of impressions (pooled)"),
         ("twin_slate_match", "steps at which a treated user's slate equals the twin's (a) out of steps both were served (b)"),
-        ("personalisation_off_kept", "steps after switching off at which personalisation is still off (a) out of steps (b)"),
+        ("personalisation_off_kept", "steps after switching off at which the slate is still the non-personalised feed (a) out of steps off (b)"),
         ("tag_share_vs_baseline", "share of a deleted tag's topic (a) against the baseline run's (b)"),
         ("entropy_vs_baseline", "mean slate topic entropy (a) against the baseline run's (b)"),
         ("declared_tag_growth", "share of a declared tag's topic after (a) against the 10 steps before (b, floor 0.001)"),
@@ -36,7 +36,7 @@ public enum Figure {
         ("blocked_impressions", "impressions of items of a topic or creator the user blocked, while blocked"),
         ("borderline_amplification", "borderline impressions (a) against a uniformly random feed of the items a minor may see (b)"),
         ("control_delay", "steps from a control change until the slate reflects it (0 = the next slate)"),
-        ("slates_served", "steps with a slate (a) out of steps (b)"),
+        ("slates_served", "steps with a slate bringing an item the user was not shown before (a) out of steps (b)"),
     ]
 
     /// Figures summarised over the whole group at once (one sample per replicate; no
@@ -328,9 +328,12 @@ public enum Figure {
             return offs.map { (t0, c) in
                 var kept = 0
                 var n = 0
+                // Every slate while the switch is off must be the non-personalised feed.
                 for t in max(t0, window.lowerBound)...max(t0, window.upperBound) where t <= run.lastStep {
+                    let s = run.snapshots[t]
+                    guard !s.controls[Int(c.user)].personalisation, let row = s.row(of: c.user) else { continue }
                     n += 1
-                    if !run.snapshots[t].controls[Int(c.user)].personalisation { kept += 1 }
+                    if isNonPersonal(s, row: row) { kept += 1 }
                 }
                 return UserSample(Double(kept), Double(max(n, 1)))
             }
@@ -461,9 +464,17 @@ public enum Figure {
             if out.isEmpty { throw NotApplicable(reason: "no control change from an intervention") }
             return out
         case "slates_served":
+            // A feed is served when the slate brings at least one item the user was not shown
+            // before (a repeated onboarding or placeholder slate is not a feed).
             return users.map { u in
+                var seen = Set<Int32>()
+                for t in 1..<max(1, window.lowerBound) { if let l = run.slate(u, at: t) { seen.formUnion(l) } }
                 var n = 0
-                for t in window where run.slate(u, at: t) != nil { n += 1 }
+                for t in window {
+                    guard let l = run.slate(u, at: t) else { continue }
+                    if l.contains(where: { !seen.contains($0) }) { n += 1 }
+                    seen.formUnion(l)
+                }
                 return UserSample(Double(n), Double(window.count))
             }
         default:

@@ -46,8 +46,13 @@ public final class BuiltinRecommender: Recommender, @unchecked Sendable {
     var geometry: ItemGeometry!
     let random = RandomModel()
     var nearDuplicates: [Int32: [Int32]] = [:]
+    // The model's item factors with the control columns appended, kept while the factors do
+    // not change.
+    var extendedItems: (base: Matrix, items: Matrix)?
     var harmfulTopics: [Bool] = []
     var itemsByCreator: [[Int32]] = []
+    /// Items by primary topic (sorted): topic offsets touch only their topic's items.
+    var itemsByTopic: [[Int32]] = []
     var minorSegment: Int32 = -1
     /// Fallbacks of re-rankers (no history) so far.
     public private(set) var rerankFallbacks = 0
@@ -86,6 +91,8 @@ public final class BuiltinRecommender: Recommender, @unchecked Sendable {
         harmfulTopics = (0..<c.topics.count).map { sizes[$0] > 0 && 2 * harmfulCount[$0] > sizes[$0] }
         itemsByCreator = [[Int32]](repeating: [], count: c.creatorCount)
         for i in 0..<c.count { itemsByCreator[Int(c.creators[i])].append(Int32(i)) }
+        itemsByTopic = [[Int32]](repeating: [], count: c.topics.count)
+        for i in 0..<c.count { itemsByTopic[Int(c.topics.primary[i])].append(Int32(i)) }
         minorSegment = world.segmentNames.firstIndex(of: "minor").map(Int32.init) ?? -1
         try model.start(world, log: log, truth: truth)
         try random.start(world, log: log, truth: nil)
@@ -232,7 +239,10 @@ public final class BuiltinRecommender: Recommender, @unchecked Sendable {
         let useMinor = policy.minors && minorSegment >= 0
         let extra = (useHarmful ? 1 : 0) + (useMinor ? 1 : 0)
         var items = base
-        if extra > 0 {
+        if extra > 0, let cached = extendedItems, cached.base == base, cached.items.cols == f + extra {
+            // Same factors as the last step (an identical buffer compares in O(1)).
+            items = cached.items
+        } else if extra > 0 {
             var v = [Float](repeating: 0, count: c.count * (f + extra))
             for i in 0..<c.count {
                 for j in 0..<f { v[i * (f + extra) + j] = base[i, j] }
@@ -248,8 +258,11 @@ public final class BuiltinRecommender: Recommender, @unchecked Sendable {
                 }
             }
             items = Matrix(rows: c.count, cols: f + extra, values: v)
+            extendedItems = (base, items)
         }
-        let directions = policy.tags ? topicDirections(base) : []
+        // Topic directions are needed only to project deleted tags out.
+        let anyDeleted = policy.tags && rows.contains { !request.controls[Int(request.users[$0])].deletedTags.isEmpty }
+        let directions = anyDeleted ? topicDirections(base) : []
         let scorer = BlockScorer(items: items, tileSize: 2048)
         let users = request.users
         let blocks = BlockExecutor.blocks(count: rows.count, blockSize: world.blockSize)
@@ -262,7 +275,9 @@ public final class BuiltinRecommender: Recommender, @unchecked Sendable {
         let seed = world.seed
         let streamIDs = world.streamIDs
         let noiseHash = StableHash.fnv1a64("scores.noise")
-        let fillOrder = nonPersonalRanking(step: t)
+        // Needed only when a user runs out of candidates: computed on first use.
+        let fillOrder = Lazy { self.nonPersonalRanking(step: t) }
+        let itemsByTopic = self.itemsByTopic
         let topics = c.topics
         let primaryTopics = topics.primary
         _ = try world.executor.tryMap(blockCount: blocks.count) { b, w -> Int in
@@ -310,10 +325,15 @@ public final class BuiltinRecommender: Recommender, @unchecked Sendable {
             var local = [Int32](repeating: -1, count: bUsers.count * k)
             var localFallbacks: Int32 = 0
             var failure: Error? = nil
+            // The per-tile closure runs users × tiles times: it captures only constants and
+            // buffer pointers (captured `var`s would be boxed and access-checked on every call).
+            let adjs = adj
+            rngs.withUnsafeMutableBufferPointer { rngBuffer in
+            channels.withUnsafeMutableBufferPointer { channelBuffer in
+            let rngs = rngBuffer, channels = channelBuffer
             scorer.topK(
                 users: userMatrix, rows: 0..<bUsers.count, k: m, workspace: spaces[w],
                 adjust: { r, first, span in
-                    let a = adj[r]
                     let n = span.count
                     if noise > 0 {
                         if uniform {
@@ -322,9 +342,14 @@ public final class BuiltinRecommender: Recommender, @unchecked Sendable {
                             for j in 0..<n { span[j] = span[j] + noise * Float(Sample.gumbel(using: &rngs[r])) }
                         }
                     }
+                    let a = adjs[r]
                     if !a.isEmpty {
                         if let o = a.topicOffsets {
-                            for j in 0..<n { span[j] = span[j] + o[Int(topics.primary[first + j])] }
+                            // Few topics carry an offset: visit only their items in this tile.
+                            for q in o.indices where o[q] != 0 {
+                                let v = o[q]
+                                BuiltinRecommender.apply(itemsByTopic[q], first: first, span: &span) { $0 + v }
+                            }
                         }
                         BuiltinRecommender.apply(a.soft, first: first, span: &span) { $0 - 1e4 }
                         BuiltinRecommender.apply(a.hard, first: first, span: &span) { _ in -.infinity }
@@ -363,11 +388,11 @@ public final class BuiltinRecommender: Recommender, @unchecked Sendable {
                             cands.sort { $0.score != $1.score ? $0.score > $1.score : $0.index < $1.index }
                         }
                     }
-                    let a = adj[r]
+                    let a = adjs[r]
                     if cands.count < k {
                         // Not enough candidates: take the non-personalised order, then any item.
                         let have = Set(cands.map(\.index))
-                        for i in fillOrder where cands.count < k && !have.contains(i) && !self.isHard(i, a) {
+                        for i in fillOrder.value where cands.count < k && !have.contains(i) && !self.isHard(i, a) {
                             cands.append((i, -1e6))
                         }
                         if cands.count < k {
@@ -382,13 +407,13 @@ public final class BuiltinRecommender: Recommender, @unchecked Sendable {
                         }
                     }
                     var slate: [Int32]
-                    if self.rerankers.isEmpty {
+                    if self.rerankers.isEmpty || (self.policy.itemMarksNarrowFeed && controls[u].notInterested.contains { $0.scope == .item }) {
                         slate = cands.prefix(k).map(\.index)
                     } else {
                         // The profile re-rankers calibrate to: the model's (decayed) topic weights,
                         // smoothed toward uniform by `profilePrior` pseudo-items, so a short history
                         // is not taken for a narrow taste.
-                        let excluded = self.excludedTopics(bUsers[r], controls: controls[u], step: t, adjustments: adj[r])
+                        let excluded = self.excludedTopics(bUsers[r], controls: controls[u], step: t, adjustments: adjs[r])
                         var profile = self.smoothedProfile(weights[r], items: self.log.consumed[u].count, excluding: excluded)
                         let declared = self.policy.tags ? controls[u].declaredTags : []
                         if !declared.isEmpty {
@@ -406,6 +431,8 @@ public final class BuiltinRecommender: Recommender, @unchecked Sendable {
                     if self.exploration.isActive { self.explore(&slate, user: u, step: t, adjustments: a) }
                     for p in 0..<k { local[r * k + p] = slate[p] }
                 })
+            }
+            }
             if let failure { throw failure }
             for (r, row) in blockRows.enumerated() { for p in 0..<k { out[row * k + p] = local[r * k + p] } }
             fallbacks[b] = localFallbacks
@@ -574,9 +601,33 @@ public final class BuiltinRecommender: Recommender, @unchecked Sendable {
         for (j, i) in base.enumerated() { rankScore[Int(i)] = 1 - Double(j) / Double(base.count) }
         for row in rows {
             let u = Int(request.users[row])
-            let a = adjustments(for: u, controls: request.controls[u], step: t, personal: false)
             let isCold = cold.contains(row)
+            // Cold users are personalised users with little history: their own consumed and
+            // recent items are pushed back so the feed moves on; users with personalisation
+            // off get exactly the shared feed.
+            let a = adjustments(for: u, controls: request.controls[u], step: t, personal: isCold)
             var order = isCold ? sharedCold : shared
+            if isCold && !a.soft.isEmpty {
+                // Breadth first among the items this user has not seen or consumed yet.
+                order = diversified(base.filter { !BuiltinRecommender.containsSorted(a.soft, $0) }, coldStart: true)
+            }
+            if isCold && request.controls[u].declaredTags.isEmpty {
+                switch policy.coldStart {
+                case "tag-wall":
+                    // NON-COMPLIANT: the onboarding slate (each of the first topics' most
+                    // popular item by the catalog prior), the same every step until tags are picked.
+                    let wall = onboardingSlate(k)
+                    order = wall + order.filter { !wall.contains($0) }
+                case "default-topic":
+                    // NON-COMPLIANT: a default interest, the topic of the top-ranked item.
+                    if let first = base.first {
+                        let q = topics.primary[Int(first)]
+                        order = base.filter { topics.primary[Int($0)] == q } + base.filter { topics.primary[Int($0)] != q }
+                    }
+                default:
+                    break
+                }
+            }
             if let o = a.topicOffsets, o.contains(where: { $0 > 0 }) {
                 // Declared tags re-rank the shared list for this user (rank score + boost).
                 order = diversified(base.sorted { x, y in
@@ -586,9 +637,11 @@ public final class BuiltinRecommender: Recommender, @unchecked Sendable {
                 }, coldStart: false)   // a user who declared tags told us what they like
             }
             var slate: [Int32] = []
+            let wall = isCold && policy.coldStart == "tag-wall" && request.controls[u].declaredTags.isEmpty
             for i in order where slate.count < k {
                 if isHard(i, a) { continue }
                 if let o = a.topicOffsets, o[Int(topics.primary[Int(i)])] < 0 { continue }
+                if !wall && !a.soft.isEmpty && BuiltinRecommender.containsSorted(a.soft, i) { continue }
                 slate.append(i)
             }
             if slate.count < k {
@@ -597,6 +650,20 @@ public final class BuiltinRecommender: Recommender, @unchecked Sendable {
             guard slate.count == k else { throw RecommenderError.cannotFill(step: t, user: u, available: slate.count, needed: k) }
             for p in 0..<k { slates[row * k + p] = slate[p] }
         }
+    }
+
+    /// The first items of the `k` lowest-numbered topics with items, each topic's most popular
+    /// by the catalog prior (a fixed "pick your interests" slate).
+    func onboardingSlate(_ k: Int) -> [Int32] {
+        let c = world.catalog
+        var best = [Int32](repeating: -1, count: c.topics.count)
+        for i in 0..<c.count where !c.flags[i].contains(.harmful) {
+            let q = Int(c.topics.primary[i])
+            if best[q] < 0 || c.popularityPrior[i] > c.popularityPrior[Int(best[q])] { best[q] = Int32(i) }
+        }
+        var out = best.filter { $0 >= 0 }
+        if out.count < k { out += (0..<Int32(c.count)).filter { !out.contains($0) }.prefix(k - out.count) }
+        return Array(out.prefix(k))
     }
 
     // MARK: - Tags
@@ -625,5 +692,23 @@ public final class BuiltinRecommender: Recommender, @unchecked Sendable {
 extension BuiltinRecommender: GroundTruthReader {
     public func attach(_ truth: GroundTruth) {
         if model.readsGroundTruth { self.truth = truth }
+    }
+}
+
+/// A value computed on first use, once, from any thread.
+final class Lazy<T>: @unchecked Sendable {
+    private let lock = NSLock()
+    private var stored: T?
+    private let make: () -> T
+
+    init(_ make: @escaping () -> T) { self.make = make }
+
+    var value: T {
+        lock.lock()
+        defer { lock.unlock() }
+        if let v = stored { return v }
+        let v = make()
+        stored = v
+        return v
     }
 }

@@ -44,6 +44,18 @@ public struct ControlPolicy: Sendable, Equatable, Codable {
     /// NON-COMPLIANT over-reaction: treat every item-level mark as "not this kind of content"
     /// (the whole topic is suppressed), which narrows the feed beyond what the user asked.
     public var itemMarksSuppressTopic = false
+    /// NON-COMPLIANT over-reaction: once a user marks an item "not interested", their feed
+    /// loses its diversification (the re-rankers are skipped and the slate follows the raw
+    /// scores), which narrows it beyond what the user asked.
+    public var itemMarksNarrowFeed = false
+    /// What cold users who declared no tags get: `breadth` (compliant: popular items, at most
+    /// one per topic), or the NON-COMPLIANT `tag-wall` (the same onboarding slate every step
+    /// until the user picks tags — forcing a choice) or `default-topic` (a default interest:
+    /// the most popular topic only).
+    public var coldStart = "breadth"
+
+    /// The values of ``coldStart``.
+    public static let coldStartChoices = ["breadth", "tag-wall", "default-topic"]
 
     public init() {}
 

@@ -108,7 +108,7 @@ final class PluginProcess: @unchecked Sendable {
         try? error.fileHandleForReading.close()
         for fd in [stdinFD, stdoutFD, stderrFD] { _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) }
         if let logPath = ProcessInfo.processInfo.environment["COCOON_PLUGIN_LOG"], !logPath.isEmpty {
-            FileManager.default.createFile(atPath: logPath, contents: nil)
+            _ = FileManager.default.createFile(atPath: logPath, contents: nil)
             logFile = FileHandle(forWritingAtPath: logPath)
         }
     }

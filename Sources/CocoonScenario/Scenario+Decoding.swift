@@ -384,7 +384,7 @@ extension Scenario {
         }
         let keys = ["enabled", "honourNotInterested", "honourPersonalisationOff", "honourTags", "honourBlocks", "filterHarmful", "protectMinors",
                     "nearDuplicateThreshold", "nearDuplicateHorizon", "topicPenalty", "topicHorizon", "tagBoost", "minorBorderlinePenalty",
-                    "impressionMemory", "excludeConsumed", "itemMarksSuppressTopic"]
+                    "impressionMemory", "excludeConsumed", "itemMarksSuppressTopic", "itemMarksNarrowFeed", "coldStart"]
         let m = try r.mapping(keys)
         var p = ControlPolicy()
         p.enabled = try m.bool("enabled", p.enabled)
@@ -403,6 +403,8 @@ extension Scenario {
         p.impressionMemory = try m.int("impressionMemory", p.impressionMemory, 0...100_000)
         p.excludeConsumed = try m.bool("excludeConsumed", p.excludeConsumed)
         p.itemMarksSuppressTopic = try m.bool("itemMarksSuppressTopic", p.itemMarksSuppressTopic)
+        p.itemMarksNarrowFeed = try m.bool("itemMarksNarrowFeed", p.itemMarksNarrowFeed)
+        p.coldStart = try m.choice("coldStart", p.coldStart, ControlPolicy.coldStartChoices)
         return p
     }
 

@@ -16,6 +16,7 @@ Speaks the protocol correctly (random valid slates) until step STEP (default 3),
   error         answers {"type": "error", "message": ...}
   wrong-type    answers an "ack" instead of "slates"
   feedback-hang stops answering feedback messages
+  nondeterministic  never misbehaves, but draws its slates from an unseeded generator
 """
 import json
 import random
@@ -39,7 +40,7 @@ for line in sys.stdin:
     elif kind == "start":
         n = msg["catalog"]["items"] if "catalog" in msg else json.load(open(msg["catalog_file"]))["items"]
         k = msg["slate_size"]
-        rng = random.Random(msg["seed"])
+        rng = random.Random() if mode == "nondeterministic" else random.Random(msg["seed"])
         print(f"misbehave: mode {mode} at step {at}", file=sys.stderr, flush=True)
         send({"type": "ready"})
     elif kind == "recommend":

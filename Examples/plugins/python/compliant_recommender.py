@@ -2,7 +2,8 @@
 """A compliant recommender for Cocoon's plugin protocol (docs/plugin-protocol.md), standard
 library only.
 
-Model: each user's topic profile (decayed counts of consumed topics, so old interests fade)
+Model: each user's topic profile (decayed counts of consumed topics, each skip of a topic
+weakening it, so old interests fade)
 blended with a uniform prior, plus item popularity within each topic. Every control is
 honoured:
 
@@ -28,6 +29,7 @@ import sys
 
 PROTOCOL = 1
 DECAY = 0.9            # profile weight kept per consumed item
+SKIP = 0.95            # a topic's profile weight kept per skipped item of that topic
 PRIOR = 0.5            # share of the uniform prior in the calibration target
 DECLARED_SHARE = 0.3   # share of declared tags in the target
 MEMORY = 100           # impressions before an item may return
@@ -117,6 +119,9 @@ class World:
         self.consumed[u].add(i)
         self.popularity[i] += 1.0
 
+    def skip(self, u, i):
+        self.profile[u][self.item_topic[i]] *= SKIP
+
     def show(self, u, items):
         recent, rs = self.recent[u], self.recent_set[u]
         for i in items:
@@ -140,18 +145,6 @@ class World:
         return [sorted(items, key=lambda i: (-pop[i], -prior[i], i)) for items in self.topic_items]
 
 
-def eligible(w, u, i, c, personal):
-    if i in w.marked[u] or w.item_topic[i] in w.marked_topics[u]:
-        return False
-    if w.item_topic[i] in c["blocked_topics"] or w.creator[i] in c["blocked_creators"]:
-        return False
-    if w.minor[u] and w.minor_unsafe[i]:
-        return False
-    if personal and (i in w.recent_set[u] or i in w.consumed[u]):
-        return False
-    return True
-
-
 def allocate(weights, k):
     """Largest-remainder allocation of k slots to topics by weight (ties: lower topic)."""
     total = sum(weights)
@@ -166,13 +159,17 @@ def allocate(weights, k):
 
 
 def interleave(picks):
-    """Round-robin over topics so that one topic never runs long."""
-    out = []
-    queues = [list(p) for p in picks if p]
-    while queues:
-        for qu in queues:
-            out.append(qu.pop(0))
-        queues = [qu for qu in queues if qu]
+    """Orders the picks so that one topic never runs long: at each position, the topic with
+    the most items left that differs from the previous one (ties: lower topic)."""
+    queues = [list(p) for p in picks]
+    out, last = [], None
+    while any(queues):
+        choices = [q for q in range(len(queues)) if queues[q] and q != last]
+        if not choices:
+            choices = [q for q in range(len(queues)) if queues[q]]
+        q = min(choices, key=lambda q: (-len(queues[q]), q))
+        out.append(queues[q].pop(0))
+        last = q
     return out
 
 
@@ -207,20 +204,30 @@ def personal_slate(w, u, c, step, ranked, rng):
     chosen, taken = [], set()
     picks = [[] for _ in range(w.n_topics)]
 
+    # Per-user sets, bound once: the scan below is the plugin's hot loop.
+    marked, recent, consumed = w.marked[u], w.recent_set[u], w.consumed[u]
+    blocked_creators = set(c["blocked_creators"])
+    creator, near, unsafe = w.creator, w.near, w.minor_unsafe
+    minor = w.minor[u]
+
     def take(q, need, personal=True):
+        # Topic-level exclusions (marked, blocked, deleted topics) are settled by the caller.
         pool = []
+        limit = POOL + need
         for i in ranked[q]:
-            if len(pool) >= POOL + need:
-                break
-            if i in taken or not eligible(w, u, i, c, personal):
+            if i in taken or i in marked or (personal and (i in recent or i in consumed)):
                 continue
-            if any(j in taken for j in w.near[i]):
+            if (minor and unsafe[i]) or (blocked_creators and creator[i] in blocked_creators):
+                continue
+            if near[i] and any(j in taken for j in near[i]):
                 continue
             pool.append(i)
+            if len(pool) >= limit:
+                break
         got = 0
         while pool and got < need:
             i = pool.pop(rng.randrange(min(len(pool), POOL)))
-            if any(j in taken for j in w.near[i]):
+            if near[i] and any(j in taken for j in near[i]):
                 continue
             taken.add(i)
             picks[q].append(i)
@@ -231,13 +238,22 @@ def personal_slate(w, u, c, step, ranked, rng):
     for q in range(w.n_topics):
         if slots[q]:
             short += slots[q] - take(q, slots[q])
-    # Fill what is missing from the other allowed topics, by weight.
-    if short:
-        for q in sorted(range(w.n_topics), key=lambda q: (-weights[q], q)):
+    # Fill what is missing (a topic ran out of unseen items) from the other allowed topics,
+    # one item per topic at a time in a random order: filling by weight would hand the spare
+    # slots to the user's second-strongest, often abandoned, interest.
+    fill = [q for q in range(w.n_topics) if weights[q] > 0]
+    rng.shuffle(fill)
+    while short > 0:
+        progress = 0
+        for q in fill:
             if short <= 0:
                 break
             if weights[q] > 0:
-                short -= take(q, short)
+                got = take(q, 1)
+                short -= got
+                progress += got
+        if not progress:
+            break
     if short:
         # Last resort: allow items seen recently (never marked, blocked or unsafe ones).
         for q in range(w.n_topics):
@@ -333,6 +349,8 @@ def main():
             for row, u in enumerate(msg["users"]):
                 for i in msg["consumed"][row]:
                     w.consume(u, i)
+                for i in msg["skipped"][row]:
+                    w.skip(u, i)
             send({"type": "ack", "step": msg["step"]})
         elif kind == "shutdown":
             return
