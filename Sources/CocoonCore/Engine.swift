@@ -130,6 +130,8 @@ public final class Engine {
             if Interruption.isRequested { return RunOutcome(stepsCompleted: t, failure: .interrupted(step: t)) }
             do {
                 let snapshot = try step(t)
+                let clock = PhaseClock.isEnabled ? PhaseClock.now() : 0
+                defer { PhaseClock.shared.add(.metrics, since: clock) }
                 do {
                     for o in observers { try o.observe(snapshot) }
                 } catch {
@@ -164,6 +166,7 @@ public final class Engine {
         let request = RecommendRequest(
             step: t, users: active, slateSize: k, controls: controls, changes: changes, wantsTags: config.wantsTags)
         let batch: SlateBatch
+        var clock = PhaseClock.isEnabled ? PhaseClock.now() : 0
         do {
             batch = try recommender.recommend(request)
         } catch let e as EngineError {
@@ -179,8 +182,12 @@ public final class Engine {
                 step: t, phase: "recommend", message: "answered tags for \(tags.count) users, expected \(active.count)")
         }
 
+        PhaseClock.shared.add(.recommend, since: clock)
+
         // 4. Users respond.
+        clock = PhaseClock.isEnabled ? PhaseClock.now() : 0
         let response = respond(users: active, slates: batch.items, step: t)
+        PhaseClock.shared.add(.choice, since: clock)
 
         // Marks users made become controls (visible to the recommender from the next request).
         var madeMarks: [ControlChange] = []
@@ -194,6 +201,7 @@ public final class Engine {
         let feedback = FeedbackBatch(
             step: t, users: active, slateSize: k, slates: batch.items, outcomes: response.outcomes,
             dwell: response.dwell, left: response.left)
+        clock = PhaseClock.isEnabled ? PhaseClock.now() : 0
         do {
             try recommender.observe(feedback)
         } catch let e as EngineError {
@@ -202,9 +210,13 @@ public final class Engine {
             throw EngineError.recommenderFailed(step: t, phase: "observe", message: Engine.describe(error))
         }
 
+        PhaseClock.shared.add(.recommenderUpdate, since: clock)
+
         // 6. User state moves.
+        clock = PhaseClock.isEnabled ? PhaseClock.now() : 0
         updateState(users: active, slates: batch.items, outcomes: response.outcomes, step: t)
         state.applyLeaves(response.left)
+        PhaseClock.shared.add(.stateUpdate, since: clock)
 
         // 7. The snapshot observers read.
         return StepSnapshot(

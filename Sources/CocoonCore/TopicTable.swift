@@ -64,6 +64,16 @@ public struct TopicTable: Sendable, Equatable {
         for j in lo..<hi { distribution[Int(members[j])] += w }
     }
 
-    /// The index of the topic called `name`, if any.
-    public func index(of name: String) -> Int? { names.firstIndex(of: name) }
+    /// The index of the topic called `name`, or of `#N` (the N-th topic from 0, in catalog
+    /// order: a reference that works on any catalog with more than N topics), if any.
+    public func index(of name: String) -> Int? {
+        if let i = names.firstIndex(of: name) { return i }
+        return TopicTable.positionalIndex(name, count: names.count)
+    }
+
+    /// N for a `#N` reference with 0 ≤ N < count, else nil.
+    public static func positionalIndex(_ ref: String, count: Int) -> Int? {
+        guard ref.hasPrefix("#"), let n = Int(ref.dropFirst()), n >= 0, n < count else { return nil }
+        return n
+    }
 }

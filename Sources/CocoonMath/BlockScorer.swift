@@ -37,6 +37,24 @@ public struct BlockScorer: Sendable {
         return out
     }
 
+    /// Only the products of ``topK(users:rows:k:workspace:adjust:emit:)``: every tile of
+    /// `rows` against all items, written to the workspace and dropped. The benchmark harness
+    /// measures the bare `sgemm` cost of a step with it.
+    public func gemmOnly(users: Matrix, rows: Range<Int>, workspace: ScoringWorkspace) {
+        precondition(users.cols == items.cols, "users have \(users.cols) dimensions, items \(items.cols)")
+        let b = rows.count
+        if b == 0 { return }
+        workspace.prepare(rows: b, tile: tileSize, k: 1)
+        var t0 = 0
+        while t0 < items.rows {
+            let t1 = min(t0 + tileSize, items.rows)
+            workspace.withTile(rows: b, width: t1 - t0) { tile in
+                Matrix.gemmRows(users, rows: rows, items, itemRange: t0..<t1, into: &tile)
+            }
+            t0 = t1
+        }
+    }
+
     /// Computes the top `k` items of every user in `rows`.
     ///
     /// - Parameters:
@@ -61,20 +79,32 @@ public struct BlockScorer: Sendable {
         if b == 0 { return }
         workspace.prepare(rows: b, tile: tileSize, k: k)
         let m = items.rows
+        let timed = PhaseClock.isEnabled
+        var gemmTime: UInt64 = 0, selectTime: UInt64 = 0
         var t0 = 0
         while t0 < m {
             let t1 = min(t0 + tileSize, m)
             let width = t1 - t0
+            let c0 = timed ? PhaseClock.now() : 0
             workspace.withTile(rows: b, width: width) { tile in
                 Matrix.gemmRows(users, rows: rows, items, itemRange: t0..<t1, into: &tile)
             }
+            let c1 = timed ? PhaseClock.now() : 0
             for r in 0..<b {
                 workspace.withRow(r, width: width) { span in
                     adjust?(r, t0, &span)
                     workspace.selectors[r].offer(span.span, baseIndex: t0)
                 }
             }
+            if timed {
+                gemmTime &+= c1 &- c0
+                selectTime &+= PhaseClock.now() &- c1
+            }
             t0 = t1
+        }
+        if timed {
+            PhaseClock.shared.add(.scoring, nanoseconds: gemmTime)
+            PhaseClock.shared.add(.topK, nanoseconds: selectTime)
         }
         for r in 0..<b { emit(r, &workspace.selectors[r]) }
     }

@@ -88,7 +88,14 @@ public struct Matrix: Sendable, Equatable {
     public mutating func setRow<C: Collection>(_ r: Int, to values: C) where C.Element == Float {
         precondition(r >= 0 && r < rows, "row \(r) out of range 0..<\(rows)")
         precondition(values.count == cols, "row needs \(cols) values, got \(values.count)")
-        var j = r * cols
+        let start = r * cols, n = cols
+        let copied: Void? = values.withContiguousStorageIfAvailable { src in
+            _storage.withUnsafeMutableBufferPointer { dst in
+                if n > 0 { (dst.baseAddress! + start).update(from: src.baseAddress!, count: n) }
+            }
+        }
+        if copied != nil { return }
+        var j = start
         for v in values {
             _storage[j] = v
             j += 1

@@ -1,4 +1,5 @@
 import Foundation
+import CocoonMath
 
 /// System exposure metrics of METRICS.md §6, from the exposure counts `x_i` of every catalog
 /// item (zeros included).
@@ -140,23 +141,42 @@ public enum Homogeneity {
 
     /// The same mean over a seeded sample of `sampleSize` distinct pairs (for very large
     /// populations); the caller reports it as sampled.
-    public static func sampledPairwiseJaccard<G: RandomNumberGenerator>(_ sets: [[Int32]], sampleSize: Int, using rng: inout G)
+    public static func sampledPairwiseJaccard<G: RandomNumberGenerator>(
+        _ sets: [[Int32]], sampleSize: Int, using rng: inout G, executor: BlockExecutor? = nil
+    )
         -> Double?
     {
         let n = sets.count
         if n < 2 { return nil }
-        var sum = 0.0
-        var counted = 0
-        for _ in 0..<sampleSize {
+        // Pairs are drawn in order from the one stream; chunks of pairs are then summed on the
+        // executor and the chunk sums added in chunk order, so the value does not depend on the
+        // number of workers.
+        var pairs = [Int32](repeating: 0, count: 2 * sampleSize)
+        for p in 0..<sampleSize {
             let a = Int(rng.next(upperBound: UInt64(n)))
             var b = Int(rng.next(upperBound: UInt64(n - 1)))
             if b >= a { b += 1 }
-            if let j = jaccard(sets[a], sets[b]) {
-                sum += j
-                counted += 1
-            }
+            pairs[2 * p] = Int32(a)
+            pairs[2 * p + 1] = Int32(b)
         }
-        return counted > 0 ? sum / Double(counted) : nil
+        let chunks = BlockExecutor.blocks(count: sampleSize, blockSize: 8192)
+        let sums = SharedArray<Double>(repeating: 0, count: chunks.count)
+        let counts = SharedArray<Int>(repeating: 0, count: chunks.count)
+        let drawn = pairs
+        (executor ?? BlockExecutor(workers: 1)).forEach(blockCount: chunks.count) { c, _ in
+            var sum = 0.0
+            var counted = 0
+            for p in chunks[c] {
+                if let j = jaccard(sets[Int(drawn[2 * p])], sets[Int(drawn[2 * p + 1])]) {
+                    sum += j
+                    counted += 1
+                }
+            }
+            sums[c] = sum
+            counts[c] = counted
+        }
+        let counted = counts.toArray().reduce(0, +)
+        return counted > 0 ? sums.toArray().reduce(0, +) / Double(counted) : nil
     }
 
     /// `personalization` (Zhou et al. 2010): `1 − mean_{u≠v} |L_u ∩ L_v| / k` from exposure

@@ -89,8 +89,16 @@ extension MetricRecorder {
             switch id {
             case "aggregate_diversity", "catalog_coverage", "gini_exposure", "entropy_exposure_bits",
                 "entropy_exposure_normalised", "personalization":
-                var x = [Int](repeating: 0, count: c.count)
-                for r in rows { for p in 0..<k { x[Int(s.slates[r * k + p])] += 1 } }
+                // The exposure counts are shared by these metrics: counted once per step and group.
+                let x: [Int]
+                if let cached = exposureCache[gi] {
+                    x = cached
+                } else {
+                    var counts = [Int](repeating: 0, count: c.count)
+                    for r in rows { for p in 0..<k { counts[Int(s.slates[r * k + p])] += 1 } }
+                    exposureCache[gi] = counts
+                    x = counts
+                }
                 let e = ExposureMetrics(counts: x)
                 switch id {
                 case "aggregate_diversity": return Double(e.aggregateDiversity)
@@ -118,16 +126,16 @@ extension MetricRecorder {
                 let v = users.compactMap { u in nn[u].flatMap { Homogeneity.jaccard(consumedSet[u], consumedSet[$0]) } }
                 return v.isEmpty ? nil : v.reduce(0, +) / Double(v.count)
             case "centroid_drift_cosine":
-                return mean(users.map { StateMetrics.driftCosine(centroid0[$0], centroid($0)) })
+                return mean(eachUser(users) { StateMetrics.driftCosine(self.centroid0[$0], self.centroid($0)) })
             case "centroid_drift_l2":
-                return mean(users.map { StateMetrics.driftL2(centroid0[$0], centroid($0)) })
+                return mean(eachUser(users) { StateMetrics.driftL2(self.centroid0[$0], self.centroid($0)) })
             case "profile_topic_entropy_delta":
-                return mean(users.map { u in entropy0[u].map { ListMetrics.entropyBits(topicShares(u)) - $0 } })
+                return mean(eachUser(users) { u in self.entropy0[u].map { ListMetrics.entropyBits(self.topicShares(u)) - $0 } })
             case "consumed_ild_delta":
                 guard t == run.steps || t % 10 == 0, t > 0 else { return nil }
                 return mean(
-                    users.map { u in
-                        guard let a = ListMetrics.ildCosine(consumed[u][...], geometry), let b = seedILD[u] else { return nil }
+                    eachUser(users) { u in
+                        guard let a = ListMetrics.ildCosine(self.consumed[u][...], self.geometry), let b = self.seedILD[u] else { return nil }
                         return a - b
                     })
             case "population_total_variance_ratio":
@@ -150,11 +158,12 @@ extension MetricRecorder {
             guard t > 0 && t % cocoonWindow == 0 else { return nil }
             let gCount = c.topics.count
             let acc = id == "cocoon_ratio_rec" ? windowRec : windowCons
+            let mix = s.intrinsicMix
             return mean(
-                (0..<members.count).filter { members[$0] }.map { u in
+                eachUser((0..<members.count).filter { members[$0] }) { u in
                     MetricRecorder.cocoonRatio(
                         Array(acc[(u * gCount)..<((u + 1) * gCount)]),
-                        intrinsic: Array(s.intrinsicMix[(u * gCount)..<((u + 1) * gCount)]))
+                        intrinsic: Array(mix[(u * gCount)..<((u + 1) * gCount)]))
                 })
         case nil:
             return nil
@@ -167,6 +176,17 @@ extension MetricRecorder {
         let hInt = ListMetrics.entropyBits(intrinsic.map(Double.init))
         guard total > 0, hInt > 0 else { return nil }
         return ListMetrics.entropyBits(counts.map { $0 / total }) / hInt
+    }
+
+    /// `f(u)` for every user of `users`, computed on the executor in user blocks; the values
+    /// come back in `users` order, so anything summed from them does not depend on workers.
+    func eachUser(_ users: [Int], _ f: @escaping @Sendable (Int) -> Double?) -> [Double?] {
+        let blocks = BlockExecutor.blocks(count: users.count, blockSize: blockSize)
+        let out = SharedArray<Double>(repeating: .nan, count: users.count)
+        executor.forEach(blockCount: blocks.count) { b, _ in
+            for j in blocks[b] { out[j] = f(users[j]) ?? .nan }
+        }
+        return out.toArray().map { $0.isNaN ? nil : $0 }
     }
 
     func mean(_ v: [Double?]) -> Double? {
@@ -188,7 +208,7 @@ extension MetricRecorder {
         }
         sampled.insert(id)
         var r = seed.stream("pairs." + id, step, group)
-        return Homogeneity.sampledPairwiseJaccard(sets, sampleSize: pairSample, using: &r)
+        return Homogeneity.sampledPairwiseJaccard(sets, sampleSize: pairSample, using: &r, executor: executor)
     }
 
     /// METRICS.md §9 at step s for the group's flags with r < s. The DiD control is the mean

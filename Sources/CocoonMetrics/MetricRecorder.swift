@@ -17,6 +17,9 @@ public final class MetricRecorder: StepObserver, @unchecked Sendable {
     /// Relevant items per user for relevance-aware metrics (the user's true likes, spread over
     /// their intrinsic topics in proportion to π).
     public let relevantPerUser: Int
+    /// Pair users for `interaction_jaccard_nn_pairs` by intrinsic interest vectors (true
+    /// preferences) rather than seed-history centroids.
+    public let nearestNeighboursByIntrinsic: Bool
     /// Above this many users in a group, all-pairs Jaccard uses a seeded sample of pairs.
     public let exactPairLimit: Int
     /// Pairs sampled above the limit.
@@ -70,8 +73,17 @@ public final class MetricRecorder: StepObserver, @unchecked Sendable {
     var excludedCount: [[Int]] = []
     var excluded: [Bool] = []
     var wantsFlags = false
+    // Which per-user accumulators the requested metrics read (the others are never allocated:
+    // at a million users each costs hundreds of megabytes).
+    var needCentroids = false
+    var needTopicCounts = false
+    var needWindows = false
+    var needConsumed = false
+    var needItemUsers = false
     var variance0: [Double?] = []
     var lastStep = 0
+    /// Exposure counts of the current step per group (shared by the exposure metrics).
+    var exposureCache: [[Int]?] = []
     let seed: Seed
 
     /// - Parameters:
@@ -81,8 +93,9 @@ public final class MetricRecorder: StepObserver, @unchecked Sendable {
     public init(
         metrics: [String] = MetricCatalog.defaultSet, executor: BlockExecutor, blockSize: Int = 256, seed: Seed,
         cocoonWindow: Int = 10, relevantPerUser: Int = 20, exactPairLimit: Int = 3000, pairSample: Int = 200_000,
-        nearestNeighbourLimit: Int = 20_000
+        nearestNeighbourLimit: Int = 20_000, nearestNeighboursByIntrinsic: Bool = false
     ) {
+        self.nearestNeighboursByIntrinsic = nearestNeighboursByIntrinsic
         self.metricIDs = metrics
         self.executor = executor
         self.blockSize = blockSize
@@ -117,37 +130,54 @@ public final class MetricRecorder: StepObserver, @unchecked Sendable {
         geometry = ItemGeometry(c)
         groups = MetricGroup.standard(for: run.world.users)
         series = metricIDs.map { _ in groups.map { _ in [Double?](repeating: nil, count: run.steps + 1) } }
+        needCentroids = wants.contains { id in
+            ["centroid_drift_cosine", "centroid_drift_l2", "population_total_variance_ratio", "population_mean_pairwise_cosine_distance",
+             "cluster_calinski_harabasz", "cluster_davies_bouldin", "polarization_variance_axis_e0", "interaction_jaccard_nn_pairs"].contains(id)
+        }
+        needTopicCounts = wants.contains("profile_topic_entropy_delta")
+        needWindows = wants.contains("cocoon_ratio_rec") || wants.contains("cocoon_ratio_consumed")
+        needConsumed = wants.contains { ["interaction_jaccard_all_pairs", "interaction_jaccard_nn_pairs", "consumed_ild_delta"].contains($0) }
+        needItemUsers = wants.contains("novelty_miuf")
         history = run.seedHistory
-        historySet = history.map { Array(Set($0)).sorted() }
-        consumed = Array(repeating: [], count: n)
-        consumedSet = Array(repeating: [], count: n)
-        sumRaw = [Double](repeating: 0, count: n * d)
-        topicCounts = [Double](repeating: 0, count: n * gCount)
+        historySet = needItemUsers ? history.map { Array(Set($0)).sorted() } : []
+        consumed = needConsumed ? Array(repeating: [], count: n) : []
+        consumedSet = needConsumed ? Array(repeating: [], count: n) : []
+        sumRaw = needCentroids ? [Double](repeating: 0, count: n * d) : []
+        topicCounts = needTopicCounts ? [Double](repeating: 0, count: n * gCount) : []
         itemCount = [Int](repeating: 0, count: c.count)
         itemUsers = [Int](repeating: 0, count: c.count)
+        var row = [Double](repeating: 0, count: gCount)
         for u in 0..<n {
             for i in history[u] {
-                for j in 0..<d { sumRaw[u * d + j] += geometry.raw[Int(i) * d + j] }
-                var row = [Double](repeating: 0, count: gCount)
-                c.topics.accumulate(item: Int(i), into: &row)
-                for t in 0..<gCount { topicCounts[u * gCount + t] += row[t] }
+                if needCentroids { for j in 0..<d { sumRaw[u * d + j] += geometry.raw[Int(i) * d + j] } }
+                if needTopicCounts {
+                    for t in 0..<gCount { row[t] = 0 }
+                    c.topics.accumulate(item: Int(i), into: &row)
+                    for t in 0..<gCount { topicCounts[u * gCount + t] += row[t] }
+                }
                 itemCount[Int(i)] += 1
             }
-            for i in historySet[u] { itemUsers[Int(i)] += 1 }
+            if needItemUsers { for i in historySet[u] { itemUsers[Int(i)] += 1 } }
             historyRows += history[u].count
             if !history[u].isEmpty { historyUsers += 1 }
         }
-        centroid0 = (0..<n).map { centroid($0) }
-        entropy0 = (0..<n).map { u in history[u].isEmpty ? nil : ListMetrics.entropyBits(topicShares(u)) }
+        centroid0 = needCentroids ? (0..<n).map { centroid($0) } : []
+        entropy0 = needTopicCounts ? (0..<n).map { u in history[u].isEmpty ? nil : ListMetrics.entropyBits(topicShares(u)) } : []
         seedILD = wants.contains("consumed_ild_delta") ? history.map { ListMetrics.ildCosine($0[...], geometry) } : []
-        windowRec = [Double](repeating: 0, count: n * gCount)
-        windowCons = [Double](repeating: 0, count: n * gCount)
+        windowRec = needWindows ? [Double](repeating: 0, count: n * gCount) : []
+        windowCons = needWindows ? [Double](repeating: 0, count: n * gCount) : []
         firstFlagStep = [Int](repeating: Int.max, count: n)
         if wants.contains("interaction_jaccard_nn_pairs") {
             nearest = groups.map { g in
                 let members = (0..<n).filter { g.members[$0] }
                 guard members.count <= nearestNeighbourLimit else { return [Int?](repeating: nil, count: n) }
-                let nn = StateMetrics.nearestNeighbours(members.map { centroid0[$0] })
+                let points: [[Double]?] = nearestNeighboursByIntrinsic
+                    ? members.map { u in
+                        let o = Int(run.world.users.origin[u])
+                        return run.world.population.interestVectors.row(o).map(Double.init)
+                    }
+                    : members.map { centroid0[$0] }
+                let nn = StateMetrics.nearestNeighbours(points)
                 var out = [Int?](repeating: nil, count: n)
                 for (j, u) in members.enumerated() { out[u] = nn[j].map { members[$0] } }
                 return out
@@ -178,6 +208,7 @@ public final class MetricRecorder: StepObserver, @unchecked Sendable {
         lastStep = t
         // List metrics use the history before the list was produced (H_u of METRICS.md); state
         // metrics at step t include what was consumed at t.
+        exposureCache = [[Int]?](repeating: nil, count: groups.count)
         let perUser = t > 0 ? listMetrics(s) : [:]
         if t > 0 { absorb(s) }
         if wantsFlags {
@@ -276,21 +307,25 @@ public final class MetricRecorder: StepObserver, @unchecked Sendable {
                 let i = s.slates[row * k + p]
                 let lo = Int(c.topics.offsets[Int(i)])
                 let hi = Int(c.topics.offsets[Int(i) + 1])
-                for j in lo..<hi { windowRec[u * gCount + Int(c.topics.members[j])] += 1 / Double(hi - lo) }
+                if needWindows { for j in lo..<hi { windowRec[u * gCount + Int(c.topics.members[j])] += 1 / Double(hi - lo) } }
                 guard s.outcomes[row * k + p] == .consumed else { continue }
                 history[u].append(i)
-                consumed[u].append(i)
                 if history[u].count == 1 { historyUsers += 1 }
                 historyRows += 1
                 itemCount[Int(i)] += 1
-                if MetricRecorder.insertSorted(i, into: &historySet[u]) { itemUsers[Int(i)] += 1 }
-                MetricRecorder.insertSorted(i, into: &consumedSet[u])
-                for j in 0..<d { sumRaw[u * d + j] += geometry.raw[Int(i) * d + j] }
-                var shares = [Double](repeating: 0, count: gCount)
-                c.topics.accumulate(item: Int(i), into: &shares)
-                for q in 0..<gCount {
-                    topicCounts[u * gCount + q] += shares[q]
-                    windowCons[u * gCount + q] += shares[q]
+                if needItemUsers && MetricRecorder.insertSorted(i, into: &historySet[u]) { itemUsers[Int(i)] += 1 }
+                if needConsumed {
+                    consumed[u].append(i)
+                    MetricRecorder.insertSorted(i, into: &consumedSet[u])
+                }
+                if needCentroids { for j in 0..<d { sumRaw[u * d + j] += geometry.raw[Int(i) * d + j] } }
+                if needTopicCounts || needWindows {
+                    for j in lo..<hi {
+                        let q = Int(c.topics.members[j])
+                        let share = 1 / Double(hi - lo)
+                        if needTopicCounts { topicCounts[u * gCount + q] += share }
+                        if needWindows { windowCons[u * gCount + q] += share }
+                    }
                 }
             }
         }
@@ -350,24 +385,35 @@ public final class MetricRecorder: StepObserver, @unchecked Sendable {
         let gCount = c.topics.count
         let byTopic = c.itemsByPrimaryTopic()
         let truth = run.world.population.interestVectors
+        let unit = c.unitEmbeddings
         let d = c.dimension
-        return users.map { u in
-            let o = Int(run.world.users.origin[u])
-            let v = Array(truth.row(o))
-            var out: [Int32] = []
-            for t in 0..<gCount {
-                let share = Double(mix[u * gCount + t])
-                guard share > 0 else { continue }
-                let want = Int((share * Double(relevantPerUser)).rounded(.up))
-                let items = byTopic[t]
-                let scored = items.map { i -> (Int32, Float) in
-                    var s: Float = 0
-                    for j in 0..<d { s = s + v[j] * c.unitEmbeddings[Int(i), j] }
-                    return (i, s)
-                }.sorted { $0.1 != $1.1 ? $0.1 > $1.1 : $0.0 < $1.0 }
-                out.append(contentsOf: scored.prefix(want).map(\.0))
+        let origin = run.world.users.origin
+        let perUser = relevantPerUser
+        // User blocks in parallel; per topic a bounded selection (score, then lower index).
+        let blocks = BlockExecutor.blocks(count: users.count, blockSize: blockSize)
+        let out = SharedArray<[Int32]>(repeating: [], count: users.count)
+        executor.forEach(blockCount: blocks.count) { b, _ in
+            var v = [Float](repeating: 0, count: d)
+            for j in blocks[b] {
+                let u = users[j]
+                let o = Int(origin[u])
+                for x in 0..<d { v[x] = truth[o, x] }
+                var list: [Int32] = []
+                for t in 0..<gCount {
+                    let share = Double(mix[u * gCount + t])
+                    guard share > 0 else { continue }
+                    let want = Int((share * Double(perUser)).rounded(.up))
+                    var sel = TopKSelector(k: want)
+                    for i in byTopic[t] {
+                        var s: Float = 0
+                        for x in 0..<d { s = s + v[x] * unit[Int(i), x] }
+                        sel.offer(s, index: i)
+                    }
+                    list.append(contentsOf: sel.sortedIndices())
+                }
+                out[j] = list.sorted()
             }
-            return out.sorted()
         }
+        return out.toArray()
     }
 }

@@ -4,8 +4,11 @@ import Foundation
 
 /// `mf`: implicit-feedback matrix factorisation by alternating least squares (Hu, Koren &
 /// Volinsky 2008), BLAS-backed. Every consumption is a positive with confidence `1 + α`.
-/// Trained on the seed history at start, then every `retrainEvery` steps (0 = never again:
-/// Chaney et al.'s "single training"; 1 = "repeated training").
+/// Trained on the seed history at start and at the end of a start-up period of `warmup` steps,
+/// then every `retrainEvery` steps (0 = never again: Chaney et al.'s "single training" on the
+/// start-up data; 1 = "repeated training"). Items (and users) that have no positive yet keep
+/// their random initial factors as the starting point of the next training, so a model
+/// started on an empty history does not stay at zero.
 ///
 /// Each half-step solves, for every user u, `(YᵀY + Yᵀ(C_u − I)Y + λI) x_u = Yᵀ C_u p_u`;
 /// `YᵀY` is one `sgemm` shared by all users; the per-user correction touches only the
@@ -17,7 +20,10 @@ public final class MatrixFactorizationModel: ScoringModel, @unchecked Sendable {
     public let alpha: Double
     public let iterations: Int
     public let retrainEvery: Int
+    /// The start-up period: the model is trained once more when it ends.
+    public let warmup: Int
     public private(set) var itemFactors = Matrix(rows: 0, cols: 0)
+    var initialItems = Matrix(rows: 0, cols: 0)
     var userMatrix = Matrix(rows: 0, cols: 0)
     var seed = Seed(0)
     var executor = BlockExecutor(workers: 1)
@@ -25,7 +31,9 @@ public final class MatrixFactorizationModel: ScoringModel, @unchecked Sendable {
     /// Number of times the model was trained (for tests).
     public private(set) var trainings = 0
 
-    public init(factors: Int = 16, regularization: Double = 0.1, alpha: Double = 10, iterations: Int = 8, retrainEvery: Int = 1) {
+    public init(factors: Int = 16, regularization: Double = 0.1, alpha: Double = 10, iterations: Int = 8, retrainEvery: Int = 1,
+                warmup: Int = 0) {
+        self.warmup = warmup
         self.factors = factors
         self.regularization = regularization
         self.alpha = alpha
@@ -42,6 +50,7 @@ public final class MatrixFactorizationModel: ScoringModel, @unchecked Sendable {
         itemFactors = Matrix(
             rows: world.catalog.count, cols: f,
             values: (0..<(world.catalog.count * f)).map { _ in Float(Sample.normal(sd: 0.1, using: &r)) })
+        initialItems = itemFactors
         userMatrix = Matrix(rows: world.userCount, cols: f)
         train(log)
     }
@@ -52,7 +61,7 @@ public final class MatrixFactorizationModel: ScoringModel, @unchecked Sendable {
 
     public func observe(_ feedback: FeedbackBatch, log: InteractionLog) throws {
         stepsSinceTraining += 1
-        if retrainEvery > 0 && stepsSinceTraining >= retrainEvery { train(log) }
+        if (retrainEvery > 0 && stepsSinceTraining >= retrainEvery) || (warmup > 0 && feedback.step == warmup) { train(log) }
     }
 
     /// Runs `iterations` ALS sweeps on the log's consumption (users with no consumption get
@@ -61,7 +70,14 @@ public final class MatrixFactorizationModel: ScoringModel, @unchecked Sendable {
         stepsSinceTraining = 0
         trainings += 1
         let als = ImplicitALS(factors: factors, regularization: regularization, alpha: alpha, iterations: iterations)
-        (userMatrix, itemFactors) = als.fit(positives: log.consumedSet, itemCount: log.itemCount, initialItems: itemFactors, executor: executor)
+        // Warm start from the last factors; rows still at zero (no positive so far) restart
+        // from their random initial values.
+        var start = itemFactors
+        let f = factors
+        for i in 0..<start.rows where (0..<f).allSatisfy({ start[i, $0] == 0 }) {
+            for j in 0..<f { start[i, j] = initialItems[i, j] }
+        }
+        (userMatrix, itemFactors) = als.fit(positives: log.consumedSet, itemCount: log.itemCount, initialItems: start, executor: executor)
     }
 }
 

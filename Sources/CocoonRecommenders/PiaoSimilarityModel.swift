@@ -6,9 +6,10 @@ import Foundation
 /// Cocoon formalises it. It keeps each user's *observed interest* x̂ (a vector in the item
 /// embedding space; topic space for one-hot catalogs), initialised from the seed history, and
 /// samples the slate without replacement with probability ∝ exp(β·cos(x̂, e_i)) (Gumbel top-k).
-/// After each step, for every shown item: accepted (consumed) → `x̂ += γ₊·ê_i`; rejected →
-/// `x̂ += γ₋·ê_i` (γ₋ < 0 pushes away); then Gaussian noise σ per coordinate; coordinates are
-/// clipped at 0 when the catalog is non-negative; x̂ is normalised.
+/// After each step, every shown item is one round of the paper's dynamics, in slate order:
+/// accepted (consumed) → `x̂ += γ₊·ê_i`, rejected → `x̂ += γ₋·ê_i` (γ₋ < 0 pushes away); then
+/// Gaussian noise σ per coordinate; coordinates are clipped at 0 when the catalog is
+/// non-negative; x̂ is normalised (a vector clipped to zero restarts uniform).
 public final class PiaoSimilarityModel: ScoringModel, @unchecked Sendable {
     public let kind = "piao-similarity"
     public let beta: Double
@@ -62,18 +63,18 @@ public final class PiaoSimilarityModel: ScoringModel, @unchecked Sendable {
         for (row, u32) in feedback.users.enumerated() {
             let u = Int(u32)
             var x = Array(observed.row(u))
+            var r = seed.stream("noise", Int(streamIDs[u]), feedback.step)
             for p in 0..<k {
                 let i = Int(feedback.slates[row * k + p])
                 let g = Float(feedback.outcomes[row * k + p] == .consumed ? gammaPlus : gammaMinus)
-                for j in 0..<d { x[j] += g * c.unitEmbeddings[i, j] }
+                for j in 0..<d {
+                    x[j] += g * c.unitEmbeddings[i, j] + Float(sigma * Sample.normal(using: &r))
+                    if clip { x[j] = max(x[j], 0) }
+                }
+                if x.allSatisfy({ $0 == 0 }) { x = [Float](repeating: 1, count: d) }
+                x = BLAS.normalized(x)
             }
-            var r = seed.stream("noise", Int(streamIDs[u]), feedback.step)
-            for j in 0..<d {
-                x[j] += Float(sigma * Sample.normal(using: &r))
-                if clip { x[j] = max(x[j], 0) }
-            }
-            if x.allSatisfy({ $0 == 0 }) { x = [Float](repeating: 1, count: d) }
-            observed.setRow(u, to: BLAS.normalized(x))
+            observed.setRow(u, to: x)
         }
     }
 

@@ -139,7 +139,7 @@ public enum BuiltinRegistry {
         case "mf":
             model = MatrixFactorizationModel(
                 factors: spec.factors, regularization: spec.regularization, alpha: spec.alpha, iterations: spec.iterations,
-                retrainEvery: spec.retrainEvery)
+                retrainEvery: spec.retrainEvery, warmup: spec.warmup)
         case "piao-similarity":
             model = PiaoSimilarityModel(
                 beta: spec.beta, gammaPlus: spec.gammaPlus, gammaMinus: spec.gammaMinus, sigma: spec.sigma)

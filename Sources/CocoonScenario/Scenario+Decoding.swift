@@ -98,9 +98,10 @@ extension Scenario {
             s.metrics = try mt.list().map { try $0.choice(known) }
         }
         if let mo = m.get("metricOptions") {
-            let mm = try mo.mapping(["cocoonWindow", "relevantPerUser"])
+            let mm = try mo.mapping(["cocoonWindow", "relevantPerUser", "nearestNeighbours"])
             s.cocoonWindow = try mm.int("cocoonWindow", s.cocoonWindow, 1...10_000)
             s.relevantPerUser = try mm.int("relevantPerUser", s.relevantPerUser, 1...10_000)
+            s.nearestNeighboursByIntrinsic = try mm.choice("nearestNeighbours", "seed-history", ["seed-history", "intrinsic"]) == "intrinsic"
         }
         if let c = m.get("checks") {
             s.checks = try c.list().map { try decodeCheck($0, scenario: s) }
@@ -553,7 +554,7 @@ extension Scenario {
             let names = c.resolvedTopicNames
             for (j, iv) in interventions.enumerated() {
                 let node = (try? m.get("interventions")?.list()[j]) ?? root
-                for t in Scenario.namedTopics(iv) where !names.contains(t) {
+                for t in Scenario.namedTopics(iv) where !names.contains(t) && TopicTable.positionalIndex(t, count: names.count) == nil {
                     throw node.error("intervention '\(iv.name)' names topic '\(t)'\(Suggestions.hint(for: t, in: names)), which the catalog does not have (topics: \(names.prefix(10).joined(separator: ", "))\(names.count > 10 ? ", …" : ""))")
                 }
                 if let seg = iv.selection.segment, !population.segments.contains(where: { $0.name == seg }) {

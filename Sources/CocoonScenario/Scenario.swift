@@ -68,6 +68,9 @@ public struct Scenario: Sendable, Equatable {
     public var cocoonWindow = 10
     /// Relevant items per user for relevance-aware metrics.
     public var relevantPerUser = 20
+    /// `interaction_jaccard_nn_pairs` pairs users by their intrinsic interest vectors (Chaney et
+    /// al.'s true preferences) instead of their seed-history centroids.
+    public var nearestNeighboursByIntrinsic = false
     public var checks: [CheckSpec] = []
     public var report = ReportOptions()
     /// Context notes printed in the scorecard.

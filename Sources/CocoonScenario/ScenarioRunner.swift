@@ -120,7 +120,8 @@ public enum ScenarioRunner {
         let config = EngineConfig(steps: s.steps, slateSize: s.slateSize, seed: Seed(seed).derive("run"), workers: executor.workers,
                                   blockSize: 256, wantsTags: wantsTags)
         let recorder = MetricRecorder(metrics: s.metrics, executor: executor, blockSize: 256, seed: Seed(seed).derive("metrics"),
-                                      cocoonWindow: s.cocoonWindow, relevantPerUser: s.relevantPerUser)
+                                      cocoonWindow: s.cocoonWindow, relevantPerUser: s.relevantPerUser,
+                                      nearestNeighboursByIntrinsic: s.nearestNeighboursByIntrinsic)
         let artifacts = RunArtifacts(recorder: recorder, seed: seed)
         let progress = options.progress
         final class Progress: StepObserver {

@@ -19,7 +19,7 @@ public struct Sweep: Sendable {
             guard let eq = a.firstIndex(of: "="), eq != a.startIndex else {
                 throw ScenarioError(file: "--grid \(a)", line: 0, column: 0, path: "", message: "expected KEY=V1,V2,…, e.g. --grid recommender.beta=0,1,2")
             }
-            let values = a[a.index(after: eq)...].split(separator: ",", omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespaces) }
+            let values = Sweep.splitTopLevel(a[a.index(after: eq)...]).map { $0.trimmingCharacters(in: .whitespaces) }
             guard !values.contains(where: \.isEmpty) else {
                 throw ScenarioError(file: "--grid \(a)", line: 0, column: 0, path: String(a[..<eq]), message: "empty value in the list")
             }
@@ -29,6 +29,33 @@ public struct Sweep: Sendable {
         var pts: [[String]] = [[]]
         for (_, values) in grid { pts = pts.flatMap { p in values.map { p + [$0] } } }
         points = pts
+    }
+
+    /// Splits a value list at the commas outside brackets and quotes, so a point may be a YAML
+    /// flow mapping or list: `recommender={kind: mf, retrainEvery: 0},{kind: random}`.
+    static func splitTopLevel(_ text: Substring) -> [String] {
+        var out: [String] = []
+        var current = ""
+        var depth = 0
+        var quote: Character? = nil
+        for ch in text {
+            if let q = quote {
+                if ch == q { quote = nil }
+            } else if ch == "\"" || ch == "'" {
+                quote = ch
+            } else if ch == "{" || ch == "[" {
+                depth += 1
+            } else if ch == "}" || ch == "]" {
+                depth -= 1
+            } else if ch == "," && depth == 0 {
+                out.append(current)
+                current = ""
+                continue
+            }
+            current.append(ch)
+        }
+        out.append(current)
+        return out
     }
 
     /// The overrides of point `p`.

@@ -1,0 +1,341 @@
+// cocoon-bench: Cocoon's benchmark harness (docs/performance.md).
+//
+//   cocoon-bench [W1 W2 W3 W4 ...] [--scale S] [--json]
+//
+// Every workload runs in a child process of its own (so peak RSS is the workload's), once with
+// 1 worker (with the phase split) and once with 2 workers; the table compares the step with a
+// bare sgemm of the same shape measured in the same process, and checks that 1 and 2 workers
+// give identical slates and choices.
+
+#if canImport(Glibc)
+import Glibc
+#endif
+import CocoonCore
+import CocoonMath
+import CocoonMetrics
+import CocoonRecommenders
+import CocoonScenario
+import Foundation
+
+// MARK: - Workloads
+
+struct Workload {
+    let id: String
+    let title: String
+    let users: Int
+    let items: Int
+    let dimension: Int
+    let steps: Int
+    /// Runs of a small world (W4); 0 for one large run.
+    let runs: Int
+    /// The metrics recorded (nil: the default set, every metric of `cocoon list metrics` but
+    /// the optional cluster ones).
+    var metrics: [String]? = nil
+
+    func scenario(scale: Double, seed: UInt64 = 1, users override: Int? = nil) -> String {
+        let u = override ?? max(10, Int(Double(users) * scale))
+        let i = max(100, Int(Double(items) * min(1, scale * 4)))
+        return """
+            version: 1
+            name: \(id)
+            seed: \(seed)
+            steps: \(steps)
+            slateSize: 10
+            world:
+              catalog: {items: \(i), dimension: \(dimension), topics: 20}
+              population: {users: \(u), interests: [3, 5]}
+            behaviour: {choice: logit}
+            recommender: {kind: profile, rerankers: []}
+            """ + (metrics.map { "\nmetrics: [\($0.joined(separator: ", "))]" } ?? "")
+    }
+}
+
+let workloads = [
+    Workload(id: "W1", title: "10,000 users × 20,000 items, d = 64, 50 steps", users: 10_000, items: 20_000, dimension: 64, steps: 50, runs: 0),
+    Workload(id: "W2", title: "100,000 users × 10,000 items, d = 64, 20 steps", users: 100_000, items: 10_000, dimension: 64, steps: 20, runs: 0),
+    // W3 measures memory: the per-step metrics that need no per-user state of their own.
+    Workload(id: "W3", title: "1,000,000 users × 10,000 items, d = 32, 5 steps (lean metrics)", users: 1_000_000, items: 10_000, dimension: 32, steps: 5, runs: 0,
+             metrics: ["list_topic_entropy_bits", "ild_cosine", "arp", "catalog_coverage", "gini_exposure", "rec_jaccard_all_pairs"]),
+    Workload(id: "W4", title: "100 users × 1,000 items, d = 32, 50 steps, 200 seeds", users: 100, items: 1_000, dimension: 32, steps: 50, runs: 200),
+]
+
+// MARK: - Child: one workload with a given number of workers
+
+/// Hashes every slate and choice, to compare runs with different worker counts.
+final class Fingerprint: StepObserver {
+    var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+    /// When step 0 was observed: the end of the run's set-up (observers' and the recommender's
+    /// start), which the per-step time leaves out.
+    var stepsStarted: UInt64 = 0
+    func begin(_ run: RunContext) throws {}
+    func observe(_ s: StepSnapshot) throws {
+        if s.step == 0 { stepsStarted = PhaseClock.now() }
+        mix(UInt64(s.step))
+        for u in s.users { mix(UInt64(UInt32(bitPattern: u))) }
+        for i in s.slates { mix(UInt64(UInt32(bitPattern: i))) }
+        for o in s.outcomes { mix(UInt64(o.rawValue)) }
+    }
+    @inline(__always) func mix(_ x: UInt64) {
+        hash = (hash ^ x) &* 0x100_0000_01b3
+    }
+}
+
+struct ChildResult: Codable {
+    var workload: String
+    var workers: Int
+    var users: Int
+    var items: Int
+    var dimension: Int
+    var steps: Int
+    var runs: Int
+    var buildSeconds: Double
+    var setupSeconds: Double = 0
+    var runSeconds: Double
+    var stepSeconds: Double
+    var sgemmSeconds: Double
+    var phases: [String: Double]
+    var peakRSSMiB: Double
+    var fingerprint: String
+}
+
+func peakRSSMiB() -> Double {
+    var u = rusage()
+    getrusage(__rusage_who_t(RUSAGE_SELF.rawValue), &u)
+    return Double(u.ru_maxrss) / 1024
+}
+
+func seconds(_ body: () throws -> Void) rethrows -> Double {
+    let t0 = PhaseClock.now()
+    try body()
+    return Double(PhaseClock.now() - t0) / 1e9
+}
+
+/// The bare sgemm of a step: every 256-user block against every 2,048-item tile of the
+/// catalog, single-threaded BLAS, `workers` blocks at a time — the products a step computes,
+/// nothing else. User factors are one random block reused (the item side dominates memory).
+func bareSgemm(items: Matrix, users: Int, workers: Int) -> Double {
+    let scorer = BlockScorer(items: items, tileSize: 2048)
+    var r = Seed(99).stream("bench.users", 0)
+    let block = Matrix(rows: 256, cols: items.cols, values: (0..<(256 * items.cols)).map { _ in Float(Sample.normal(using: &r)) })
+    let blocks = BlockExecutor.blocks(count: users, blockSize: 256)
+    let executor = BlockExecutor(workers: workers)
+    let spaces = (0..<workers).map { _ in ScoringWorkspace() }
+    // Warm up once (allocations, page faults), then time the whole population twice, best kept.
+    scorer.gemmOnly(users: block, rows: 0..<256, workspace: spaces[0])
+    var best = Double.infinity
+    for _ in 0..<2 {
+        let s = seconds {
+            executor.forEach(blockCount: blocks.count) { b, w in
+                scorer.gemmOnly(users: block, rows: 0..<blocks[b].count, workspace: spaces[w])
+            }
+        }
+        best = min(best, s)
+    }
+    return best
+}
+
+func runChild(_ w: Workload, workers: Int, scale: Double, users: Int? = nil) throws -> ChildResult {
+    BLASRuntime.ensureConfigured()
+    PhaseClock.setEnabled(workers == 1 && w.runs == 0)
+    var result = ChildResult(
+        workload: w.id, workers: workers, users: 0, items: 0, dimension: w.dimension, steps: w.steps, runs: w.runs, buildSeconds: 0,
+        runSeconds: 0, stepSeconds: 0, sgemmSeconds: 0, phases: [:], peakRSSMiB: 0, fingerprint: "")
+    if w.runs > 0 {
+        // Many small runs: each run single-worker, `workers` runs at a time (as sweeps do).
+        let hashes = SharedArray<UInt64>(repeating: 0, count: w.runs)
+        let executor = BlockExecutor(workers: workers)
+        let failures = SharedArray<UInt8>(repeating: 0, count: w.runs)
+        let s = try Scenario.decode(w.scenario(scale: scale))
+        result.users = s.population.users
+        result.runSeconds = seconds {
+            executor.forEach(blockCount: w.runs) { run, _ in
+                do {
+                    let sc = try Scenario.decode(w.scenario(scale: scale, seed: UInt64(run + 1)))
+                    let world = try WorldBuilder.world(sc, seed: sc.seed, loaded: WorldBuilder.loadCatalog(sc.catalog))
+                    let one = BlockExecutor(workers: 1)
+                    let rec = try BuiltinRegistry.make(sc.recommender)
+                    let config = EngineConfig(steps: sc.steps, slateSize: sc.slateSize, seed: Seed(sc.seed).derive("run"), workers: 1)
+                    let recorder = MetricRecorder(metrics: sc.metrics, executor: one, seed: Seed(sc.seed).derive("metrics"))
+                    let fp = Fingerprint()
+                    let outcome = Engine(world: world, behaviour: sc.behaviour, recommender: rec, config: config).run(observers: [recorder, fp])
+                    if outcome.failure != nil { failures[run] = 1 }
+                    hashes[run] = fp.hash
+                } catch {
+                    failures[run] = 1
+                }
+            }
+        }
+        if failures.toArray().contains(1) { throw BenchError.failed("a W4 run failed") }
+        result.items = try Scenario.decode(w.scenario(scale: scale)).catalogItems
+        result.stepSeconds = result.runSeconds / Double(w.runs * w.steps)
+        let all = Fingerprint()
+        for h in hashes.toArray() { all.mix(h) }
+        result.fingerprint = String(all.hash, radix: 16)
+        result.peakRSSMiB = peakRSSMiB()
+        return result
+    }
+    let s = try Scenario.decode(w.scenario(scale: scale, users: users))
+    var world: SimulationWorld!
+    result.buildSeconds = try seconds {
+        world = try WorldBuilder.world(s, seed: s.seed, loaded: WorldBuilder.loadCatalog(s.catalog))
+    }
+    result.users = world.users.count
+    result.items = world.catalog.count
+    let executor = BlockExecutor(workers: workers)
+    let rec = try BuiltinRegistry.make(s.recommender)
+    let config = EngineConfig(steps: s.steps, slateSize: s.slateSize, seed: Seed(s.seed).derive("run"), workers: workers)
+    let recorder = MetricRecorder(metrics: s.metrics, executor: executor, seed: Seed(s.seed).derive("metrics"))
+    let fp = Fingerprint()
+    let engine = Engine(world: world, behaviour: s.behaviour, recommender: rec, config: config)
+    var outcome: RunOutcome!
+    PhaseClock.shared.reset()
+    let started = PhaseClock.now()
+    result.runSeconds = seconds { outcome = engine.run(observers: [fp, recorder]) }
+    if let f = outcome.failure { throw BenchError.failed("\(w.id): \(f)") }
+    result.setupSeconds = Double(fp.stepsStarted - started) / 1e9
+    result.stepSeconds = (result.runSeconds - result.setupSeconds) / Double(s.steps)
+    let names = PhaseClock.Phase.allCases
+    if PhaseClock.isEnabled {
+        for (p, v) in zip(names, PhaseClock.shared.seconds()) { result.phases[p.name] = v / Double(s.steps) }
+    }
+    PhaseClock.setEnabled(false)
+    result.sgemmSeconds = bareSgemm(items: world.catalog.embeddings, users: world.users.count, workers: workers)
+    result.fingerprint = String(fp.hash, radix: 16)
+    result.peakRSSMiB = peakRSSMiB()
+    return result
+}
+
+enum BenchError: Error, CustomStringConvertible {
+    case failed(String)
+    case usage(String)
+    var description: String {
+        switch self {
+        case .failed(let m): "benchmark failed: \(m)"
+        case .usage(let m): "\(m)\nusage: cocoon-bench [W1 W2 W3 W4 ...] [--scale S] [--json]"
+        }
+    }
+}
+
+extension Scenario {
+    var catalogItems: Int {
+        if case .generated(let c) = catalog { return c.items }
+        return 0
+    }
+}
+
+// MARK: - Parent: run children, print the table
+
+func runInChild(_ id: String, workers: Int, scale: Double, users: Int? = nil) throws -> ChildResult {
+    let p = Process()
+    p.executableURL = URL(fileURLWithPath: CommandLine.arguments[0]).standardizedFileURL
+    if !FileManager.default.isExecutableFile(atPath: p.executableURL!.path) {
+        p.executableURL = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
+    }
+    p.arguments = ["--child", id, "--workers", String(workers), "--scale", String(scale)] + (users.map { ["--users", String($0)] } ?? [])
+    let out = Pipe()
+    p.standardOutput = out
+    try p.run()
+    let data = out.fileHandleForReading.readDataToEndOfFile()
+    p.waitUntilExit()
+    guard p.terminationStatus == 0 else { throw BenchError.failed("\(id) with \(workers) worker(s) exited with \(p.terminationStatus)") }
+    return try JSONDecoder().decode(ChildResult.self, from: data)
+}
+
+func f(_ x: Double, _ digits: Int = 3) -> String { String(format: "%.\(digits)f", x) }
+
+func main() throws {
+    var args = Array(CommandLine.arguments.dropFirst())
+    var scale = 1.0
+    var json = false
+    if let i = args.firstIndex(of: "--scale") {
+        guard i + 1 < args.count, let s = Double(args[i + 1]), s > 0, s <= 1 else { throw BenchError.usage("--scale needs a number in (0, 1]") }
+        scale = s
+        args.removeSubrange(i...(i + 1))
+    }
+    if let i = args.firstIndex(of: "--json") {
+        json = true
+        args.remove(at: i)
+    }
+    if let i = args.firstIndex(of: "--child") {
+        guard i + 1 < args.count, let w = workloads.first(where: { $0.id == args[i + 1] }) else { throw BenchError.usage("--child needs a workload") }
+        var workers = 1
+        if let j = args.firstIndex(of: "--workers"), j + 1 < args.count, let n = Int(args[j + 1]) { workers = n }
+        var users: Int? = nil
+        if let j = args.firstIndex(of: "--users"), j + 1 < args.count, let n = Int(args[j + 1]) { users = n }
+        let r = try runChild(w, workers: workers, scale: scale, users: users)
+        let enc = JSONEncoder()
+        enc.outputFormatting = [.sortedKeys]
+        FileHandle.standardOutput.write(try enc.encode(r))
+        return
+    }
+    if args.contains("--help") || args.contains("-h") {
+        print("usage: cocoon-bench [W1 W2 W3 W4 SCALING ...] [--scale S] [--json]   (no workload: all of them)")
+        for w in workloads { print("  \(w.id): \(w.title)") }
+        return
+    }
+    let scaling = args.isEmpty || args.contains { $0.uppercased() == "SCALING" }
+    args.removeAll { $0.uppercased() == "SCALING" }
+    let chosen = args.isEmpty && scaling && CommandLine.arguments.dropFirst().contains(where: { $0.uppercased() == "SCALING" }) ? [] : args.isEmpty ? workloads : try args.map { a in
+        guard let w = workloads.first(where: { $0.id == a.uppercased() }) else { throw BenchError.usage("unknown workload \(a)") }
+        return w
+    }
+    BLASRuntime.ensureConfigured()
+    print("cocoon-bench — OpenBLAS \(BLASRuntime.coreName) kernel, \(ProcessInfo.processInfo.activeProcessorCount) CPUs, scale \(scale)")
+    var results: [ChildResult] = []
+    for w in chosen {
+        FileHandle.standardError.write("\(w.id): \(w.title) …\n".data(using: .utf8)!)
+        let one = try runInChild(w.id, workers: 1, scale: scale)
+        let two = try runInChild(w.id, workers: 2, scale: scale)
+        results += [one, two]
+        print("")
+        print("\(w.id): \(w.title)\(scale < 1 ? " (scaled: \(one.users) users × \(one.items) items)" : "")")
+        if w.runs > 0 {
+            print("  1 worker:  \(f(one.runSeconds, 2)) s for \(w.runs) runs = \(f(one.runSeconds / Double(w.runs) * 1000, 1)) ms per run")
+            print("  2 workers: \(f(two.runSeconds, 2)) s = \(f(two.runSeconds / Double(w.runs) * 1000, 1)) ms per run")
+            print("  speed-up of 2 workers: \(f(one.runSeconds / two.runSeconds, 2))×")
+        } else {
+            print("  world built in \(f(one.buildSeconds, 2)) s, run set up in \(f(one.setupSeconds, 2)) s (not in the step time); \(one.steps) steps")
+            print("  step, 1 worker:   \(f(one.stepSeconds)) s   bare sgemm: \(f(one.sgemmSeconds)) s   step / sgemm: \(f(one.stepSeconds / one.sgemmSeconds, 2))")
+            print("  step, 2 workers:  \(f(two.stepSeconds)) s   bare sgemm: \(f(two.sgemmSeconds)) s   step / sgemm: \(f(two.stepSeconds / two.sgemmSeconds, 2))")
+            print("  speed-up of 2 workers: \(f(one.stepSeconds / two.stepSeconds, 2))×   cost per user: \(f(one.stepSeconds / Double(one.users) * 1e6, 2)) µs per step")
+            print("  phases per step (1 worker; scoring and top-k inside recommend):")
+            for p in PhaseClock.Phase.allCases {
+                let v = one.phases[p.name] ?? 0
+                print("    \(p.name.padding(toLength: 20, withPad: " ", startingAt: 0)) \(f(v)) s  \(f(100 * v / one.stepSeconds, 1))%")
+            }
+        }
+        print("  peak RSS: \(f(one.peakRSSMiB, 0)) MiB (1 worker), \(f(two.peakRSSMiB, 0)) MiB (2 workers)"
+              + (w.runs == 0 ? "; bound 2·(users + items)·d·4 B + 512 MiB = \(f(Double(2 * (one.users + one.items) * w.dimension * 4) / 1_048_576 + 512, 0)) MiB" : ""))
+        print("  1 vs 2 workers identical: \(one.fingerprint == two.fingerprint ? "yes" : "NO (\(one.fingerprint) vs \(two.fingerprint))")")
+    }
+    if scaling {
+        // Cost per user as the population grows (W3's world and metrics, 1 worker).
+        let w3 = workloads[2]
+        print("")
+        print("Scaling: W3's world (10,000 items, d = 32, 5 steps, lean metrics), 1 worker")
+        var base: Double? = nil
+        for n in [10_000, 100_000, 1_000_000] {
+            let users = max(10, Int(Double(n) * scale))
+            FileHandle.standardError.write("scaling: \(users) users …\n".data(using: .utf8)!)
+            let r = try runInChild(w3.id, workers: 1, scale: scale, users: users)
+            let perUser = r.stepSeconds / Double(r.users) * 1e6
+            if base == nil { base = perUser }
+            print("  \(String(r.users).padding(toLength: 9, withPad: " ", startingAt: 0)) users: step \(f(r.stepSeconds)) s = \(f(perUser, 2)) µs per user (\(f(100 * (perUser / base! - 1), 1))% vs the smallest); step / sgemm \(f(r.stepSeconds / r.sgemmSeconds, 2)); peak RSS \(f(r.peakRSSMiB, 0)) MiB")
+        }
+    }
+    if json {
+        let enc = JSONEncoder()
+        enc.outputFormatting = [.sortedKeys, .prettyPrinted]
+        print(String(data: try enc.encode(results), encoding: .utf8)!)
+    }
+    if results.contains(where: { r in results.contains { $0.workload == r.workload && $0.fingerprint != r.fingerprint } }) {
+        exit(1)
+    }
+}
+
+do {
+    try main()
+} catch {
+    FileHandle.standardError.write("cocoon-bench: \(error)\n".data(using: .utf8)!)
+    exit(2)
+}
