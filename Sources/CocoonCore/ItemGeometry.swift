@@ -41,13 +41,28 @@ public final class ItemGeometry: Sendable {
         unitSingle = catalog.unitEmbeddings
     }
 
-    /// Cosine similarity of items i and j.
+    /// Cosine similarity of items i and j (Double; four interleaved partial sums, added in a
+    /// fixed order, so the value is the same on every run).
     @inlinable
     public func cosine(_ i: Int, _ j: Int) -> Double {
-        var s = 0.0
         let d = dimension
-        for k in 0..<d { s += unit[i * d + k] * unit[j * d + k] }
-        return s
+        return unit.withUnsafeBufferPointer { u in
+            let a = u.baseAddress! + i * d, b = u.baseAddress! + j * d
+            var acc = SIMD4<Double>(repeating: 0)
+            var k = 0
+            while k + 4 <= d {
+                let x = SIMD4<Double>(a[k], a[k + 1], a[k + 2], a[k + 3])
+                let y = SIMD4<Double>(b[k], b[k + 1], b[k + 2], b[k + 3])
+                acc = acc + x * y
+                k += 4
+            }
+            var s = (acc[0] + acc[1]) + (acc[2] + acc[3])
+            while k < d {
+                s += a[k] * b[k]
+                k += 1
+            }
+            return s
+        }
     }
 
     /// For every item, the other items whose single-precision cosine similarity is at least

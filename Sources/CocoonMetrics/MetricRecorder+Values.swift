@@ -109,7 +109,8 @@ extension MetricRecorder {
                 default: return Homogeneity.personalization(exposure: x, listLengths: rows.map { _ in k }, k: k)
                 }
             case "rec_jaccard_all_pairs":
-                let sets = rows.map { r in Array(Set(s.slates[(r * k)..<((r + 1) * k)])).sorted() }
+                // Validated slates hold distinct items: sorting makes them sets.
+                let sets = rows.map { r in s.slates[(r * k)..<((r + 1) * k)].sorted() }
                 return pairwise(sets, id: id, step: t, group: gi)
             case "flag_reexposure_rate", "flag_topic_share_delta", "flag_topic_share_did":
                 return flagMetric(id, group: group, groupIndex: gi, snapshot: s)

@@ -47,8 +47,19 @@ public struct DPPReranker: Reranker {
         let m = input.items.count
         let n = min(size, m)
         guard n > 0 else { return RerankOutput(items: [], fallback: false) }
-        let kernel = DPPKernel(input, theta: theta, delta: delta, geometry: geometry, topics: topics)
-        var d2 = (0..<m).map { kernel.q[$0] * kernel.q[$0] }
+        // Only the rows of L for the selected items are ever needed: row j costs O(M·d) from
+        // the candidates' unit embeddings, so no M × M similarity matrix is built.
+        let beta = theta / (2 * (1 - theta))
+        let q = input.scores.map { exp(beta * $0) }
+        let d = geometry.dimension
+        var unit = [Double](repeating: 0, count: m * d)
+        geometry.unit.withUnsafeBufferPointer { u in
+            for (a, i) in input.items.enumerated() {
+                for x in 0..<d { unit[a * d + x] = u[Int(i) * d + x] }
+            }
+        }
+        var row = [Double](repeating: 0, count: m)
+        var d2 = (0..<m).map { q[$0] * q[$0] }
         var f = [Double](repeating: 0, count: n * m)  // F: N × M
         var taken = [Bool](repeating: false, count: m)
         var j = DPPReranker.argmax(d2)
@@ -57,10 +68,16 @@ public struct DPPReranker: Reranker {
         while selected.count < n {
             let k = selected.count - 1
             let dj = d2[j].squareRoot()
+            // L[j, i] = q_j · (1 if i = j, else cos(j, i) / (1 + δ)) · q_i.
+            for i in 0..<m {
+                var c = 0.0
+                for x in 0..<d { c += unit[j * d + x] * unit[i * d + x] }
+                row[i] = q[j] * (i == j ? 1 : c / (1 + delta)) * q[i]
+            }
             for i in 0..<m {
                 var dotF = 0.0
                 for r in 0..<k { dotF += f[r * m + j] * f[r * m + i] }
-                let e = (kernel.entry(j, i) - dotF) / dj
+                let e = (row[i] - dotF) / dj
                 f[k * m + i] = e
                 d2[i] -= e * e
             }

@@ -57,7 +57,54 @@ let workloads = [
     Workload(id: "W3", title: "1,000,000 users × 10,000 items, d = 32, 5 steps (lean metrics)", users: 1_000_000, items: 10_000, dimension: 32, steps: 5, runs: 0,
              metrics: ["list_topic_entropy_bits", "ild_cosine", "arp", "catalog_coverage", "gini_exposure", "rec_jaccard_all_pairs"]),
     Workload(id: "W4", title: "100 users × 1,000 items, d = 32, 50 steps, 200 seeds", users: 100, items: 1_000, dimension: 32, steps: 50, runs: 200),
+    // The default metric set's share of the step (issue: ≤ 10% at 10,000 × 10,000).
+    Workload(id: "W5", title: "10,000 users × 10,000 items, d = 64, 20 steps (metric cost)", users: 10_000, items: 10_000, dimension: 64, steps: 20, runs: 0),
 ]
+
+// MARK: - Plugin protocol overhead
+
+/// The same trivial recommender (everyone gets the most consumed items) in-process and as a
+/// Python plugin over the JSON Lines protocol: step time of each, bytes per step.
+func printPluginOverhead(scale: Double) throws {
+    let users = max(10, Int(10_000 * scale))
+    let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../plugins/popularity.py").standardized.path
+    let yaml = """
+        version: 1
+        name: plugin-overhead
+        seed: 1
+        steps: 20
+        world:
+          catalog: {items: 10000, dimension: 32, topics: 20}
+          population: {users: \(users)}
+        behaviour: {choice: logit}
+        metrics: [catalog_coverage]
+        """
+    let s = try Scenario.decode(yaml)
+    let world = try WorldBuilder.world(s, seed: s.seed, loaded: WorldBuilder.loadCatalog(s.catalog))
+    func run(_ rec: Recommender) throws -> Double {
+        let config = EngineConfig(steps: s.steps, slateSize: s.slateSize, seed: Seed(s.seed).derive("run"), workers: 1)
+        let recorder = MetricRecorder(metrics: s.metrics, executor: BlockExecutor(workers: 1), seed: Seed(s.seed).derive("metrics"))
+        let fp = Fingerprint()
+        let outcome = Engine(world: world, behaviour: s.behaviour, recommender: rec, config: config).run(observers: [fp, recorder])
+        if let f = outcome.failure { throw BenchError.failed("plugin overhead: \(f)") }
+        return (Double(PhaseClock.now() - fp.stepsStarted) / 1e9) / Double(s.steps)
+    }
+    var spec = RecommenderSpec(kind: "popularity")
+    var off = ControlPolicy()
+    off.enabled = false
+    off.excludeConsumed = false
+    off.impressionMemory = 0
+    spec.controls = off
+    let inProcess = try run(try BuiltinRegistry.make(spec))
+    let plugin = try PluginRecommender(command: ["python3", script], timeout: 120)
+    let viaPlugin = try run(plugin)
+    let bytes = Double(plugin.bytesSent + plugin.bytesReceived) / Double(s.steps)
+    print("")
+    print("Plugin protocol overhead: \(users) users, 10,000 items, 20 steps, most-consumed feed (1 worker)")
+    print("  in-process popularity:         \(f(inProcess)) s per step = \(f(1 / inProcess, 1)) steps/s")
+    print("  Python plugin (JSON Lines):    \(f(viaPlugin)) s per step = \(f(1 / viaPlugin, 1)) steps/s")
+    print("  overhead: \(f(viaPlugin - inProcess)) s per step (\(f(viaPlugin / inProcess, 1))×); \(f(bytes / 1_048_576, 2)) MiB per step (sent \(f(Double(plugin.bytesSent) / Double(s.steps) / 1_048_576, 2)), received \(f(Double(plugin.bytesReceived) / Double(s.steps) / 1_048_576, 2))), \(f(bytes / Double(users), 0)) bytes per user-step")
+}
 
 // MARK: - Child: one workload with a given number of workers
 
@@ -211,7 +258,7 @@ enum BenchError: Error, CustomStringConvertible {
     var description: String {
         switch self {
         case .failed(let m): "benchmark failed: \(m)"
-        case .usage(let m): "\(m)\nusage: cocoon-bench [W1 W2 W3 W4 ...] [--scale S] [--json]"
+        case .usage(let m): "\(m)\nusage: cocoon-bench [W1 … W5 SCALING RERANK PLUGIN ...] [--scale S] [--json]"
         }
     }
 }
@@ -220,6 +267,51 @@ extension Scenario {
     var catalogItems: Int {
         if case .generated(let c) = catalog { return c.items }
         return 0
+    }
+}
+
+// MARK: - Re-ranker cost (DPP fast greedy: O(M·N²) + O(N·M·d))
+
+/// Seconds per user of a re-ranker on M candidates for a slate of N, over a fixed set of users.
+func rerankCost(_ reranker: Reranker, m: Int, n: Int, catalog: Catalog, geometry: ItemGeometry, users: Int = 200) -> Double {
+    var r = Seed(5).stream("bench.rerank", m * 1000 + n)
+    let inputs = (0..<users).map { _ -> RerankInput in
+        let items = Sample.withoutReplacement(k: m, of: catalog.count, using: &r).map(Int32.init)
+        let scores = (0..<m).map { Double(m - $0) / Double(m) }
+        return RerankInput(items: items, scores: scores, profile: nil)
+    }
+    var best = Double.infinity
+    for _ in 0..<3 {
+        var sink = 0
+        let t = seconds { for input in inputs { sink &+= reranker.rerank(input, size: n, geometry: geometry, topics: catalog.topics).items.count } }
+        precondition(sink > 0)
+        best = min(best, t)
+    }
+    return best / Double(users)
+}
+
+func printRerankCost() throws {
+    var spec = CatalogSpec()
+    spec.items = 20_000
+    spec.dimension = 64
+    let catalog = try Catalog.generate(spec, seed: Seed(1))
+    let geometry = ItemGeometry(catalog)
+    let dpp = DPPReranker()
+    print("")
+    print("DPP fast greedy (Chen et al. 2018), d = 64: time per user")
+    var base = 0.0
+    print("  N = 10, M doubling (expected ×2 per doubling: O(M·N²) + O(N·M·d)):")
+    for m in [100, 200, 400, 800] {
+        let t = rerankCost(dpp, m: m, n: 10, catalog: catalog, geometry: geometry)
+        print("    M = \(String(m).padding(toLength: 4, withPad: " ", startingAt: 0)) \(f(t * 1e6, 1)) µs\(base > 0 ? "  ×\(f(t / base, 2))" : "")")
+        base = t
+    }
+    base = 0
+    print("  M = 400, N doubling (expected ×4 per doubling for the M·N² part, ×2 for the kernel rows):")
+    for n in [10, 20, 40, 80] {
+        let t = rerankCost(dpp, m: 400, n: n, catalog: catalog, geometry: geometry)
+        print("    N = \(String(n).padding(toLength: 4, withPad: " ", startingAt: 0)) \(f(t * 1e6, 1)) µs\(base > 0 ? "  ×\(f(t / base, 2))" : "")")
+        base = t
     }
 }
 
@@ -269,13 +361,16 @@ func main() throws {
         return
     }
     if args.contains("--help") || args.contains("-h") {
-        print("usage: cocoon-bench [W1 W2 W3 W4 SCALING ...] [--scale S] [--json]   (no workload: all of them)")
+        print("usage: cocoon-bench [W1 … W5 SCALING RERANK PLUGIN ...] [--scale S] [--json]   (no workload: all of them)")
         for w in workloads { print("  \(w.id): \(w.title)") }
         return
     }
-    let scaling = args.isEmpty || args.contains { $0.uppercased() == "SCALING" }
-    args.removeAll { $0.uppercased() == "SCALING" }
-    let chosen = args.isEmpty && scaling && CommandLine.arguments.dropFirst().contains(where: { $0.uppercased() == "SCALING" }) ? [] : args.isEmpty ? workloads : try args.map { a in
+    let everything = args.isEmpty
+    let scaling = everything || args.contains { $0.uppercased() == "SCALING" }
+    let rerank = everything || args.contains { $0.uppercased() == "RERANK" }
+    let pluginBench = everything || args.contains { $0.uppercased() == "PLUGIN" }
+    args.removeAll { ["SCALING", "RERANK", "PLUGIN"].contains($0.uppercased()) }
+    let chosen = args.isEmpty && !everything ? [] : args.isEmpty ? workloads : try args.map { a in
         guard let w = workloads.first(where: { $0.id == a.uppercased() }) else { throw BenchError.usage("unknown workload \(a)") }
         return w
     }
@@ -308,6 +403,8 @@ func main() throws {
               + (w.runs == 0 ? "; bound 2·(users + items)·d·4 B + 512 MiB = \(f(Double(2 * (one.users + one.items) * w.dimension * 4) / 1_048_576 + 512, 0)) MiB" : ""))
         print("  1 vs 2 workers identical: \(one.fingerprint == two.fingerprint ? "yes" : "NO (\(one.fingerprint) vs \(two.fingerprint))")")
     }
+    if rerank { try printRerankCost() }
+    if pluginBench { try printPluginOverhead(scale: scale) }
     if scaling {
         // Cost per user as the population grows (W3's world and metrics, 1 worker).
         let w3 = workloads[2]
