@@ -3,8 +3,10 @@ import CocoonMath
 import Foundation
 import Testing
 
+/// Writes `text` to a file `name` in a folder of its own: parameterised cases run in parallel,
+/// and a shared path would let one case read another's file.
 private func temp(_ name: String, _ text: String) throws -> String {
-    let dir = FileManager.default.temporaryDirectory.appendingPathComponent("cocoon-load-\(getpid())")
+    let dir = FileManager.default.temporaryDirectory.appendingPathComponent("cocoon-load-\(getpid())/\(UUID().uuidString)")
     try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
     let url = dir.appendingPathComponent(name)
     try text.write(to: url, atomically: true, encoding: .utf8)
