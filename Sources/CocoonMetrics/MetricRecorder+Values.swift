@@ -17,34 +17,39 @@ extension MetricRecorder {
         let blocks = BlockExecutor.blocks(count: n, blockSize: blockSize)
         let out = SharedArray<Double>(repeating: .nan, count: n * ids.count)
         let hist = history, rel = relevant, relSets = relevantSets, ideal = idealDCG
+        // Metric ids resolved once per step, not compared as strings per user.
+        let known = ["ild_cosine", "ild_topic", "topic_coverage", "list_topic_entropy_bits", "calibration_kl", "profile_topic_coverage",
+                     "novelty_miuf", "arp", "tail_percentage", "unexpectedness", "serendipity_unexp_x_rel", "alpha_ndcg_at10",
+                     "subtopic_recall_at10", "eild_cosine_rel_logdisc"]
+        let codes = ids.map { known.firstIndex(of: $0) ?? -1 }
         executor.forEach(blockCount: blocks.count) { b, _ in
             for row in blocks[b] {
                 let u = Int(s.users[row])
                 let list = s.slates[(row * k)..<((row + 1) * k)]
                 var meanUnit: [Double]?? = nil
-                for (j, id) in ids.enumerated() {
+                for (j, code) in codes.enumerated() {
                     let v: Double?
-                    switch id {
-                    case "ild_cosine": v = ListMetrics.ildCosine(list, g)
-                    case "ild_topic": v = ListMetrics.ildTopic(list, t)
-                    case "topic_coverage": v = ListMetrics.topicCoverage(list, t)
-                    case "list_topic_entropy_bits": v = ListMetrics.topicEntropy(list, t)
-                    case "calibration_kl": v = ListMetrics.calibrationKL(list, history: hist[u], t)
-                    case "profile_topic_coverage": v = ListMetrics.profileTopicCoverage(list, history: hist[u], t)
-                    case "novelty_miuf": v = pop.noveltyMIUF(list)
-                    case "arp": v = list.isEmpty ? nil : Double(list.reduce(0) { $0 + pop.count[Int($1)] }) / Double(list.count)
-                    case "tail_percentage":
+                    switch code {
+                    case 0: v = ListMetrics.ildCosine(list, g)
+                    case 1: v = ListMetrics.ildTopic(list, t)
+                    case 2: v = ListMetrics.topicCoverage(list, t)
+                    case 3: v = ListMetrics.topicEntropy(list, t)
+                    case 4: v = ListMetrics.calibrationKL(list, history: hist[u], t)
+                    case 5: v = ListMetrics.profileTopicCoverage(list, history: hist[u], t)
+                    case 6: v = pop.noveltyMIUF(list)
+                    case 7: v = list.isEmpty ? nil : Double(list.reduce(0) { $0 + pop.count[Int($1)] }) / Double(list.count)
+                    case 8:
                         v = list.isEmpty ? nil : Double(list.filter { tail[Int($0)] }.count) / Double(list.count)
-                    case "unexpectedness":
+                    case 9:
                         if meanUnit == nil { meanUnit = .some(ListMetrics.meanUnit(hist[u], g)) }
                         v = ListMetrics.unexpectedness(list, meanUnit: meanUnit!, g)
-                    case "serendipity_unexp_x_rel":
+                    case 10:
                         if meanUnit == nil { meanUnit = .some(ListMetrics.meanUnit(hist[u], g)) }
                         v = ListMetrics.serendipity(list, meanUnit: meanUnit!, relevant: relSets[u], g)
-                    case "alpha_ndcg_at10":
+                    case 11:
                         v = rel[u].isEmpty || ideal[u] <= 0 ? nil : ListMetrics.alphaDCG(list, relevant: relSets[u], t) / ideal[u]
-                    case "subtopic_recall_at10": v = ListMetrics.subtopicRecall(list, relevant: rel[u], t)
-                    case "eild_cosine_rel_logdisc": v = ListMetrics.eild(list, relevant: relSets[u], g)
+                    case 12: v = ListMetrics.subtopicRecall(list, relevant: rel[u], t)
+                    case 13: v = ListMetrics.eild(list, relevant: relSets[u], g)
                     default: v = nil
                     }
                     out[row * ids.count + j] = v ?? .nan
