@@ -269,9 +269,14 @@ public final class MetricRecorder: StepObserver, @unchecked Sendable {
             excludedCount[gi].append(0)
         }
         let k = s.slateSize
+        let topics = run.world.catalog.topics
+        var v = [Double](repeating: 0, count: g)  // one slate's topic shares, reused
         for (row, u32) in s.users.enumerated() {
             let u = Int(u32)
-            let v = slateShares(s.slates[(row * k)..<((row + 1) * k)])
+            // As slateShares, without two allocations per user.
+            for q in 0..<g { v[q] = 0 }
+            for p in 0..<k { topics.accumulate(item: Int(s.slates[row * k + p]), into: &v) }
+            for q in 0..<g { v[q] = v[q] / Double(max(k, 1)) }
             for (gi, grp) in groups.enumerated() where grp.members[u] {
                 for q in 0..<g { shareSum[gi][t][q] += v[q] }
                 shareCount[gi][t] += 1
