@@ -130,7 +130,7 @@ public final class Engine {
             if Interruption.isRequested { return RunOutcome(stepsCompleted: t, failure: .interrupted(step: t)) }
             do {
                 let snapshot = try step(t)
-                let clock = PhaseClock.isEnabled ? PhaseClock.now() : 0
+                let clock = PhaseClock.start()
                 defer { PhaseClock.shared.add(.metrics, since: clock) }
                 do {
                     for o in observers { try o.observe(snapshot) }
@@ -166,7 +166,7 @@ public final class Engine {
         let request = RecommendRequest(
             step: t, users: active, slateSize: k, controls: controls, changes: changes, wantsTags: config.wantsTags)
         let batch: SlateBatch
-        var clock = PhaseClock.isEnabled ? PhaseClock.now() : 0
+        var clock = PhaseClock.start()
         do {
             batch = try recommender.recommend(request)
         } catch let e as EngineError {
@@ -185,7 +185,7 @@ public final class Engine {
         PhaseClock.shared.add(.recommend, since: clock)
 
         // 4. Users respond.
-        clock = PhaseClock.isEnabled ? PhaseClock.now() : 0
+        clock = PhaseClock.start()
         let response = respond(users: active, slates: batch.items, step: t)
         PhaseClock.shared.add(.choice, since: clock)
 
@@ -201,7 +201,7 @@ public final class Engine {
         let feedback = FeedbackBatch(
             step: t, users: active, slateSize: k, slates: batch.items, outcomes: response.outcomes,
             dwell: response.dwell, left: response.left)
-        clock = PhaseClock.isEnabled ? PhaseClock.now() : 0
+        clock = PhaseClock.start()
         do {
             try recommender.observe(feedback)
         } catch let e as EngineError {
@@ -213,7 +213,7 @@ public final class Engine {
         PhaseClock.shared.add(.recommenderUpdate, since: clock)
 
         // 6. User state moves.
-        clock = PhaseClock.isEnabled ? PhaseClock.now() : 0
+        clock = PhaseClock.start()
         updateState(users: active, slates: batch.items, outcomes: response.outcomes, step: t)
         state.applyLeaves(response.left)
         PhaseClock.shared.add(.stateUpdate, since: clock)

@@ -66,7 +66,7 @@ public struct SimulationWorld: Sendable {
             }
             var topIndex: Int? = nil
             if let t = iv.selection.topInterest {
-                guard let j = names.firstIndex(of: t) ?? TopicTable.positionalIndex(t, count: names.count) else {
+                guard let j = TopicTable.index(of: t, in: names) else {
                     throw WorldError.unknownTopic(t, intervention: iv.name, known: names)
                 }
                 topIndex = j
@@ -120,7 +120,7 @@ public struct SimulationWorld: Sendable {
 
     private static func checkTopics(in action: Intervention.Action, names: [String], intervention: String) throws {
         func check(_ r: Intervention.TopicRef) throws {
-            if case .named(let s) = r, !names.contains(s), TopicTable.positionalIndex(s, count: names.count) == nil {
+            if case .named(let s) = r, TopicTable.index(of: s, in: names) == nil {
                 throw WorldError.unknownTopic(s, intervention: intervention, known: names)
             }
         }

@@ -66,14 +66,12 @@ public struct TopicTable: Sendable, Equatable {
 
     /// The index of the topic called `name`, or of `#N` (the N-th topic from 0, in catalog
     /// order: a reference that works on any catalog with more than N topics), if any.
-    public func index(of name: String) -> Int? {
-        if let i = names.firstIndex(of: name) { return i }
-        return TopicTable.positionalIndex(name, count: names.count)
-    }
+    public func index(of name: String) -> Int? { TopicTable.index(of: name, in: names) }
 
-    /// N for a `#N` reference with 0 ≤ N < count, else nil.
-    public static func positionalIndex(_ ref: String, count: Int) -> Int? {
-        guard ref.hasPrefix("#"), let n = Int(ref.dropFirst()), n >= 0, n < count else { return nil }
+    /// The index of topic `ref` among `names`: a name, or `#N` with 0 ≤ N < names.count.
+    public static func index(of ref: String, in names: [String]) -> Int? {
+        if let i = names.firstIndex(of: ref) { return i }
+        guard ref.hasPrefix("#"), let n = Int(ref.dropFirst()), n >= 0, n < names.count else { return nil }
         return n
     }
 }

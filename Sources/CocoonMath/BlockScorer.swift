@@ -85,11 +85,11 @@ public struct BlockScorer: Sendable {
         while t0 < m {
             let t1 = min(t0 + tileSize, m)
             let width = t1 - t0
-            let c0 = timed ? PhaseClock.now() : 0
+            let c0 = PhaseClock.start()
             workspace.withTile(rows: b, width: width) { tile in
                 Matrix.gemmRows(users, rows: rows, items, itemRange: t0..<t1, into: &tile)
             }
-            let c1 = timed ? PhaseClock.now() : 0
+            let c1 = PhaseClock.start()
             for r in 0..<b {
                 workspace.withRow(r, width: width) { span in
                     adjust?(r, t0, &span)

@@ -191,8 +191,15 @@ public enum BLAS {
 
     /// `x` scaled to unit norm; a zero vector is returned unchanged.
     public static func normalized<X: Collection<Float>>(_ x: X) -> [Float] {
+        var v = Array(x)
+        normalize(&v)
+        return v
+    }
+
+    /// Scales `x` to unit norm in place (a zero vector stays zero).
+    public static func normalize(_ x: inout [Float]) {
         let n = norm(x)
-        return n > 0 ? x.map { $0 / n } : Array(x)
+        if n > 0 { for j in x.indices { x[j] = x[j] / n } }
     }
 
     // Contiguous collections (Array, ArraySlice, matrix rows) are passed without a copy.

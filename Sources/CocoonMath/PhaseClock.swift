@@ -63,6 +63,10 @@ public final class PhaseClock: @unchecked Sendable {
         return UInt64(ts.tv_sec) &* 1_000_000_000 &+ UInt64(ts.tv_nsec)
     }
 
+    /// The start of a timed section: ``now()`` when collection is on, else 0 (no clock read).
+    @inline(__always)
+    public static func start() -> UInt64 { enabled ? now() : 0 }
+
     /// Adds `nanoseconds` to a phase.
     public func add(_ phase: Phase, nanoseconds: UInt64) {
         lock.lock()

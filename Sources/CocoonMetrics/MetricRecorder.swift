@@ -234,18 +234,20 @@ public final class MetricRecorder: StepObserver, @unchecked Sendable {
     }
 
     /// The topic-share vector of one slate (C9 shares, divided by the slate length).
-    func slateShares(_ l: ArraySlice<Int32>) -> [Double] {
+    /// Writes the slate's topic shares into `v` (length: the topic count), reusing it.
+    func slateShares(_ l: ArraySlice<Int32>, into v: inout [Double]) {
         let t = run.world.catalog.topics
-        var v = [Double](repeating: 0, count: t.count)
+        for q in v.indices { v[q] = 0 }
         for i in l { t.accumulate(item: Int(i), into: &v) }
         let k = Double(max(l.count, 1))
-        return v.map { $0 / k }
+        for q in v.indices { v[q] = v[q] / k }
     }
 
     /// Records step t's share sums per group and moves users who flagged before t out of the
     /// control set (for every stored step).
     func updateControlSums(_ s: StepSnapshot) {
         let t = s.step, g = run.world.catalog.topics.count
+        var v = [Double](repeating: 0, count: g)  // one slate's topic shares, reused
         // New exclusions: users whose first flag is on a list before t.
         var newlyExcluded: [Int] = []
         for u in 0..<excluded.count where !excluded[u] && firstFlagStep[u] < t {
@@ -255,7 +257,7 @@ public final class MetricRecorder: StepObserver, @unchecked Sendable {
         for u in newlyExcluded {
             for r in 0..<min(t, slatesByStep.count) {
                 guard let l = slate(of: Int32(u), at: r) else { continue }
-                let v = slateShares(l)
+                slateShares(l, into: &v)
                 for (gi, grp) in groups.enumerated() where grp.members[u] {
                     for q in 0..<g { excludedSum[gi][r][q] += v[q] }
                     excludedCount[gi][r] += 1
@@ -269,14 +271,9 @@ public final class MetricRecorder: StepObserver, @unchecked Sendable {
             excludedCount[gi].append(0)
         }
         let k = s.slateSize
-        let topics = run.world.catalog.topics
-        var v = [Double](repeating: 0, count: g)  // one slate's topic shares, reused
         for (row, u32) in s.users.enumerated() {
             let u = Int(u32)
-            // As slateShares, without two allocations per user.
-            for q in 0..<g { v[q] = 0 }
-            for p in 0..<k { topics.accumulate(item: Int(s.slates[row * k + p]), into: &v) }
-            for q in 0..<g { v[q] = v[q] / Double(max(k, 1)) }
+            slateShares(s.slates[(row * k)..<((row + 1) * k)], into: &v)
             for (gi, grp) in groups.enumerated() where grp.members[u] {
                 for q in 0..<g { shareSum[gi][t][q] += v[q] }
                 shareCount[gi][t] += 1

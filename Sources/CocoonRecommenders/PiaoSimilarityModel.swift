@@ -60,9 +60,10 @@ public final class PiaoSimilarityModel: ScoringModel, @unchecked Sendable {
         guard let c = catalog else { return }
         let d = c.dimension
         let k = feedback.slateSize
+        var x = [Float](repeating: 0, count: d)  // one user's observed interest, reused
         for (row, u32) in feedback.users.enumerated() {
             let u = Int(u32)
-            var x = Array(observed.row(u))
+            for (j, v) in observed.row(u).enumerated() { x[j] = v }
             var r = seed.stream("noise", Int(streamIDs[u]), feedback.step)
             for p in 0..<k {
                 let i = Int(feedback.slates[row * k + p])
@@ -71,8 +72,8 @@ public final class PiaoSimilarityModel: ScoringModel, @unchecked Sendable {
                     x[j] += g * c.unitEmbeddings[i, j] + Float(sigma * Sample.normal(using: &r))
                     if clip { x[j] = max(x[j], 0) }
                 }
-                if x.allSatisfy({ $0 == 0 }) { x = [Float](repeating: 1, count: d) }
-                x = BLAS.normalized(x)
+                if x.allSatisfy({ $0 == 0 }) { for j in 0..<d { x[j] = 1 } }
+                BLAS.normalize(&x)
             }
             observed.setRow(u, to: x)
         }

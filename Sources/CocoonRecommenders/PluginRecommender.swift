@@ -162,26 +162,20 @@ public final class PluginRecommender: Recommender {
         w.strings(world.segmentNames)
         w.raw(",\"of_user\":")
         w.ints(world.segments)
-        w.raw("},\"attributes\":[")
-        var first = true
-        for (u, a) in world.attributes.enumerated() {
-            guard let a, a.consented else { continue }
-            if !first { w.raw(",") }
-            first = false
-            w.raw("{\"user\":\(u),\"age_band\":")
-            w.string(a.ageBand)
+        w.raw("},\"attributes\":")
+        let consented = world.attributes.enumerated().compactMap { u, a in a.flatMap { $0.consented ? (u, $0) : nil } }
+        w.array(consented) { w, ua in
+            w.raw("{\"user\":\(ua.0),\"age_band\":")
+            w.string(ua.1.ageBand)
             w.raw(",\"occupation\":")
-            w.string(a.occupation)
+            w.string(ua.1.occupation)
             w.raw(",\"consumption_level\":")
-            w.string(a.consumptionLevel)
+            w.string(ua.1.consumptionLevel)
             w.raw("}")
         }
-        w.raw("],\"seed_history\":[")
-        for (u, h) in world.seedHistory.enumerated() {
-            if u > 0 { w.raw(",") }
-            w.ints(h)
-        }
-        w.raw("]}\n")
+        w.raw(",\"seed_history\":")
+        w.array(world.seedHistory) { $0.ints($1) }
+        w.raw("}\n")
         try p.send(w.bytes, phase: "start", step: 0)
         _ = try expect("ready", from: p, phase: "start")
     }
@@ -189,46 +183,37 @@ public final class PluginRecommender: Recommender {
     static func writeCatalog(_ c: Catalog, into w: inout JSONLineWriter) {
         w.raw("{\"items\":\(c.count),\"dimension\":\(c.dimension),\"topics\":")
         w.strings(c.topics.names)
-        w.raw(",\"embeddings\":[")
+        w.raw(",\"embeddings\":")
         c.embeddings.storage.withUnsafeBufferPointer { e in
             let d = c.dimension
-            for i in 0..<c.count {
-                if i > 0 { w.raw(",") }
-                w.floats(e[(i * d)..<((i + 1) * d)])
-            }
+            w.array(0..<c.count) { $0.floats(e[($1 * d)..<(($1 + 1) * d)]) }
         }
-        w.raw("],\"item_topics\":[")
-        for i in 0..<c.count {
-            if i > 0 { w.raw(",") }
-            w.ints(c.topics.topics(of: i))
-        }
-        w.raw("],\"quality\":")
+        w.raw(",\"item_topics\":")
+        w.array(0..<c.count) { $0.ints(c.topics.topics(of: $1)) }
+        w.raw(",\"quality\":")
         w.floats(c.quality[...])
         w.raw(",\"popularity_prior\":")
         w.floats(c.popularityPrior[...])
         w.raw(",\"creators\":")
         w.ints(c.creators)
-        w.raw(",\"flags\":[")
-        for i in 0..<c.count {
-            if i > 0 { w.raw(",") }
-            w.strings(ItemFlags.names.filter { c.flags[i].contains($0.1) }.map(\.0))
-        }
-        w.raw("]}")
+        w.raw(",\"flags\":")
+        w.array(0..<c.count) { w, i in w.strings(ItemFlags.names.filter { c.flags[i].contains($0.1) }.map(\.0)) }
+        w.raw("}")
     }
 
     static func encodeRecommend(_ r: RecommendRequest) -> [UInt8] {
         var w = JSONLineWriter()
         w.raw("{\"type\":\"recommend\",\"step\":\(r.step),\"slate_size\":\(r.slateSize),\"want_tags\":\(r.wantsTags),\"users\":")
         w.ints(r.users)
-        w.raw(",\"controls\":[")
-        var first = true
-        for u in r.users {
+        w.raw(",\"controls\":")
+        // Only users whose controls differ from the defaults.
+        let changed = r.users.filter { u in
             let c = r.controls[Int(u)]
-            guard !c.personalisation || !c.declaredTags.isEmpty || !c.deletedTags.isEmpty || !c.blockedTopics.isEmpty
+            return !c.personalisation || !c.declaredTags.isEmpty || !c.deletedTags.isEmpty || !c.blockedTopics.isEmpty
                 || !c.blockedCreators.isEmpty || !c.notInterested.isEmpty
-            else { continue }
-            if !first { w.raw(",") }
-            first = false
+        }
+        w.array(changed) { w, u in
+            let c = r.controls[Int(u)]
             w.raw("{\"user\":\(u),\"personalisation\":\(c.personalisation),\"declared_tags\":")
             w.ints(c.declaredTags)
             w.raw(",\"deleted_tags\":")
@@ -239,15 +224,13 @@ public final class PluginRecommender: Recommender {
             w.ints(c.blockedCreators)
             w.raw(",\"not_interested\":\(c.notInterested.count)}")
         }
-        w.raw("],\"new_marks\":[")
-        first = true
-        for ch in r.changes {
-            guard ch.kind == .notInterested, let m = ch.mark else { continue }
-            if !first { w.raw(",") }
-            first = false
-            w.raw("{\"user\":\(ch.user),\"item\":\(m.item),\"topic\":\(m.topic),\"scope\":\"\(m.scope.rawValue)\",\"list_step\":\(m.listStep)}")
+        w.raw(",\"new_marks\":")
+        let marks = r.changes.compactMap { ch in ch.kind == .notInterested ? ch.mark.map { (ch.user, $0) } : nil }
+        w.array(marks) { w, um in
+            let (user, m) = um
+            w.raw("{\"user\":\(user),\"item\":\(m.item),\"topic\":\(m.topic),\"scope\":\"\(m.scope.rawValue)\",\"list_step\":\(m.listStep)}")
         }
-        w.raw("]}\n")
+        w.raw("}\n")
         return w.bytes
     }
 
@@ -260,34 +243,17 @@ public final class PluginRecommender: Recommender {
             ("consumed", .consumed), ("skipped", .skipped), ("not_interested", .notInterested),
             ("not_interested_topic", .notInterestedTopic),
         ]
+        // Slate positions of a row with a given outcome (lazy: nothing allocated per user).
+        func positions(_ row: Int, _ outcome: Outcome) -> LazyFilterSequence<Range<Int>> {
+            (row * k..<(row + 1) * k).lazy.filter { f.outcomes[$0] == outcome }
+        }
         for (key, outcome) in lists {
-            w.raw(",\"\(key)\":[")
-            for row in 0..<f.users.count {
-                if row > 0 { w.raw(",") }
-                w.raw("[")
-                var firstItem = true
-                for p in 0..<k where f.outcomes[row * k + p] == outcome {
-                    if !firstItem { w.raw(",") }
-                    firstItem = false
-                    w.int(f.slates[row * k + p])
-                }
-                w.raw("]")
-            }
-            w.raw("]")
+            w.raw(",\"\(key)\":")
+            w.array(0..<f.users.count) { w, row in w.ints(positions(row, outcome).map { f.slates[$0] }) }
         }
-        w.raw(",\"dwell\":[")
-        for row in 0..<f.users.count {
-            if row > 0 { w.raw(",") }
-            w.raw("[")
-            var firstItem = true
-            for p in 0..<k where f.outcomes[row * k + p] == .consumed {
-                if !firstItem { w.raw(",") }
-                firstItem = false
-                w.float(f.dwell[row * k + p])
-            }
-            w.raw("]")
-        }
-        w.raw("],\"left\":")
+        w.raw(",\"dwell\":")
+        w.array(0..<f.users.count) { w, row in w.floats(positions(row, .consumed).map { f.dwell[$0] }) }
+        w.raw(",\"left\":")
         w.ints(f.left)
         w.raw("}\n")
         return w.bytes
@@ -410,15 +376,20 @@ struct JSONLineWriter {
 
     mutating func int<T: BinaryInteger>(_ v: T) { bytes.append(contentsOf: String(v).utf8) }
 
-    mutating func ints<C: Collection>(_ a: C) where C.Element: BinaryInteger {
+    /// `[e0,e1,…]`, each element written by `element`.
+    mutating func array<S: Sequence>(_ s: S, _ element: (inout JSONLineWriter, S.Element) -> Void) {
         bytes.append(91)
         var first = true
-        for v in a {
+        for v in s {
             if !first { bytes.append(44) }
             first = false
-            bytes.append(contentsOf: String(v).utf8)
+            element(&self, v)
         }
         bytes.append(93)
+    }
+
+    mutating func ints<S: Sequence>(_ a: S) where S.Element: BinaryInteger {
+        array(a) { $0.int($1) }
     }
 
     /// A float in shortest round-trip form (non-finite values as 0).
@@ -434,15 +405,8 @@ struct JSONLineWriter {
         }
     }
 
-    mutating func floats<C: Collection>(_ a: C) where C.Element == Float {
-        bytes.append(91)
-        var first = true
-        for v in a {
-            if !first { bytes.append(44) }
-            first = false
-            float(v)
-        }
-        bytes.append(93)
+    mutating func floats<S: Sequence>(_ a: S) where S.Element == Float {
+        array(a) { $0.float($1) }
     }
 
     mutating func string(_ s: String) {
@@ -466,11 +430,6 @@ struct JSONLineWriter {
     }
 
     mutating func strings(_ a: [String]) {
-        bytes.append(91)
-        for (j, s) in a.enumerated() {
-            if j > 0 { bytes.append(44) }
-            string(s)
-        }
-        bytes.append(93)
+        array(a) { $0.string($1) }
     }
 }

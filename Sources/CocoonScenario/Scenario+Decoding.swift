@@ -554,7 +554,7 @@ extension Scenario {
             let names = c.resolvedTopicNames
             for (j, iv) in interventions.enumerated() {
                 let node = (try? m.get("interventions")?.list()[j]) ?? root
-                for t in Scenario.namedTopics(iv) where !names.contains(t) && TopicTable.positionalIndex(t, count: names.count) == nil {
+                for t in Scenario.namedTopics(iv) where TopicTable.index(of: t, in: names) == nil {
                     throw node.error("intervention '\(iv.name)' names topic '\(t)'\(Suggestions.hint(for: t, in: names)), which the catalog does not have (topics: \(names.prefix(10).joined(separator: ", "))\(names.count > 10 ? ", …" : ""))")
                 }
                 if let seg = iv.selection.segment, !population.segments.contains(where: { $0.name == seg }) {

@@ -23,8 +23,13 @@ enum CLI {
 
     /// Runs `cocoon args…` in `directory` (default: the repository) and waits.
     static func run(_ args: [String], in directory: String? = nil, environment: [String: String] = [:]) throws -> Result {
+        try exec(binary, args, in: directory, environment: environment)
+    }
+
+    /// Runs any program (an absolute path) with `args` in `directory` and waits.
+    static func exec(_ program: String, _ args: [String], in directory: String? = nil, environment: [String: String] = [:]) throws -> Result {
         let p = Process()
-        p.executableURL = URL(fileURLWithPath: binary)
+        p.executableURL = URL(fileURLWithPath: program)
         p.arguments = args
         p.currentDirectoryURL = URL(fileURLWithPath: directory ?? repo)
         var env = ProcessInfo.processInfo.environment

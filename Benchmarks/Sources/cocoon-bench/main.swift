@@ -82,10 +82,7 @@ func printPluginOverhead(scale: Double) throws {
     let s = try Scenario.decode(yaml)
     let world = try WorldBuilder.world(s, seed: s.seed, loaded: WorldBuilder.loadCatalog(s.catalog))
     func run(_ rec: Recommender) throws -> Double {
-        let config = EngineConfig(steps: s.steps, slateSize: s.slateSize, seed: Seed(s.seed).derive("run"), workers: 1)
-        let recorder = MetricRecorder(metrics: s.metrics, executor: BlockExecutor(workers: 1), seed: Seed(s.seed).derive("metrics"))
-        let fp = Fingerprint()
-        let outcome = Engine(world: world, behaviour: s.behaviour, recommender: rec, config: config).run(observers: [fp, recorder])
+        let (outcome, fp) = runEngine(s, world: world, recommender: rec, workers: 1)
         if let f = outcome.failure { throw BenchError.failed("plugin overhead: \(f)") }
         return (Double(PhaseClock.now() - fp.stepsStarted) / 1e9) / Double(s.steps)
     }
@@ -125,6 +122,16 @@ final class Fingerprint: StepObserver {
     @inline(__always) func mix(_ x: UInt64) {
         hash = (hash ^ x) &* 0x100_0000_01b3
     }
+}
+
+/// Runs a scenario on a world with the observers every measurement uses: the fingerprint
+/// (first, so it timestamps the end of set-up) and the scenario's metric recorder.
+func runEngine(_ s: Scenario, world: SimulationWorld, recommender: Recommender, workers: Int) -> (outcome: RunOutcome, fingerprint: Fingerprint) {
+    let config = EngineConfig(steps: s.steps, slateSize: s.slateSize, seed: Seed(s.seed).derive("run"), workers: workers)
+    let recorder = MetricRecorder(metrics: s.metrics, executor: BlockExecutor(workers: workers), seed: Seed(s.seed).derive("metrics"))
+    let fp = Fingerprint()
+    let outcome = Engine(world: world, behaviour: s.behaviour, recommender: recommender, config: config).run(observers: [fp, recorder])
+    return (outcome, fp)
 }
 
 struct ChildResult: Codable {
@@ -199,12 +206,7 @@ func runChild(_ w: Workload, workers: Int, scale: Double, users: Int? = nil) thr
                 do {
                     let sc = try Scenario.decode(w.scenario(scale: scale, seed: UInt64(run + 1)))
                     let world = try WorldBuilder.world(sc, seed: sc.seed, loaded: WorldBuilder.loadCatalog(sc.catalog))
-                    let one = BlockExecutor(workers: 1)
-                    let rec = try BuiltinRegistry.make(sc.recommender)
-                    let config = EngineConfig(steps: sc.steps, slateSize: sc.slateSize, seed: Seed(sc.seed).derive("run"), workers: 1)
-                    let recorder = MetricRecorder(metrics: sc.metrics, executor: one, seed: Seed(sc.seed).derive("metrics"))
-                    let fp = Fingerprint()
-                    let outcome = Engine(world: world, behaviour: sc.behaviour, recommender: rec, config: config).run(observers: [recorder, fp])
+                    let (outcome, fp) = runEngine(sc, world: world, recommender: try BuiltinRegistry.make(sc.recommender), workers: 1)
                     if outcome.failure != nil { failures[run] = 1 }
                     hashes[run] = fp.hash
                 } catch {
@@ -213,7 +215,7 @@ func runChild(_ w: Workload, workers: Int, scale: Double, users: Int? = nil) thr
             }
         }
         if failures.toArray().contains(1) { throw BenchError.failed("a W4 run failed") }
-        result.items = try Scenario.decode(w.scenario(scale: scale)).catalogItems
+        result.items = s.catalogItems
         result.stepSeconds = result.runSeconds / Double(w.runs * w.steps)
         let all = Fingerprint()
         for h in hashes.toArray() { all.mix(h) }
@@ -228,16 +230,12 @@ func runChild(_ w: Workload, workers: Int, scale: Double, users: Int? = nil) thr
     }
     result.users = world.users.count
     result.items = world.catalog.count
-    let executor = BlockExecutor(workers: workers)
     let rec = try BuiltinRegistry.make(s.recommender)
-    let config = EngineConfig(steps: s.steps, slateSize: s.slateSize, seed: Seed(s.seed).derive("run"), workers: workers)
-    let recorder = MetricRecorder(metrics: s.metrics, executor: executor, seed: Seed(s.seed).derive("metrics"))
-    let fp = Fingerprint()
-    let engine = Engine(world: world, behaviour: s.behaviour, recommender: rec, config: config)
-    var outcome: RunOutcome!
+    var run: (outcome: RunOutcome, fingerprint: Fingerprint)!
     PhaseClock.shared.reset()
     let started = PhaseClock.now()
-    result.runSeconds = seconds { outcome = engine.run(observers: [fp, recorder]) }
+    result.runSeconds = seconds { run = runEngine(s, world: world, recommender: rec, workers: workers) }
+    let (outcome, fp) = run!
     if let f = outcome.failure { throw BenchError.failed("\(w.id): \(f)") }
     result.setupSeconds = Double(fp.stepsStarted - started) / 1e9
     result.stepSeconds = (result.runSeconds - result.setupSeconds) / Double(s.steps)
