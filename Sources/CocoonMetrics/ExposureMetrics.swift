@@ -139,14 +139,24 @@ public enum Homogeneity {
         return total / Double(pairs)
     }
 
-    /// The same mean over a seeded sample of `sampleSize` distinct pairs (for very large
-    /// populations); the caller reports it as sampled.
+    /// The same mean over a seeded sample of `sampleSize` pairs of distinct sets, drawn with
+    /// replacement (for very large populations); the caller reports it as sampled.
     public static func sampledPairwiseJaccard<G: RandomNumberGenerator>(
         _ sets: [[Int32]], sampleSize: Int, using rng: inout G, executor: BlockExecutor? = nil
     )
         -> Double?
     {
-        let n = sets.count
+        var offsets = [Int](repeating: 0, count: sets.count + 1)
+        for (u, s) in sets.enumerated() { offsets[u + 1] = offsets[u] + s.count }
+        return sampledPairwiseJaccard(flat: Array(sets.joined()), offsets: offsets, sampleSize: sampleSize, using: &rng, executor: executor)
+    }
+
+    /// The same for sets stored flat: set j is `flat[offsets[j]..<offsets[j + 1]]` (sorted,
+    /// duplicate-free).
+    public static func sampledPairwiseJaccard<G: RandomNumberGenerator>(
+        flat: [Int32], offsets: [Int], sampleSize: Int, using rng: inout G, executor: BlockExecutor? = nil
+    ) -> Double? {
+        let n = offsets.count - 1
         if n < 2 { return nil }
         // Pairs are drawn in order from the one stream; chunks of pairs are then summed on the
         // executor and the chunk sums added in chunk order, so the value does not depend on the
@@ -162,14 +172,30 @@ public enum Homogeneity {
         let chunks = BlockExecutor.blocks(count: sampleSize, blockSize: 8192)
         let sums = SharedArray<Double>(repeating: 0, count: chunks.count)
         let counts = SharedArray<Int>(repeating: 0, count: chunks.count)
-        let drawn = pairs
+        let drawn = pairs, members = flat, starts = offsets
         (executor ?? BlockExecutor(workers: 1)).forEach(blockCount: chunks.count) { c, _ in
             var sum = 0.0
             var counted = 0
-            for p in chunks[c] {
-                if let j = jaccard(sets[Int(drawn[2 * p])], sets[Int(drawn[2 * p + 1])]) {
-                    sum += j
-                    counted += 1
+            members.withUnsafeBufferPointer { m in
+                starts.withUnsafeBufferPointer { st in
+                    drawn.withUnsafeBufferPointer { dr in
+                        for p in chunks[c] {
+                            let a = Int(dr[2 * p]), b = Int(dr[2 * p + 1])
+                            var i = st[a], j = st[b]
+                            let ie = st[a + 1], je = st[b + 1]
+                            let total = (ie - i) + (je - j)
+                            if total == 0 { continue }
+                            var inter = 0
+                            while i < ie && j < je {
+                                let x = m[i], y = m[j]
+                                if x == y { inter += 1 }
+                                if x <= y { i += 1 }
+                                if y <= x { j += 1 }
+                            }
+                            sum += Double(inter) / Double(total - inter)
+                            counted += 1
+                        }
+                    }
                 }
             }
             sums[c] = sum

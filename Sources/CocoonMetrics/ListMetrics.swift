@@ -150,24 +150,27 @@ public enum ListMetrics {
     /// `eild_cosine_rel_logdisc` (Vargas & Castells 2011, binary relevance, log discount).
     public static func eild(_ list: ArraySlice<Int32>, relevant: Set<Int32>, _ g: ItemGeometry) -> Double? {
         let items = Array(list)
-        let n = items.count
+        return eild(count: items.count, isRelevant: items.map { relevant.contains($0) }) { g.cosine(Int(items[$0]), Int(items[$1])) }
+    }
+
+    /// EILD of a list of `count` items given which positions are relevant and the cosine of
+    /// two positions (the recorder passes cosines it has already computed for the list).
+    public static func eild(count n: Int, isRelevant: [Bool], cosine: (Int, Int) -> Double) -> Double? {
         if n == 0 { return nil }
         if n == 1 { return 0 }
         func disc(_ k: Int) -> Double { 1 / log2(Double(k + 2)) }
-        let rel = items.map { relevant.contains($0) ? 1.0 : 0.0 }
         var norm = 0.0
         for k in 0..<n { norm += disc(k) }
         var total = 0.0
-        for k in 0..<n where rel[k] > 0 {
+        for k in 0..<n where isRelevant[k] {
             var num = 0.0
             var den = 0.0
-            for l in 0..<n where l != k {
-                let w = disc(max(0, l - k - 1)) * rel[l]
-                if w == 0 { continue }
-                num += w * (1 - g.cosine(Int(items[k]), Int(items[l])))
+            for l in 0..<n where l != k && isRelevant[l] {
+                let w = disc(max(0, l - k - 1))
+                num += w * (1 - cosine(k, l))
                 den += w
             }
-            if den > 0 { total += disc(k) * rel[k] * (num / den) }
+            if den > 0 { total += disc(k) * (num / den) }
         }
         return total / norm
     }
@@ -192,9 +195,15 @@ public enum ListMetrics {
 
     /// alpha-DCG@k of a ranked list.
     public static func alphaDCG<S: Sequence<Int32>>(_ ranked: S, relevant rel: Set<Int32>, _ t: TopicTable, alpha: Double = 0.5, k: Int = 10) -> Double {
+        let items = Array(ranked.prefix(k))
+        return alphaDCG(items[...], isRelevant: items.map { rel.contains($0) }, t, alpha: alpha, k: k)
+    }
+
+    /// alpha-DCG@k of a ranked list given which positions are relevant.
+    public static func alphaDCG(_ ranked: ArraySlice<Int32>, isRelevant: [Bool], _ t: TopicTable, alpha: Double = 0.5, k: Int = 10) -> Double {
         var seen = [Int](repeating: 0, count: t.count)
         var s = 0.0
-        for (m, i) in ranked.prefix(k).enumerated() where rel.contains(i) {
+        for (m, i) in ranked.prefix(k).enumerated() where isRelevant[m] {
             var gain = 0.0
             for g in t.topics(of: Int(i)) { gain += pow(1 - alpha, Double(seen[Int(g)])) }
             for g in t.topics(of: Int(i)) { seen[Int(g)] += 1 }

@@ -45,6 +45,8 @@ public final class MetricRecorder: StepObserver, @unchecked Sendable {
     var consumed: [[Int32]] = []
     var consumedSet: [[Int32]] = []
     var sumRaw: [Double] = []
+    /// Per user, the sum of the unit vectors of the history (m_u · |H_u| of §4.3).
+    var sumUnit: [Double] = []
     var centroid0: [[Double]?] = []
     var topicCounts: [Double] = []
     var entropy0: [Double?] = []
@@ -52,7 +54,8 @@ public final class MetricRecorder: StepObserver, @unchecked Sendable {
     var windowRec: [Double] = []
     var windowCons: [Double] = []
     var relevant: [[Int32]] = []
-    var relevantSets: [Set<Int32>] = []
+    /// Per user, the number of topics among the relevant items.
+    var relevantTopicCount: [Int] = []
     var idealDCG: [Double] = []
     var nearest: [[Int?]] = []  // per group
     var itemCount: [Int] = []
@@ -76,6 +79,7 @@ public final class MetricRecorder: StepObserver, @unchecked Sendable {
     // Which per-user accumulators the requested metrics read (the others are never allocated:
     // at a million users each costs hundreds of megabytes).
     var needCentroids = false
+    var needUnitSums = false
     var needTopicCounts = false
     var needWindows = false
     var needConsumed = false
@@ -84,6 +88,13 @@ public final class MetricRecorder: StepObserver, @unchecked Sendable {
     var lastStep = 0
     /// Exposure counts of the current step per group (shared by the exposure metrics).
     var exposureCache: [[Int]?] = []
+    /// Per-step caches shared by the groups: each slate sorted (flat, by row), each user's value
+    /// of a per-user state metric, and the flag metrics of a group.
+    var sortedSlatesCache: [Int32]?
+    var userValueCache: [String: [Double?]] = [:]
+    var flagCache: [Int: (delta: Double?, did: Double?)] = [:]
+    /// tr Cov(c(0)) per group (constant over the run).
+    var variance0Cache: [Int: Double?] = [:]
     let seed: Seed
 
     /// - Parameters:
@@ -92,7 +103,7 @@ public final class MetricRecorder: StepObserver, @unchecked Sendable {
     ///   - seed: the seed of sampled pairs.
     public init(
         metrics: [String] = MetricCatalog.defaultSet, executor: BlockExecutor, blockSize: Int = 256, seed: Seed,
-        cocoonWindow: Int = 10, relevantPerUser: Int = 20, exactPairLimit: Int = 3000, pairSample: Int = 200_000,
+        cocoonWindow: Int = 10, relevantPerUser: Int = 20, exactPairLimit: Int = 3000, pairSample: Int = 50_000,
         nearestNeighbourLimit: Int = 20_000, nearestNeighboursByIntrinsic: Bool = false
     ) {
         self.nearestNeighboursByIntrinsic = nearestNeighboursByIntrinsic
@@ -134,7 +145,8 @@ public final class MetricRecorder: StepObserver, @unchecked Sendable {
             ["centroid_drift_cosine", "centroid_drift_l2", "population_total_variance_ratio", "population_mean_pairwise_cosine_distance",
              "cluster_calinski_harabasz", "cluster_davies_bouldin", "polarization_variance_axis_e0", "interaction_jaccard_nn_pairs"].contains(id)
         }
-        needTopicCounts = wants.contains("profile_topic_entropy_delta")
+        needTopicCounts = wants.contains { ["profile_topic_entropy_delta", "calibration_kl", "profile_topic_coverage"].contains($0) }
+        needUnitSums = wants.contains("unexpectedness") || wants.contains("serendipity_unexp_x_rel")
         needWindows = wants.contains("cocoon_ratio_rec") || wants.contains("cocoon_ratio_consumed")
         needConsumed = wants.contains { ["interaction_jaccard_all_pairs", "interaction_jaccard_nn_pairs", "consumed_ild_delta"].contains($0) }
         needItemUsers = wants.contains("novelty_miuf")
@@ -143,6 +155,7 @@ public final class MetricRecorder: StepObserver, @unchecked Sendable {
         consumed = needConsumed ? Array(repeating: [], count: n) : []
         consumedSet = needConsumed ? Array(repeating: [], count: n) : []
         sumRaw = needCentroids ? [Double](repeating: 0, count: n * d) : []
+        sumUnit = needUnitSums ? [Double](repeating: 0, count: n * d) : []
         topicCounts = needTopicCounts ? [Double](repeating: 0, count: n * gCount) : []
         itemCount = [Int](repeating: 0, count: c.count)
         itemUsers = [Int](repeating: 0, count: c.count)
@@ -150,6 +163,7 @@ public final class MetricRecorder: StepObserver, @unchecked Sendable {
         for u in 0..<n {
             for i in history[u] {
                 if needCentroids { for j in 0..<d { sumRaw[u * d + j] += geometry.raw[Int(i) * d + j] } }
+                if needUnitSums { for j in 0..<d { sumUnit[u * d + j] += geometry.unit[Int(i) * d + j] } }
                 if needTopicCounts {
                     for t in 0..<gCount { row[t] = 0 }
                     c.topics.accumulate(item: Int(i), into: &row)
@@ -209,6 +223,9 @@ public final class MetricRecorder: StepObserver, @unchecked Sendable {
         // List metrics use the history before the list was produced (H_u of METRICS.md); state
         // metrics at step t include what was consumed at t.
         exposureCache = [[Int]?](repeating: nil, count: groups.count)
+        sortedSlatesCache = nil
+        userValueCache = [:]
+        flagCache = [:]
         let perUser = t > 0 ? listMetrics(s) : [:]
         if t > 0 { absorb(s) }
         if wantsFlags {
@@ -270,18 +287,34 @@ public final class MetricRecorder: StepObserver, @unchecked Sendable {
             excludedSum[gi].append([Double](repeating: 0, count: g))
             excludedCount[gi].append(0)
         }
+        // Summed in flat per-group buffers (user order), then stored once.
         let k = s.slateSize
+        let groupCount = groups.count
+        var sums = [Double](repeating: 0, count: groupCount * g)
+        var excl = [Double](repeating: 0, count: groupCount * g)
+        var n = [Int](repeating: 0, count: groupCount)
+        var nExcl = [Int](repeating: 0, count: groupCount)
+        let memberships = groups.map(\.members)
         for (row, u32) in s.users.enumerated() {
             let u = Int(u32)
             slateShares(s.slates[(row * k)..<((row + 1) * k)], into: &v)
-            for (gi, grp) in groups.enumerated() where grp.members[u] {
-                for q in 0..<g { shareSum[gi][t][q] += v[q] }
-                shareCount[gi][t] += 1
-                if excluded[u] {
-                    for q in 0..<g { excludedSum[gi][t][q] += v[q] }
-                    excludedCount[gi][t] += 1
+            let isExcluded = excluded[u]
+            for gi in 0..<groupCount where memberships[gi][u] {
+                for q in 0..<g { sums[gi * g + q] += v[q] }
+                n[gi] += 1
+                if isExcluded {
+                    for q in 0..<g { excl[gi * g + q] += v[q] }
+                    nExcl[gi] += 1
                 }
             }
+        }
+        for gi in 0..<groupCount {
+            for q in 0..<g {
+                shareSum[gi][t][q] += sums[gi * g + q]
+                excludedSum[gi][t][q] += excl[gi * g + q]
+            }
+            shareCount[gi][t] += n[gi]
+            excludedCount[gi][t] += nExcl[gi]
         }
     }
 
@@ -289,10 +322,12 @@ public final class MetricRecorder: StepObserver, @unchecked Sendable {
     func slate(of u: Int32, at step: Int) -> ArraySlice<Int32>? {
         guard step >= 0, step < usersByStep.count else { return nil }
         let users = usersByStep[step]
+        let k = run.slateSize
+        // Every user at this step: rows are user indices.
+        if users.count == excluded.count { return slatesByStep[step][(Int(u) * k)..<((Int(u) + 1) * k)] }
         var lo = 0, hi = users.count
         while lo < hi { let mid = (lo + hi) / 2; if users[mid] < u { lo = mid + 1 } else { hi = mid } }
         guard lo < users.count && users[lo] == u else { return nil }
-        let k = run.slateSize
         return slatesByStep[step][(lo * k)..<((lo + 1) * k)]
     }
 
@@ -303,34 +338,48 @@ public final class MetricRecorder: StepObserver, @unchecked Sendable {
         let d = c.dimension
         let gCount = c.topics.count
         let k = s.slateSize
+        var eaten: [(user: Int32, item: Int32)] = []
+        // The accumulators are moved into locals for the loop (unique, so no copy-on-write or
+        // exclusivity checks per element) and put back after it.
+        var hist = history, histSet = historySet, cons = consumed, consSet = consumedSet
+        var wRec = windowRec, wCons = windowCons, tCounts = topicCounts, iCount = itemCount, iUsers = itemUsers
+        history = []; historySet = []; consumed = []; consumedSet = []
+        windowRec = []; windowCons = []; topicCounts = []; itemCount = []; itemUsers = []
+        let offsets = c.topics.offsets, members = c.topics.members
+        let outcomes = s.outcomes, slates = s.slates
         for (row, u32) in s.users.enumerated() {
             let u = Int(u32)
             for p in 0..<k {
-                let i = s.slates[row * k + p]
-                let lo = Int(c.topics.offsets[Int(i)])
-                let hi = Int(c.topics.offsets[Int(i) + 1])
-                if needWindows { for j in lo..<hi { windowRec[u * gCount + Int(c.topics.members[j])] += 1 / Double(hi - lo) } }
-                guard s.outcomes[row * k + p] == .consumed else { continue }
-                history[u].append(i)
-                if history[u].count == 1 { historyUsers += 1 }
+                let i = slates[row * k + p]
+                let lo = Int(offsets[Int(i)])
+                let hi = Int(offsets[Int(i) + 1])
+                let share = 1 / Double(hi - lo)
+                if needWindows { for j in lo..<hi { wRec[u * gCount + Int(members[j])] += share } }
+                guard outcomes[row * k + p] == .consumed else { continue }
+                hist[u].append(i)
+                if hist[u].count == 1 { historyUsers += 1 }
                 historyRows += 1
-                itemCount[Int(i)] += 1
-                if needItemUsers && MetricRecorder.insertSorted(i, into: &historySet[u]) { itemUsers[Int(i)] += 1 }
+                iCount[Int(i)] += 1
+                if needItemUsers && MetricRecorder.insertSorted(i, into: &histSet[u]) { iUsers[Int(i)] += 1 }
                 if needConsumed {
-                    consumed[u].append(i)
-                    MetricRecorder.insertSorted(i, into: &consumedSet[u])
+                    cons[u].append(i)
+                    MetricRecorder.insertSorted(i, into: &consSet[u])
                 }
-                if needCentroids { for j in 0..<d { sumRaw[u * d + j] += geometry.raw[Int(i) * d + j] } }
+                if needCentroids || needUnitSums { eaten.append((Int32(u), i)) }
                 if needTopicCounts || needWindows {
                     for j in lo..<hi {
-                        let q = Int(c.topics.members[j])
-                        let share = 1 / Double(hi - lo)
-                        if needTopicCounts { topicCounts[u * gCount + q] += share }
-                        if needWindows { windowCons[u * gCount + q] += share }
+                        let q = Int(members[j])
+                        if needTopicCounts { tCounts[u * gCount + q] += share }
+                        if needWindows { wCons[u * gCount + q] += share }
                     }
                 }
             }
         }
+        history = hist; historySet = histSet; consumed = cons; consumedSet = consSet
+        windowRec = wRec; windowCons = wCons; topicCounts = tCounts; itemCount = iCount; itemUsers = iUsers
+        // The vector sums in a second pass over raw buffers (same order per user).
+        if needCentroids { MetricRecorder.addRows(of: eaten, from: geometry.raw, into: &sumRaw, dimension: d) }
+        if needUnitSums { MetricRecorder.addRows(of: eaten, from: geometry.unit, into: &sumUnit, dimension: d) }
         // Interest shifts change relevance.
         let shifted = s.changes.filter { $0.kind == .interestShift }.map { Int($0.user) }
         if !shifted.isEmpty && !relevant.isEmpty {
@@ -340,16 +389,30 @@ public final class MetricRecorder: StepObserver, @unchecked Sendable {
         }
     }
 
+    /// `sums[u] += rows[i]` for every (u, i), in order.
+    static func addRows(of pairs: [(user: Int32, item: Int32)], from rows: [Double], into sums: inout [Double], dimension d: Int) {
+        rows.withUnsafeBufferPointer { r in
+            sums.withUnsafeMutableBufferPointer { s in
+                for (u, i) in pairs {
+                    let src = r.baseAddress! + Int(i) * d
+                    let dst = s.baseAddress! + Int(u) * d
+                    for j in 0..<d { dst[j] += src[j] }
+                }
+            }
+        }
+    }
+
     func refreshRelevance(_ users: [Int]) {
         let t = run.world.catalog.topics
-        if relevantSets.count != relevant.count {
-            relevantSets = relevant.map { Set($0) }
+        func topicCount(_ items: [Int32]) -> Int { ListMetrics.topicSet(items, t).filter { $0 }.count }
+        if idealDCG.count != relevant.count {
             idealDCG = relevant.map { ListMetrics.alphaIdealDCG(relevant: $0, t) }
+            relevantTopicCount = relevant.map(topicCount)
             return
         }
         for u in users {
-            relevantSets[u] = Set(relevant[u])
             idealDCG[u] = ListMetrics.alphaIdealDCG(relevant: relevant[u], t)
+            relevantTopicCount[u] = topicCount(relevant[u])
         }
     }
 
