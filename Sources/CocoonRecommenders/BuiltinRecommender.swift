@@ -188,11 +188,10 @@ public final class BuiltinRecommender: Recommender, @unchecked Sendable {
         if personal {
             if policy.excludeConsumed { a.soft = log.consumedSet[u] }
             if log.impressionMemory > 0 {
-                a.soft.append(contentsOf: log.recentImpressions(of: u).filter { $0 >= 0 })
+                a.soft = BuiltinRecommender.mergeRuns(a.soft, log.recentImpressions(of: u))
             }
         }
         a.hard.sort()
-        a.soft.sort()
         a.topicOffsets = offsets
         return a
     }
@@ -498,6 +497,56 @@ public final class BuiltinRecommender: Recommender, @unchecked Sendable {
             last = i
             j += 1
         }
+    }
+
+    /// The sorted union (as a multiset) of a sorted array and the non-negative items of a
+    /// slice made of ascending runs: the runs are merged pairwise (bottom-up, between two
+    /// buffers), never sorted.
+    public static func mergeRuns(_ sorted: [Int32], _ runs: ArraySlice<Int32>) -> [Int32] {
+        var src = sorted
+        src.reserveCapacity(sorted.count + runs.count)
+        var bounds = [0]
+        if !sorted.isEmpty { bounds.append(sorted.count) }
+        for x in runs where x >= 0 {
+            if src.count > bounds[bounds.count - 1], x < src[src.count - 1] { bounds.append(src.count) }
+            src.append(x)
+        }
+        if src.count > bounds[bounds.count - 1] { bounds.append(src.count) }
+        if bounds.count <= 2 { return src }
+        var dst = [Int32](repeating: 0, count: src.count)
+        while bounds.count > 2 {
+            var next = [0]
+            src.withUnsafeBufferPointer { a in
+                dst.withUnsafeMutableBufferPointer { o in
+                    var r = 0
+                    while r + 2 < bounds.count {
+                        // Merge [bounds[r], bounds[r+1]) and [bounds[r+1], bounds[r+2]).
+                        var i = bounds[r], j = bounds[r + 1], w = bounds[r]
+                        let ie = bounds[r + 1], je = bounds[r + 2]
+                        while i < ie && j < je {
+                            // Branch-free: the items are random, a branch would mispredict.
+                            let x = a[i], y = a[j]
+                            let takeB = y < x
+                            o[w] = takeB ? y : x
+                            j &+= takeB ? 1 : 0
+                            i &+= takeB ? 0 : 1
+                            w &+= 1
+                        }
+                        while i < ie { o[w] = a[i]; i += 1; w += 1 }
+                        while j < je { o[w] = a[j]; j += 1; w += 1 }
+                        next.append(je)
+                        r += 2
+                    }
+                    if r + 1 < bounds.count {
+                        for x in bounds[r]..<bounds[r + 1] { o[x] = a[x] }
+                        next.append(bounds[r + 1])
+                    }
+                }
+            }
+            swap(&src, &dst)
+            bounds = next
+        }
+        return src
     }
 
     static func containsSorted(_ a: [Int32], _ x: Int32) -> Bool {

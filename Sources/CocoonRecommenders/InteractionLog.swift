@@ -51,15 +51,26 @@ public final class InteractionLog: @unchecked Sendable {
     public func record(_ feedback: FeedbackBatch) {
         var events: [Int32] = []
         let k = feedback.slateSize
+        var shown = [Int32](repeating: 0, count: k)
         for (row, u32) in feedback.users.enumerated() {
             let u = Int(u32)
-            for p in 0..<k {
-                let i = feedback.slates[row * k + p]
-                if impressionMemory > 0 {
+            if impressionMemory > 0 {
+                // Each slate enters the ring sorted, so the ring is a few sorted runs that the
+                // recommender merges instead of sorting (the ring is a set: order is free).
+                for p in 0..<k {
+                    let x = feedback.slates[row * k + p]
+                    var j = p - 1
+                    while j >= 0 && shown[j] > x { shown[j + 1] = shown[j]; j -= 1 }
+                    shown[j + 1] = x
+                }
+                for p in 0..<k {
                     let h = Int(impressionHead[u])
-                    impressions[u * impressionMemory + h] = i
+                    impressions[u * impressionMemory + h] = shown[p]
                     impressionHead[u] = Int32((h + 1) % impressionMemory)
                 }
+            }
+            for p in 0..<k {
+                let i = feedback.slates[row * k + p]
                 guard feedback.outcomes[row * k + p] == .consumed else { continue }
                 consumed[u].append(i)
                 InteractionLog.insertSorted(i, into: &consumedSet[u])
@@ -74,7 +85,9 @@ public final class InteractionLog: @unchecked Sendable {
         }
     }
 
-    /// The items user u saw in its last `impressionMemory` impressions (unordered, may repeat).
+    /// The items user u saw in its last `impressionMemory` impressions (may repeat; -1 for
+    /// slots not yet filled). Each slate's items are stored sorted, so the slice is a
+    /// concatenation of a few ascending runs.
     public func recentImpressions(of u: Int) -> ArraySlice<Int32> {
         impressions[(u * impressionMemory)..<((u + 1) * impressionMemory)]
     }

@@ -197,3 +197,32 @@ let compliantKinds = ["reference", "random", "popularity", "oracle", "profile", 
         }
     }
 }
+
+/// The soft exclusions (consumed ∪ recent impressions) are merged from sorted runs instead of
+/// sorted: the merge must give exactly the sorted multiset, whatever the runs look like.
+@Suite struct SoftExclusionMergeTests {
+    @Test(arguments: [0, 1, 2, 3, 4, 5, 6, 7])
+    func mergeOfRunsIsTheSortedMultiset(seed: UInt64) {
+        var r = Seed(seed).stream("merge")
+        let consumed = Array(Set((0..<Sample.index(below: 40, using: &r)).map { _ in Int32(Sample.index(below: 500, using: &r)) })).sorted()
+        // A ring of `memory` slots written slate by slate (each slate sorted), partly unfilled
+        // (-1) and wrapped at a random head, as InteractionLog keeps it.
+        let k = 1 + Sample.index(below: 12, using: &r)
+        let memory = k * (1 + Sample.index(below: 10, using: &r)) + Sample.index(below: 3, using: &r)
+        var ring = [Int32](repeating: -1, count: memory)
+        var head = 0
+        for _ in 0..<Sample.index(below: 15, using: &r) {
+            let slate = (0..<k).map { _ in Int32(Sample.index(below: 500, using: &r)) }.sorted()
+            for x in slate { ring[head] = x; head = (head + 1) % memory }
+        }
+        let merged = BuiltinRecommender.mergeRuns(consumed, ring[...])
+        #expect(merged == (consumed + ring.filter { $0 >= 0 }).sorted())
+    }
+
+    @Test func edgeCases() {
+        #expect(BuiltinRecommender.mergeRuns([], [][...]) == [])
+        #expect(BuiltinRecommender.mergeRuns([3, 7], [-1, -1][...]) == [3, 7])
+        #expect(BuiltinRecommender.mergeRuns([], [5, 1, 1, 9, 2][...]) == [1, 1, 2, 5, 9])
+        #expect(BuiltinRecommender.mergeRuns([2, 4], [4, 3, 2, 1][...]) == [1, 2, 2, 3, 4, 4])
+    }
+}
