@@ -74,7 +74,7 @@ public final class Engine {
         self.recommender = recommender
         self.executor = BlockExecutor(workers: config.workers)
         self.truth = GroundTruth(world: world)
-        self.state = UserState(world: world, truth: truth, slateSize: config.slateSize)
+        self.state = UserState(world: world, truth: truth, slateSize: config.slateSize, keepConsumed: behaviour.choice == .rankUtility)
         self.controls = world.users.origin.map { o in
             var c = UserControls()
             for t in world.population.declaredTags[Int(o)] { c.declare(tag: t) }

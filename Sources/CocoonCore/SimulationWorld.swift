@@ -175,6 +175,13 @@ public final class GroundTruth: @unchecked Sendable {
         userCount = world.users.count
         topicCount = g
         dimension = d
+        // Without twins every user is their own origin: share the population's arrays
+        // (copy-on-write: an interest shift copies them then, not before).
+        if world.users.origin.enumerated().allSatisfy({ Int($1) == $0 }) && p.interestMix.count == userCount * g {
+            mix = p.interestMix
+            vectors = p.interestVectors
+            return
+        }
         var m = [Float](repeating: 0, count: userCount * g)
         var v = [Float](repeating: 0, count: userCount * d)
         for (r, o) in world.users.origin.enumerated() {

@@ -16,14 +16,15 @@ final class UserState: @unchecked Sendable {
     /// The last slate each user saw (count × k, −1 before the first) and its step.
     let lastSlate: SharedArray<Int32>
     let lastSlateStep: SharedArray<Int32>
-    /// Items consumed so far (only kept for the rank-utility rule, which never repeats).
+    /// Items consumed so far (only kept for the rank-utility rule, which never repeats; empty
+    /// otherwise).
     let consumed: SharedArray<[Int32]>
     /// Whether each user is active.
     var active: [Bool]
     /// Topic counts of consumption so far (for `topConsumed` references and tests).
     let consumedTopics: SharedArray<Float>
 
-    init(world: SimulationWorld, truth: GroundTruth, slateSize: Int) {
+    init(world: SimulationWorld, truth: GroundTruth, slateSize: Int, keepConsumed: Bool) {
         count = world.users.count
         dimension = truth.dimension
         topics = truth.topicCount
@@ -34,8 +35,11 @@ final class UserState: @unchecked Sendable {
         consumedTopics = SharedArray(repeating: 0, count: count * topics)
         lastSlate = SharedArray(repeating: -1, count: count * slateSize)
         lastSlateStep = SharedArray(repeating: 0, count: count)
-        let seedHistory = world.users.origin.map { world.population.seedHistory[Int($0)] }
-        consumed = SharedArray(seedHistory.map { $0.sorted() })
+        // Only the rank-utility rule reads the consumed sets: other runs keep none (at a million
+        // users the copies of the seed histories alone are over 100 MB).
+        consumed = keepConsumed
+            ? SharedArray(world.users.origin.map { world.population.seedHistory[Int($0)].sorted() })
+            : SharedArray(repeating: [], count: 0)
         active = Array(repeating: true, count: count)
     }
 

@@ -27,7 +27,7 @@ extension MetricRecorder {
         let tail = pop.tailSet()
         let blocks = BlockExecutor.blocks(count: n, blockSize: blockSize)
         let out = SharedArray<Double>(repeating: .nan, count: n * ids.count)
-        let hist = history, rel = relevant, ideal = idealDCG, relTopics = relevantTopicCount
+        let histCount = historyCount, rel = relevant, ideal = idealDCG, relTopics = relevantTopicCount
         let counts = topicCounts, unitSums = sumUnit
         // Metric ids resolved once per step, not compared as strings per user.
         let known = ["ild_cosine", "ild_topic", "topic_coverage", "list_topic_entropy_bits", "calibration_kl", "profile_topic_coverage",
@@ -52,7 +52,7 @@ extension MetricRecorder {
                 let u = Int(s.users[row])
                 for x in 0..<k { items[x] = s.slates[row * k + x] }
                 let list = s.slates[(row * k)..<((row + 1) * k)]
-                let hCount = hist[u].count
+                let hCount = histCount[u]
                 var squares = 0.0  // Σ ‖ê_i‖² (1 per item, 0 for a zero embedding)
                 if needSum {
                     for j in 0..<d { slateSum[j] = 0 }
@@ -292,7 +292,7 @@ extension MetricRecorder {
                     let distances = SharedArray<Double>(repeating: .nan, count: n)
                     executor.forEach(blockCount: blocks.count) { b, _ in
                         for u in blocks[b] {
-                            let h = self.history[u].count
+                            let h = self.historyCount[u]
                             guard h > 0, let c0 = self.centroid0[u] else { continue }
                             let nh = Double(h)
                             var na = 0.0, nb = 0.0, dot = 0.0, l2 = 0.0
@@ -317,7 +317,7 @@ extension MetricRecorder {
                 return groupMean(id, users) { u in
                     guard let h0 = self.entropy0[u] else { return nil }
                     // ListMetrics.entropyBits(topicShares(u)) without the array.
-                    let total = Double(self.history[u].count)
+                    let total = Double(self.historyCount[u])
                     var h = 0.0
                     for q in 0..<gCount {
                         let x = total > 0 ? self.topicCounts[u * gCount + q] / total : self.topicCounts[u * gCount + q]
@@ -339,7 +339,7 @@ extension MetricRecorder {
             case "population_mean_pairwise_cosine_distance":
                 return centroidMeanPairwiseCosineDistance(users)
             case "cluster_calinski_harabasz", "cluster_davies_bouldin":
-                let idx = users.filter { !history[$0].isEmpty }
+                let idx = users.filter { historyCount[$0] > 0 }
                 let points = idx.map { centroid($0)! }
                 let labels = idx.map { StateMetrics.dominantTopic(history[$0], c.topics)! }
                 return id == "cluster_calinski_harabasz"
@@ -399,14 +399,14 @@ extension MetricRecorder {
         return sumRaw.withUnsafeBufferPointer { raw in
             var mean = [Double](repeating: 0, count: d)
             for u in users {
-                let nh = Double(history[u].count)
+                let nh = Double(historyCount[u])
                 for j in 0..<d { mean[j] += raw[u * d + j] / nh }
             }
             let n = Double(users.count)
             for j in 0..<d { mean[j] = mean[j] / n }
             var s = 0.0
             for u in users {
-                let nh = Double(history[u].count)
+                let nh = Double(historyCount[u])
                 for j in 0..<d {
                     let x = raw[u * d + j] / nh - mean[j]
                     s += x * x
@@ -425,7 +425,7 @@ extension MetricRecorder {
             var c = [Double](repeating: 0, count: d)
             var count = 0
             for u in users {
-                let h = history[u].count
+                let h = historyCount[u]
                 if h == 0 { continue }
                 let nh = Double(h)
                 var norm2 = 0.0

@@ -40,7 +40,12 @@ public final class MetricRecorder: StepObserver, @unchecked Sendable {
     var geometry: ItemGeometry!
     var wants: Set<String> = []
     // Per-user accumulators.
+    /// Per user, the length of the history (seed history + consumption so far).
+    var historyCount: [Int] = []
+    /// Per user, the history itself: only kept for the cluster metrics (their dominant topic);
+    /// every other metric reads the running sums and counts.
     var history: [[Int32]] = []
+    var needHistoryLists = false
     var historySet: [[Int32]] = []
     var consumed: [[Int32]] = []
     var consumedSet: [[Int32]] = []
@@ -150,8 +155,11 @@ public final class MetricRecorder: StepObserver, @unchecked Sendable {
         needWindows = wants.contains("cocoon_ratio_rec") || wants.contains("cocoon_ratio_consumed")
         needConsumed = wants.contains { ["interaction_jaccard_all_pairs", "interaction_jaccard_nn_pairs", "consumed_ild_delta"].contains($0) }
         needItemUsers = wants.contains("novelty_miuf")
-        history = run.seedHistory
-        historySet = needItemUsers ? history.map { Array(Set($0)).sorted() } : []
+        needHistoryLists = wants.contains("cluster_calinski_harabasz") || wants.contains("cluster_davies_bouldin")
+        let seedHistory = run.seedHistory
+        historyCount = seedHistory.map(\.count)
+        history = needHistoryLists ? seedHistory : []
+        historySet = needItemUsers ? seedHistory.map { Array(Set($0)).sorted() } : []
         consumed = needConsumed ? Array(repeating: [], count: n) : []
         consumedSet = needConsumed ? Array(repeating: [], count: n) : []
         sumRaw = needCentroids ? [Double](repeating: 0, count: n * d) : []
@@ -161,7 +169,7 @@ public final class MetricRecorder: StepObserver, @unchecked Sendable {
         itemUsers = [Int](repeating: 0, count: c.count)
         var row = [Double](repeating: 0, count: gCount)
         for u in 0..<n {
-            for i in history[u] {
+            for i in seedHistory[u] {
                 if needCentroids { for j in 0..<d { sumRaw[u * d + j] += geometry.raw[Int(i) * d + j] } }
                 if needUnitSums { for j in 0..<d { sumUnit[u * d + j] += geometry.unit[Int(i) * d + j] } }
                 if needTopicCounts {
@@ -172,12 +180,12 @@ public final class MetricRecorder: StepObserver, @unchecked Sendable {
                 itemCount[Int(i)] += 1
             }
             if needItemUsers { for i in historySet[u] { itemUsers[Int(i)] += 1 } }
-            historyRows += history[u].count
-            if !history[u].isEmpty { historyUsers += 1 }
+            historyRows += historyCount[u]
+            if historyCount[u] > 0 { historyUsers += 1 }
         }
         centroid0 = needCentroids ? (0..<n).map { centroid($0) } : []
-        entropy0 = needTopicCounts ? (0..<n).map { u in history[u].isEmpty ? nil : ListMetrics.entropyBits(topicShares(u)) } : []
-        seedILD = wants.contains("consumed_ild_delta") ? history.map { ListMetrics.ildCosine($0[...], geometry) } : []
+        entropy0 = needTopicCounts ? (0..<n).map { u in historyCount[u] == 0 ? nil : ListMetrics.entropyBits(topicShares(u)) } : []
+        seedILD = wants.contains("consumed_ild_delta") ? seedHistory.map { ListMetrics.ildCosine($0[...], geometry) } : []
         windowRec = needWindows ? [Double](repeating: 0, count: n * gCount) : []
         windowCons = needWindows ? [Double](repeating: 0, count: n * gCount) : []
         firstFlagStep = [Int](repeating: Int.max, count: n)
@@ -341,9 +349,9 @@ public final class MetricRecorder: StepObserver, @unchecked Sendable {
         var eaten: [(user: Int32, item: Int32)] = []
         // The accumulators are moved into locals for the loop (unique, so no copy-on-write or
         // exclusivity checks per element) and put back after it.
-        var hist = history, histSet = historySet, cons = consumed, consSet = consumedSet
+        var hist = history, histCount = historyCount, histSet = historySet, cons = consumed, consSet = consumedSet
         var wRec = windowRec, wCons = windowCons, tCounts = topicCounts, iCount = itemCount, iUsers = itemUsers
-        history = []; historySet = []; consumed = []; consumedSet = []
+        history = []; historyCount = []; historySet = []; consumed = []; consumedSet = []
         windowRec = []; windowCons = []; topicCounts = []; itemCount = []; itemUsers = []
         let offsets = c.topics.offsets, members = c.topics.members
         let outcomes = s.outcomes, slates = s.slates
@@ -356,8 +364,9 @@ public final class MetricRecorder: StepObserver, @unchecked Sendable {
                 let share = 1 / Double(hi - lo)
                 if needWindows { for j in lo..<hi { wRec[u * gCount + Int(members[j])] += share } }
                 guard outcomes[row * k + p] == .consumed else { continue }
-                hist[u].append(i)
-                if hist[u].count == 1 { historyUsers += 1 }
+                if needHistoryLists { hist[u].append(i) }
+                histCount[u] += 1
+                if histCount[u] == 1 { historyUsers += 1 }
                 historyRows += 1
                 iCount[Int(i)] += 1
                 if needItemUsers && MetricRecorder.insertSorted(i, into: &histSet[u]) { iUsers[Int(i)] += 1 }
@@ -375,7 +384,7 @@ public final class MetricRecorder: StepObserver, @unchecked Sendable {
                 }
             }
         }
-        history = hist; historySet = histSet; consumed = cons; consumedSet = consSet
+        history = hist; historyCount = histCount; historySet = histSet; consumed = cons; consumedSet = consSet
         windowRec = wRec; windowCons = wCons; topicCounts = tCounts; itemCount = iCount; itemUsers = iUsers
         // The vector sums in a second pass over raw buffers (same order per user).
         if needCentroids { MetricRecorder.addRows(of: eaten, from: geometry.raw, into: &sumRaw, dimension: d) }
@@ -430,7 +439,7 @@ public final class MetricRecorder: StepObserver, @unchecked Sendable {
     }
 
     func centroid(_ u: Int) -> [Double]? {
-        let n = history[u].count
+        let n = historyCount[u]
         if n == 0 { return nil }
         let d = geometry.dimension
         return (0..<d).map { sumRaw[u * d + $0] / Double(n) }
@@ -439,7 +448,7 @@ public final class MetricRecorder: StepObserver, @unchecked Sendable {
     func topicShares(_ u: Int) -> [Double] {
         let g = run.world.catalog.topics.count
         let row = Array(topicCounts[(u * g)..<((u + 1) * g)])
-        let total = Double(history[u].count)
+        let total = Double(historyCount[u])
         return total > 0 ? row.map { $0 / total } : row
     }
 

@@ -188,7 +188,7 @@ public final class BuiltinRecommender: Recommender, @unchecked Sendable {
         if personal {
             if policy.excludeConsumed { a.soft = log.consumedSet[u] }
             if log.impressionMemory > 0 {
-                a.soft = BuiltinRecommender.mergeRuns(a.soft, log.recentImpressions(of: u))
+                a.soft = BuiltinRecommender.mergeRuns(a.soft, log.recentImpressions(of: u)[...])
             }
         }
         a.hard.sort()
