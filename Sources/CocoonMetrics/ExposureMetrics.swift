@@ -141,60 +141,50 @@ public enum Homogeneity {
 
     /// The same mean over a seeded sample of `sampleSize` pairs of distinct sets, drawn with
     /// replacement (for very large populations); the caller reports it as sampled.
-    public static func sampledPairwiseJaccard<G: RandomNumberGenerator>(
-        _ sets: [[Int32]], sampleSize: Int, using rng: inout G, executor: BlockExecutor? = nil
-    )
-        -> Double?
-    {
+    public static func sampledPairwiseJaccard(_ sets: [[Int32]], sampleSize: Int, seed: Seed, executor: BlockExecutor? = nil) -> Double? {
         var offsets = [Int](repeating: 0, count: sets.count + 1)
         for (u, s) in sets.enumerated() { offsets[u + 1] = offsets[u] + s.count }
-        return sampledPairwiseJaccard(flat: Array(sets.joined()), offsets: offsets, sampleSize: sampleSize, using: &rng, executor: executor)
+        return sampledPairwiseJaccard(flat: Array(sets.joined()), offsets: offsets, sampleSize: sampleSize, seed: seed, executor: executor)
     }
 
     /// The same for sets stored flat: set j is `flat[offsets[j]..<offsets[j + 1]]` (sorted,
     /// duplicate-free).
-    public static func sampledPairwiseJaccard<G: RandomNumberGenerator>(
-        flat: [Int32], offsets: [Int], sampleSize: Int, using rng: inout G, executor: BlockExecutor? = nil
+    ///
+    /// The pairs come in fixed chunks of 8,192, chunk c drawn from its own stream
+    /// (`seed.stream("pairs", c)`) on the executor; the chunk sums are added in chunk order, so
+    /// the value depends on the seed only, never on the number of workers.
+    public static func sampledPairwiseJaccard(
+        flat: [Int32], offsets: [Int], sampleSize: Int, seed: Seed, executor: BlockExecutor? = nil
     ) -> Double? {
         let n = offsets.count - 1
         if n < 2 { return nil }
-        // Pairs are drawn in order from the one stream; chunks of pairs are then summed on the
-        // executor and the chunk sums added in chunk order, so the value does not depend on the
-        // number of workers.
-        var pairs = [Int32](repeating: 0, count: 2 * sampleSize)
-        for p in 0..<sampleSize {
-            let a = Int(rng.next(upperBound: UInt64(n)))
-            var b = Int(rng.next(upperBound: UInt64(n - 1)))
-            if b >= a { b += 1 }
-            pairs[2 * p] = Int32(a)
-            pairs[2 * p + 1] = Int32(b)
-        }
         let chunks = BlockExecutor.blocks(count: sampleSize, blockSize: 8192)
         let sums = SharedArray<Double>(repeating: 0, count: chunks.count)
         let counts = SharedArray<Int>(repeating: 0, count: chunks.count)
-        let drawn = pairs, members = flat, starts = offsets
+        let members = flat, starts = offsets
         (executor ?? BlockExecutor(workers: 1)).forEach(blockCount: chunks.count) { c, _ in
             var sum = 0.0
             var counted = 0
+            var rng = seed.stream("pairs", c)
             members.withUnsafeBufferPointer { m in
                 starts.withUnsafeBufferPointer { st in
-                    drawn.withUnsafeBufferPointer { dr in
-                        for p in chunks[c] {
-                            let a = Int(dr[2 * p]), b = Int(dr[2 * p + 1])
-                            var i = st[a], j = st[b]
-                            let ie = st[a + 1], je = st[b + 1]
-                            let total = (ie - i) + (je - j)
-                            if total == 0 { continue }
-                            var inter = 0
-                            while i < ie && j < je {
-                                let x = m[i], y = m[j]
-                                if x == y { inter += 1 }
-                                if x <= y { i += 1 }
-                                if y <= x { j += 1 }
-                            }
-                            sum += Double(inter) / Double(total - inter)
-                            counted += 1
+                    for _ in chunks[c] {
+                        let a = Int(rng.next(upperBound: UInt64(n)))
+                        var b = Int(rng.next(upperBound: UInt64(n - 1)))
+                        if b >= a { b += 1 }
+                        var i = st[a], j = st[b]
+                        let ie = st[a + 1], je = st[b + 1]
+                        let total = (ie - i) + (je - j)
+                        if total == 0 { continue }
+                        var inter = 0
+                        while i < ie && j < je {
+                            let x = m[i], y = m[j]
+                            if x == y { inter += 1 }
+                            if x <= y { i += 1 }
+                            if y <= x { j += 1 }
                         }
+                        sum += Double(inter) / Double(total - inter)
+                        counted += 1
                     }
                 }
             }

@@ -463,8 +463,7 @@ extension MetricRecorder {
             return Homogeneity.meanPairwiseJaccard(sets, itemCount: run.world.catalog.count)
         }
         sampled.insert(id)
-        var r = seed.stream("pairs." + id, step, group)
-        return Homogeneity.sampledPairwiseJaccard(sets, sampleSize: pairSample, using: &r, executor: executor)
+        return Homogeneity.sampledPairwiseJaccard(sets, sampleSize: pairSample, seed: pairSeed(id, step, group), executor: executor)
     }
 
     /// The same for sets stored flat (set j at `flat[offsets[j]..<offsets[j + 1]]`).
@@ -475,9 +474,11 @@ extension MetricRecorder {
             return Homogeneity.meanPairwiseJaccard(sets, itemCount: run.world.catalog.count)
         }
         sampled.insert(id)
-        var r = seed.stream("pairs." + id, step, group)
-        return Homogeneity.sampledPairwiseJaccard(flat: flat, offsets: offsets, sampleSize: pairSample, using: &r, executor: executor)
+        return Homogeneity.sampledPairwiseJaccard(flat: flat, offsets: offsets, sampleSize: pairSample, seed: pairSeed(id, step, group), executor: executor)
     }
+
+    /// The seed of a metric's pair sample at a step for a group.
+    func pairSeed(_ id: String, _ step: Int, _ group: Int) -> Seed { seed.derive("pairs." + id).derive(step).derive(group) }
 
     /// METRICS.md §9 at step s for the group's flags with r < s. The DiD control is the mean
     /// change over the group's users with no flag before s (sums kept per step, so the cost
