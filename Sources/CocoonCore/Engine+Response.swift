@@ -104,7 +104,7 @@ extension Engine {
                     let past = st.consumed[u]
                     for p in 0..<k {
                         let i = slates[base + p]
-                        if UserState.contains(past, i) { continue }
+                        if past.sortedContains(i) { continue }
                         var kr = seed.stream(labelHash: knownHash, Int(origin[u]), Int(i))
                         let share = Engine.betaMeanSD(b.knownUtilityMean, b.knownUtilitySD, using: &kr)
                         let score = Double(affinity[p]) * share * pow(Double(p + 1), b.rankExponent)
@@ -258,7 +258,7 @@ extension Engine {
                 st.lastSlateStep[u] = Int32(t)
                 if keepConsumed {
                     var c = st.consumed[u]
-                    for p in 0..<k where outcomes[base + p] == .consumed { UserState.insert(slates[base + p], into: &c) }
+                    for p in 0..<k where outcomes[base + p] == .consumed { c.sortedInsert(slates[base + p]) }
                     st.consumed[u] = c
                 }
             }
@@ -273,28 +273,5 @@ extension Engine {
         let common = mean * (1 - mean) / v - 1
         guard common > 0 else { return mean }
         return Sample.beta(mean * common, (1 - mean) * common, using: &r)
-    }
-}
-
-extension UserState {
-    static func contains(_ sorted: [Int32], _ x: Int32) -> Bool {
-        var lo = 0
-        var hi = sorted.count
-        while lo < hi {
-            let mid = (lo + hi) / 2
-            if sorted[mid] < x { lo = mid + 1 } else { hi = mid }
-        }
-        return lo < sorted.count && sorted[lo] == x
-    }
-
-    static func insert(_ x: Int32, into sorted: inout [Int32]) {
-        var lo = 0
-        var hi = sorted.count
-        while lo < hi {
-            let mid = (lo + hi) / 2
-            if sorted[mid] < x { lo = mid + 1 } else { hi = mid }
-        }
-        if lo < sorted.count && sorted[lo] == x { return }
-        sorted.insert(x, at: lo)
     }
 }

@@ -1,3 +1,5 @@
+import CocoonMath
+
 /// What a "not interested" mark covers.
 public enum MarkScope: String, Sendable, Codable, CaseIterable {
     /// This item.
@@ -43,20 +45,6 @@ public struct UserControls: Sendable, Equatable, Codable {
 
     public init() {}
 
-    /// Inserts `value` into the sorted list `list` if absent; returns whether it was added.
-    @discardableResult
-    static func insertSorted(_ value: Int32, into list: inout [Int32]) -> Bool {
-        var lo = 0
-        var hi = list.count
-        while lo < hi {
-            let mid = (lo + hi) / 2
-            if list[mid] < value { lo = mid + 1 } else { hi = mid }
-        }
-        if lo < list.count && list[lo] == value { return false }
-        list.insert(value, at: lo)
-        return true
-    }
-
     /// Removes `value` from the sorted list if present.
     @discardableResult
     static func removeSorted(_ value: Int32, from list: inout [Int32]) -> Bool {
@@ -67,21 +55,21 @@ public struct UserControls: Sendable, Equatable, Codable {
 
     /// Selects a tag (it also stops being deleted).
     public mutating func declare(tag t: Int32) {
-        UserControls.insertSorted(t, into: &declaredTags)
+        declaredTags.sortedInsert(t)
         UserControls.removeSorted(t, from: &deletedTags)
     }
 
     /// Deletes a tag (it also stops being declared).
     public mutating func delete(tag t: Int32) {
-        UserControls.insertSorted(t, into: &deletedTags)
+        deletedTags.sortedInsert(t)
         UserControls.removeSorted(t, from: &declaredTags)
     }
 
     /// Blocks a creator.
-    public mutating func block(creator c: Int32) { UserControls.insertSorted(c, into: &blockedCreators) }
+    public mutating func block(creator c: Int32) { blockedCreators.sortedInsert(c) }
 
     /// Blocks a topic.
-    public mutating func block(topic t: Int32) { UserControls.insertSorted(t, into: &blockedTopics) }
+    public mutating func block(topic t: Int32) { blockedTopics.sortedInsert(t) }
 
     /// Whether the user marked `item` (at item level) at any time.
     public func hasMarked(item: Int32) -> Bool {

@@ -74,7 +74,7 @@ extension MetricRecorder {
                     for x in 0..<gCount { q[x] = q[x] / kk }
                 }
                 if needRelevance {
-                    for x in 0..<k { isRel[x] = MetricRecorder.containsSorted(rel[u], items[x]) }
+                    for x in 0..<k { isRel[x] = rel[u].sortedContains(items[x]) }
                 }
                 for (j, code) in codes.enumerated() {
                     var v = Double.nan
@@ -189,16 +189,6 @@ extension MetricRecorder {
         return result
     }
 
-    static func containsSorted(_ a: [Int32], _ x: Int32) -> Bool {
-        var lo = 0
-        var hi = a.count
-        while lo < hi {
-            let mid = (lo + hi) / 2
-            if a[mid] < x { lo = mid + 1 } else { hi = mid }
-        }
-        return lo < a.count && a[lo] == x
-    }
-
     /// The value of one metric for one group at the snapshot's step.
     func value(_ id: String, group: MetricGroup, groupIndex gi: Int, snapshot s: StepSnapshot, perUser: [String: [Double?]])
         -> Double?
@@ -251,15 +241,7 @@ extension MetricRecorder {
                 if sortedSlatesCache == nil {
                     var flat = s.slates
                     flat.withUnsafeMutableBufferPointer { f in
-                        for r in s.users.indices {
-                            let base = f.baseAddress! + r * k
-                            for a in 1..<max(k, 1) {
-                                let x = base[a]
-                                var b = a - 1
-                                while b >= 0 && base[b] > x { base[b + 1] = base[b]; b -= 1 }
-                                base[b + 1] = x
-                            }
-                        }
+                        for r in s.users.indices { f[(r * k)..<((r + 1) * k)].insertionSort() }
                     }
                     sortedSlatesCache = flat
                 }

@@ -369,10 +369,10 @@ public final class MetricRecorder: StepObserver, @unchecked Sendable {
                 if histCount[u] == 1 { historyUsers += 1 }
                 historyRows += 1
                 iCount[Int(i)] += 1
-                if needItemUsers && MetricRecorder.insertSorted(i, into: &histSet[u]) { iUsers[Int(i)] += 1 }
+                if needItemUsers && histSet[u].sortedInsert(i) { iUsers[Int(i)] += 1 }
                 if needConsumed {
                     cons[u].append(i)
-                    MetricRecorder.insertSorted(i, into: &consSet[u])
+                    consSet[u].sortedInsert(i)
                 }
                 if needCentroids || needUnitSums { eaten.append((Int32(u), i)) }
                 if needTopicCounts || needWindows {
@@ -423,19 +423,6 @@ public final class MetricRecorder: StepObserver, @unchecked Sendable {
             idealDCG[u] = ListMetrics.alphaIdealDCG(relevant: relevant[u], t)
             relevantTopicCount[u] = topicCount(relevant[u])
         }
-    }
-
-    @discardableResult
-    static func insertSorted(_ x: Int32, into a: inout [Int32]) -> Bool {
-        var lo = 0
-        var hi = a.count
-        while lo < hi {
-            let mid = (lo + hi) / 2
-            if a[mid] < x { lo = mid + 1 } else { hi = mid }
-        }
-        if lo < a.count && a[lo] == x { return false }
-        a.insert(x, at: lo)
-        return true
     }
 
     func centroid(_ u: Int) -> [Double]? {

@@ -202,7 +202,7 @@ public final class BuiltinRecommender: Recommender, @unchecked Sendable {
         if policy.harmful && f.contains(.harmful) { return true }
         if policy.minors && a.isMinor && f.contains(.minorUnsafe) { return true }
         if let o = a.topicOffsets, o[Int(world.catalog.topics.primary[Int(i)])] == -.infinity { return true }
-        return BuiltinRecommender.containsSorted(a.hard, i)
+        return a.hard.sortedContains(i)
     }
 
     /// Computes (once per item, cached) the near-duplicates of newly marked items.
@@ -549,16 +549,6 @@ public final class BuiltinRecommender: Recommender, @unchecked Sendable {
         return src
     }
 
-    static func containsSorted(_ a: [Int32], _ x: Int32) -> Bool {
-        var lo = 0
-        var hi = a.count
-        while lo < hi {
-            let mid = (lo + hi) / 2
-            if a[mid] < x { lo = mid + 1 } else { hi = mid }
-        }
-        return lo < a.count && a[lo] == x
-    }
-
     /// Runs the re-ranker chain; returns the slate and the number of fallbacks.
     /// Runs the re-ranker chain on one user's candidates (sorted by score, then index) and
     /// returns the slate and the number of fallbacks. Scores are min–max normalised first.
@@ -658,7 +648,7 @@ public final class BuiltinRecommender: Recommender, @unchecked Sendable {
             var order = isCold ? sharedCold : shared
             if isCold && !a.soft.isEmpty {
                 // Breadth first among the items this user has not seen or consumed yet.
-                order = diversified(base.filter { !BuiltinRecommender.containsSorted(a.soft, $0) }, coldStart: true)
+                order = diversified(base.filter { !a.soft.sortedContains($0) }, coldStart: true)
             }
             if isCold && request.controls[u].declaredTags.isEmpty {
                 switch policy.coldStart {
@@ -690,7 +680,7 @@ public final class BuiltinRecommender: Recommender, @unchecked Sendable {
             for i in order where slate.count < k {
                 if isHard(i, a) { continue }
                 if let o = a.topicOffsets, o[Int(topics.primary[Int(i)])] < 0 { continue }
-                if !wall && !a.soft.isEmpty && BuiltinRecommender.containsSorted(a.soft, i) { continue }
+                if !wall && !a.soft.isEmpty && a.soft.sortedContains(i) { continue }
                 slate.append(i)
             }
             if slate.count < k {

@@ -64,12 +64,8 @@ public final class InteractionLog: @unchecked Sendable {
             if impressionMemory > 0 {
                 // Each slate enters the ring sorted, so the ring is a few sorted runs that the
                 // recommender merges instead of sorting (the ring is a set: order is free).
-                for p in 0..<k {
-                    let x = feedback.slates[row * k + p]
-                    var j = p - 1
-                    while j >= 0 && shown[j] > x { shown[j + 1] = shown[j]; j -= 1 }
-                    shown[j + 1] = x
-                }
+                for p in 0..<k { shown[p] = feedback.slates[row * k + p] }
+                shown.insertionSort()
                 for p in 0..<k {
                     let h = Int(impressionHead[u])
                     let x = shown[p]
@@ -85,7 +81,7 @@ public final class InteractionLog: @unchecked Sendable {
                 let i = feedback.slates[row * k + p]
                 guard feedback.outcomes[row * k + p] == .consumed else { continue }
                 consumed[u].append(i)
-                InteractionLog.insertSorted(i, into: &consumedSet[u])
+                consumedSet[u].sortedInsert(i)
                 itemCounts[Int(i)] += 1
                 recentCounts[Int(i)] += 1
                 events.append(i)
@@ -115,16 +111,5 @@ public final class InteractionLog: @unchecked Sendable {
         for i in h { topics.accumulate(item: Int(i), into: &p) }
         let s = Double(h.count)
         return p.map { $0 / s }
-    }
-
-    static func insertSorted(_ x: Int32, into a: inout [Int32]) {
-        var lo = 0
-        var hi = a.count
-        while lo < hi {
-            let mid = (lo + hi) / 2
-            if a[mid] < x { lo = mid + 1 } else { hi = mid }
-        }
-        if lo < a.count && a[lo] == x { return }
-        a.insert(x, at: lo)
     }
 }
