@@ -280,10 +280,16 @@ public struct Popularity: Sendable {
         users = u
         historyUsers = people
         historyRows = rows
-        let interacted = (0..<itemCount).filter { c[$0] > 0 }.sorted { c[$0] != c[$1] ? c[$0] < c[$1] : $0 < $1 }
-        var t = [Bool](repeating: false, count: itemCount)
+        tail = Popularity.tail(counts: c)
+    }
+
+    /// The tail set (C10): the ⌊20%⌋ (at least one) least interacted items among those with
+    /// an interaction, ties → smaller index.
+    public static func tail(counts c: [Int]) -> [Bool] {
+        let interacted = c.indices.filter { c[$0] > 0 }.sorted { c[$0] != c[$1] ? c[$0] < c[$1] : $0 < $1 }
+        var t = [Bool](repeating: false, count: c.count)
         for i in interacted.prefix(max(Int(0.2 * Double(interacted.count)), 1)) where !interacted.isEmpty { t[i] = true }
-        tail = t
+        return t
     }
 
     /// `novelty_miuf`: mean of −log2(users(i)/|U_H|), cold items count as 1 user.

@@ -23,23 +23,20 @@ extension MetricRecorder {
         let geo = geometry!
         let d = geo.dimension
         let multiTopic = t.isMultiTopic
-        let pop = PopularitySnapshot(count: itemCount, users: itemUsers, historyUsers: historyUsers)
-        let tail = pop.tailSet()
+        let interactions = itemCount
+        let tail = Popularity.tail(counts: interactions)
         let blocks = BlockExecutor.blocks(count: n, blockSize: blockSize)
         let out = SharedArray<Double>(repeating: .nan, count: n * ids.count)
         let histCount = historyCount, rel = relevant, ideal = idealDCG, relTopics = relevantTopicCount
         let counts = topicCounts, unitSums = sumUnit
         // Metric ids resolved once per step, not compared as strings per user.
-        let known = ["ild_cosine", "ild_topic", "topic_coverage", "list_topic_entropy_bits", "calibration_kl", "profile_topic_coverage",
-                     "novelty_miuf", "arp", "tail_percentage", "unexpectedness", "serendipity_unexp_x_rel", "alpha_ndcg_at10",
-                     "subtopic_recall_at10", "eild_cosine_rel_logdisc"]
-        let codes = ids.map { known.firstIndex(of: $0) ?? -1 }
-        let needSum = codes.contains(0) || codes.contains(9)
+        let codes = ids.map { ListMetricID(rawValue: $0) }
+        let needSum = codes.contains(.ildCosine) || codes.contains(.unexpectedness)
         // log2(users(i) / |U_H|) per item, once per step (cold items count as one user).
-        let logShare: [Double] = codes.contains(6) && historyUsers > 0
+        let logShare: [Double] = codes.contains(.novelty) && historyUsers > 0
             ? itemUsers.map { log2(Double(max($0, 1)) / Double(historyUsers)) } : []
-        let needShares = codes.contains { [2, 3, 4].contains($0) }
-        let needRelevance = codes.contains { [10, 11, 12, 13].contains($0) }
+        let needShares = codes.contains { [.topicCoverage, .entropy, .calibration].contains($0) }
+        let needRelevance = codes.contains { [.serendipity, .alphaNDCG, .subtopicRecall, .eild].contains($0) }
         executor.forEach(blockCount: blocks.count) { b, _ in
             var q = [Double](repeating: 0, count: gCount)  // the slate's topic shares
             var p = [Double](repeating: 0, count: gCount)  // the history's topic shares
@@ -79,13 +76,13 @@ extension MetricRecorder {
                 for (j, code) in codes.enumerated() {
                     var v = Double.nan
                     switch code {
-                    case 0:  // ild_cosine: 1 − mean pairwise cosine
+                    case .ildCosine?:  // 1 − mean pairwise cosine
                         if k == 1 { v = 0 } else if k > 1 {
                             var norm2 = 0.0
                             for j in 0..<d { norm2 += slateSum[j] * slateSum[j] }
                             v = 1 - (norm2 - squares) / Double(k * (k - 1))
                         }
-                    case 1:  // ild_topic
+                    case .ildTopic?:
                         if multiTopic {
                             v = ListMetrics.ildTopic(list, t) ?? .nan
                         } else if k == 1 { v = 0 } else if k > 1 {
@@ -98,21 +95,21 @@ extension MetricRecorder {
                             }
                             v = 1 - Double(same) / Double(k * (k - 1))
                         }
-                    case 2:  // topic_coverage
+                    case .topicCoverage?:
                         if k > 0 {
                             var present = 0
                             for x in 0..<gCount where q[x] > 0 { present += 1 }
                             v = Double(present) / Double(gCount)
                         }
-                    case 3:  // list_topic_entropy_bits
+                    case .entropy?:
                         if k > 0 { v = ListMetrics.entropyBits(q) }
-                    case 4:  // calibration_kl
+                    case .calibration?:
                         if k > 0 && hCount > 0 {
                             let nh = Double(hCount)
                             for x in 0..<gCount { p[x] = counts[u * gCount + x] / nh }
                             v = ListMetrics.calibrationKL(p: p, q: q)
                         }
-                    case 5:  // profile_topic_coverage
+                    case .profileCoverage?:
                         if k > 0 && hCount > 0 {
                             for x in 0..<gCount { present[x] = false }
                             for i in items { for g in t.topics(of: Int(i)) { present[Int(g)] = true } }
@@ -123,26 +120,26 @@ extension MetricRecorder {
                             }
                             v = Double(both) / Double(inHistory)
                         }
-                    case 6:  // novelty_miuf
+                    case .novelty?:
                         if k > 0 && !logShare.isEmpty {
                             var sum = 0.0
                             for i in items { sum = sum - logShare[Int(i)] }
                             v = sum / Double(k)
                         }
-                    case 7: if k > 0 { v = Double(list.reduce(0) { $0 + pop.count[Int($1)] }) / Double(k) }
-                    case 8:
+                    case .arp?: if k > 0 { v = Double(list.reduce(0) { $0 + interactions[Int($1)] }) / Double(k) }
+                    case .tail?:
                         if k > 0 {
                             var inTail = 0
                             for i in items where tail[Int(i)] { inTail += 1 }
                             v = Double(inTail) / Double(k)
                         }
-                    case 9:  // unexpectedness: mean of 1 − ê_i·m_u, m_u = Σ_H ê / |H|
+                    case .unexpectedness?:  // mean of 1 − ê_i·m_u, m_u = Σ_H ê / |H|
                         if k > 0 && hCount > 0 {
                             var dot = 0.0
                             for jj in 0..<d { dot += slateSum[jj] * unitSums[u * d + jj] }
                             v = 1 - dot / (Double(hCount) * Double(k))
                         }
-                    case 10:  // serendipity_unexp_x_rel
+                    case .serendipity?:
                         if k > 0 && hCount > 0 {
                             var sum = 0.0
                             let nh = Double(hCount)
@@ -154,11 +151,11 @@ extension MetricRecorder {
                             }
                             v = sum / Double(k)
                         }
-                    case 11:  // alpha_ndcg_at10
+                    case .alphaNDCG?:
                         if !rel[u].isEmpty && ideal[u] > 0 {
                             v = ListMetrics.alphaDCG(list, isRelevant: isRel, t) / ideal[u]
                         }
-                    case 12:  // subtopic_recall_at10
+                    case .subtopicRecall?:
                         if !rel[u].isEmpty {
                             for x in 0..<gCount { present[x] = false }
                             var hit = 0
@@ -170,9 +167,9 @@ extension MetricRecorder {
                             }
                             v = Double(hit) / Double(relTopics[u])
                         }
-                    case 13:  // eild_cosine_rel_logdisc
+                    case .eild?:
                         v = ListMetrics.eild(count: k, isRelevant: isRel) { geo.cosine(Int(items[$0]), Int(items[$1])) } ?? .nan
-                    default: break
+                    case nil: break
                     }
                     out[row * ids.count + j] = v
                 }
@@ -265,35 +262,14 @@ extension MetricRecorder {
                 let v = users.compactMap { u in nn[u].flatMap { Homogeneity.jaccard(consumedSet[u], consumedSet[$0]) } }
                 return v.isEmpty ? nil : v.reduce(0, +) / Double(v.count)
             case "centroid_drift_cosine", "centroid_drift_l2":
-                // Both from one pass over the users (the same sums as StateMetrics.driftCosine
-                // and driftL2, without per-user arrays).
-                if userValueCache[id] == nil {
-                    let n = run.world.users.count, d = geometry.dimension
-                    let blocks = BlockExecutor.blocks(count: n, blockSize: blockSize)
-                    let cosines = SharedArray<Double>(repeating: .nan, count: n)
-                    let distances = SharedArray<Double>(repeating: .nan, count: n)
-                    executor.forEach(blockCount: blocks.count) { b, _ in
-                        for u in blocks[b] {
-                            let h = self.historyCount[u]
-                            guard h > 0, let c0 = self.centroid0[u] else { continue }
-                            let nh = Double(h)
-                            var na = 0.0, nb = 0.0, dot = 0.0, l2 = 0.0
-                            for j in 0..<d {
-                                let x = self.sumRaw[u * d + j] / nh
-                                na += x * x
-                                nb += c0[j] * c0[j]
-                                dot += x * c0[j]
-                                l2 += (x - c0[j]) * (x - c0[j])
-                            }
-                            let sa = na.squareRoot(), sb = nb.squareRoot()
-                            if sa != 0 && sb != 0 { cosines[u] = 1 - dot / (sa * sb) }
-                            distances[u] = l2.squareRoot()
-                        }
+                let d = geometry.dimension
+                let cosine = id == "centroid_drift_cosine"
+                return groupMean(id, users) { u in
+                    withUnsafeTemporaryAllocation(of: Double.self, capacity: d) { now in
+                        guard self.currentCentroid(u, into: now) else { return nil }
+                        return cosine ? StateMetrics.driftCosine(self.centroid0[u], now) : StateMetrics.driftL2(self.centroid0[u], now)
                     }
-                    userValueCache["centroid_drift_cosine"] = cosines.toArray().map { $0.isNaN ? nil : $0 }
-                    userValueCache["centroid_drift_l2"] = distances.toArray().map { $0.isNaN ? nil : $0 }
                 }
-                return mean(users.map { userValueCache[id]![$0] })
             case "profile_topic_entropy_delta":
                 let gCount = c.topics.count
                 return groupMean(id, users) { u in
@@ -317,9 +293,13 @@ extension MetricRecorder {
                 let both = users.filter { centroid0[$0] != nil }
                 if variance0Cache[gi] == nil { variance0Cache[gi] = .some(StateMetrics.totalVariance(both.map { centroid0[$0]! })) }
                 guard let v0 = variance0Cache[gi]!, v0 > 0 else { return nil }
-                return centroidTotalVariance(both).map { $0 / v0 }
+                let d = geometry.dimension
+                return StateMetrics.totalVariance(count: both.count, dimension: d) { i, row in _ = currentCentroid(both[i], into: row) }
+                    .map { $0 / v0 }
             case "population_mean_pairwise_cosine_distance":
-                return centroidMeanPairwiseCosineDistance(users)
+                return StateMetrics.meanPairwiseCosineDistance(count: users.count, dimension: geometry.dimension) { i, row in
+                    currentCentroid(users[i], into: row)
+                }
             case "cluster_calinski_harabasz", "cluster_davies_bouldin":
                 let idx = users.filter { historyCount[$0] > 0 }
                 let points = idx.map { centroid($0)! }
@@ -371,60 +351,6 @@ extension MetricRecorder {
         if userValueCache[id] == nil { userValueCache[id] = eachUser(Array(0..<run.world.users.count), f) }
         let all = userValueCache[id]!
         return mean(users.map { all[$0] })
-    }
-
-    /// `StateMetrics.totalVariance` of the current centroids of `users` (all with a history),
-    /// read from the running sums without building per-user arrays (same sums, same order).
-    func centroidTotalVariance(_ users: [Int]) -> Double? {
-        if users.isEmpty { return nil }
-        let d = geometry.dimension
-        return sumRaw.withUnsafeBufferPointer { raw in
-            var mean = [Double](repeating: 0, count: d)
-            for u in users {
-                let nh = Double(historyCount[u])
-                for j in 0..<d { mean[j] += raw[u * d + j] / nh }
-            }
-            let n = Double(users.count)
-            for j in 0..<d { mean[j] = mean[j] / n }
-            var s = 0.0
-            for u in users {
-                let nh = Double(historyCount[u])
-                for j in 0..<d {
-                    let x = raw[u * d + j] / nh - mean[j]
-                    s += x * x
-                }
-            }
-            return s / n
-        }
-    }
-
-    /// `StateMetrics.meanPairwiseCosineDistance` of the current centroids of `users` (users
-    /// without a history or with a zero centroid left out), from the running sums.
-    func centroidMeanPairwiseCosineDistance(_ users: [Int]) -> Double? {
-        let d = geometry.dimension
-        return sumRaw.withUnsafeBufferPointer { raw in
-            var sum = [Double](repeating: 0, count: d)
-            var c = [Double](repeating: 0, count: d)
-            var count = 0
-            for u in users {
-                let h = historyCount[u]
-                if h == 0 { continue }
-                let nh = Double(h)
-                var norm2 = 0.0
-                for j in 0..<d {
-                    c[j] = raw[u * d + j] / nh
-                    norm2 += c[j] * c[j]
-                }
-                let norm = norm2.squareRoot()
-                if norm == 0 { continue }
-                for j in 0..<d { sum[j] += c[j] / norm }
-                count += 1
-            }
-            if count < 2 { return nil }
-            var sq = 0.0
-            for j in 0..<d { sq += sum[j] * sum[j] }
-            return 1 - (sq - Double(count)) / (Double(count) * Double(count - 1))
-        }
     }
 
     func mean(_ v: [Double?]) -> Double? {
@@ -506,23 +432,11 @@ extension MetricRecorder {
     }
 }
 
-/// Item popularity as of a step (counts, distinct users, |U_H|).
-struct PopularitySnapshot {
-    let count: [Int]
-    let users: [Int]
-    let historyUsers: Int
-
-    func noveltyMIUF(_ list: ArraySlice<Int32>) -> Double? {
-        if list.isEmpty || historyUsers == 0 { return nil }
-        return list.reduce(0.0) { $0 - log2(Double(max(users[Int($1)], 1)) / Double(historyUsers)) } / Double(list.count)
-    }
-
-    func tailSet() -> [Bool] {
-        let interacted = count.indices.filter { count[$0] > 0 }.sorted {
-            count[$0] != count[$1] ? count[$0] < count[$1] : $0 < $1
-        }
-        var t = [Bool](repeating: false, count: count.count)
-        if !interacted.isEmpty { for i in interacted.prefix(max(Int(0.2 * Double(interacted.count)), 1)) { t[i] = true } }
-        return t
-    }
+/// The per-list metrics ``MetricRecorder/listMetrics(_:)`` computes, by METRICS.md id.
+enum ListMetricID: String {
+    case ildCosine = "ild_cosine", ildTopic = "ild_topic", topicCoverage = "topic_coverage"
+    case entropy = "list_topic_entropy_bits", calibration = "calibration_kl", profileCoverage = "profile_topic_coverage"
+    case novelty = "novelty_miuf", arp = "arp", tail = "tail_percentage", unexpectedness = "unexpectedness"
+    case serendipity = "serendipity_unexp_x_rel", alphaNDCG = "alpha_ndcg_at10", subtopicRecall = "subtopic_recall_at10"
+    case eild = "eild_cosine_rel_logdisc"
 }

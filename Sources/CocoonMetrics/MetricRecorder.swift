@@ -89,7 +89,6 @@ public final class MetricRecorder: StepObserver, @unchecked Sendable {
     var needWindows = false
     var needConsumed = false
     var needItemUsers = false
-    var variance0: [Double?] = []
     var lastStep = 0
     /// Exposure counts of the current step per group (shared by the exposure metrics).
     var exposureCache: [[Int]?] = []
@@ -170,8 +169,6 @@ public final class MetricRecorder: StepObserver, @unchecked Sendable {
         var row = [Double](repeating: 0, count: gCount)
         for u in 0..<n {
             for i in seedHistory[u] {
-                if needCentroids { for j in 0..<d { sumRaw[u * d + j] += geometry.raw[Int(i) * d + j] } }
-                if needUnitSums { for j in 0..<d { sumUnit[u * d + j] += geometry.unit[Int(i) * d + j] } }
                 if needTopicCounts {
                     for t in 0..<gCount { row[t] = 0 }
                     c.topics.accumulate(item: Int(i), into: &row)
@@ -179,6 +176,8 @@ public final class MetricRecorder: StepObserver, @unchecked Sendable {
                 }
                 itemCount[Int(i)] += 1
             }
+            if needCentroids { MetricRecorder.addRows(seedHistory[u], user: u, from: geometry.raw, into: &sumRaw, dimension: d) }
+            if needUnitSums { MetricRecorder.addRows(seedHistory[u], user: u, from: geometry.unit, into: &sumUnit, dimension: d) }
             if needItemUsers { for i in historySet[u] { itemUsers[Int(i)] += 1 } }
             historyRows += historyCount[u]
             if historyCount[u] > 0 { historyUsers += 1 }
@@ -216,7 +215,6 @@ public final class MetricRecorder: StepObserver, @unchecked Sendable {
             relevant = computeRelevant(mix: rows, users: Array(0..<n))
             refreshRelevance(Array(0..<n))
         }
-        variance0 = []
         wantsFlags = wants.contains { ["flag_reexposure_rate", "flag_topic_share_delta", "flag_topic_share_did"].contains($0) }
         excluded = [Bool](repeating: false, count: n)
         shareSum = groups.map { _ in [] }
@@ -387,8 +385,10 @@ public final class MetricRecorder: StepObserver, @unchecked Sendable {
         history = hist; historyCount = histCount; historySet = histSet; consumed = cons; consumedSet = consSet
         windowRec = wRec; windowCons = wCons; topicCounts = tCounts; itemCount = iCount; itemUsers = iUsers
         // The vector sums in a second pass over raw buffers (same order per user).
-        if needCentroids { MetricRecorder.addRows(of: eaten, from: geometry.raw, into: &sumRaw, dimension: d) }
-        if needUnitSums { MetricRecorder.addRows(of: eaten, from: geometry.unit, into: &sumUnit, dimension: d) }
+        for (u, i) in eaten {
+            if needCentroids { MetricRecorder.addRows(CollectionOfOne(i), user: Int(u), from: geometry.raw, into: &sumRaw, dimension: d) }
+            if needUnitSums { MetricRecorder.addRows(CollectionOfOne(i), user: Int(u), from: geometry.unit, into: &sumUnit, dimension: d) }
+        }
         // Interest shifts change relevance.
         let shifted = s.changes.filter { $0.kind == .interestShift }.map { Int($0.user) }
         if !shifted.isEmpty && !relevant.isEmpty {
@@ -398,13 +398,13 @@ public final class MetricRecorder: StepObserver, @unchecked Sendable {
         }
     }
 
-    /// `sums[u] += rows[i]` for every (u, i), in order.
-    static func addRows(of pairs: [(user: Int32, item: Int32)], from rows: [Double], into sums: inout [Double], dimension d: Int) {
+    /// `sums[u] += rows[i]` for every item i, in order (row-major, d columns).
+    static func addRows<S: Sequence<Int32>>(_ items: S, user u: Int, from rows: [Double], into sums: inout [Double], dimension d: Int) {
         rows.withUnsafeBufferPointer { r in
             sums.withUnsafeMutableBufferPointer { s in
-                for (u, i) in pairs {
+                let dst = s.baseAddress! + u * d
+                for i in items {
                     let src = r.baseAddress! + Int(i) * d
-                    let dst = s.baseAddress! + Int(u) * d
                     for j in 0..<d { dst[j] += src[j] }
                 }
             }
@@ -426,10 +426,20 @@ public final class MetricRecorder: StepObserver, @unchecked Sendable {
     }
 
     func centroid(_ u: Int) -> [Double]? {
-        let n = historyCount[u]
-        if n == 0 { return nil }
-        let d = geometry.dimension
-        return (0..<d).map { sumRaw[u * d + $0] / Double(n) }
+        var c = [Double](repeating: 0, count: geometry.dimension)
+        return c.withUnsafeMutableBufferPointer { currentCentroid(u, into: $0) } ? c : nil
+    }
+
+    /// Writes user u's history centroid (c_u(t): the running sum of raw embeddings over the
+    /// history length) into `row` (d long); false when the history is empty.
+    func currentCentroid(_ u: Int, into row: UnsafeMutableBufferPointer<Double>) -> Bool {
+        let n = Double(historyCount[u])
+        if n == 0 { return false }
+        let d = row.count
+        sumRaw.withUnsafeBufferPointer { sums in
+            for j in 0..<d { row[j] = sums[u * d + j] / n }
+        }
+        return true
     }
 
     func topicShares(_ u: Int) -> [Double] {

@@ -14,9 +14,9 @@ public enum StateMetrics {
         return c.map { $0 / n }
     }
 
-    static func norm(_ a: [Double]) -> Double { a.reduce(0) { $0 + $1 * $1 }.squareRoot() }
+    static func norm<C: Collection<Double>>(_ a: C) -> Double { a.reduce(0) { $0 + $1 * $1 }.squareRoot() }
 
-    static func cosine(_ a: [Double], _ b: [Double]) -> Double? {
+    static func cosine<A: Collection<Double>, B: Collection<Double>>(_ a: A, _ b: B) -> Double? {
         let na = norm(a)
         let nb = norm(b)
         if na == 0 || nb == 0 { return nil }
@@ -24,13 +24,13 @@ public enum StateMetrics {
     }
 
     /// `centroid_drift_l2`: ‖c(T) − c(0)‖.
-    public static func driftL2(_ c0: [Double]?, _ cT: [Double]?) -> Double? {
+    public static func driftL2<A: Collection<Double>, B: Collection<Double>>(_ c0: A?, _ cT: B?) -> Double? {
         guard let c0, let cT else { return nil }
-        return norm(zip(cT, c0).map { $0 - $1 })
+        return zip(cT, c0).reduce(0) { $0 + ($1.0 - $1.1) * ($1.0 - $1.1) }.squareRoot()
     }
 
     /// `centroid_drift_cosine`: 1 − cos(c(T), c(0)); a zero centroid → nil.
-    public static func driftCosine(_ c0: [Double]?, _ cT: [Double]?) -> Double? {
+    public static func driftCosine<A: Collection<Double>, B: Collection<Double>>(_ c0: A?, _ cT: B?) -> Double? {
         guard let c0, let cT, let c = cosine(cT, c0) else { return nil }
         return 1 - c
     }
@@ -39,26 +39,57 @@ public enum StateMetrics {
     /// covariance, ddof 0); denominator 0 → nil.
     public static func totalVariance(_ cs: [[Double]]) -> Double? {
         guard let d = cs.first?.count else { return nil }
-        var mean = [Double](repeating: 0, count: d)
-        for c in cs { for j in 0..<d { mean[j] += c[j] } }
-        let n = Double(cs.count)
-        mean = mean.map { $0 / n }
-        var s = 0.0
-        for c in cs { for j in 0..<d { s += (c[j] - mean[j]) * (c[j] - mean[j]) } }
-        return s / n
+        return totalVariance(count: cs.count, dimension: d) { i, row in
+            for j in 0..<d { row[j] = cs[i][j] }
+        }
+    }
+
+    /// The same for `count` points written by `point(i, row)` into a d-long row (so callers
+    /// holding running sums need no array per point).
+    public static func totalVariance(count n: Int, dimension d: Int, point: (Int, UnsafeMutableBufferPointer<Double>) -> Void) -> Double? {
+        if n == 0 { return nil }
+        return withUnsafeTemporaryAllocation(of: Double.self, capacity: d) { row in
+            var mean = [Double](repeating: 0, count: d)
+            for i in 0..<n {
+                point(i, row)
+                for j in 0..<d { mean[j] += row[j] }
+            }
+            let count = Double(n)
+            for j in 0..<d { mean[j] = mean[j] / count }
+            var s = 0.0
+            for i in 0..<n {
+                point(i, row)
+                for j in 0..<d { s += (row[j] - mean[j]) * (row[j] - mean[j]) }
+            }
+            return s / count
+        }
     }
 
     /// `population_mean_pairwise_cosine_distance`: mean over unordered pairs of 1 − cos, via
     /// `1 − (‖Σ ĉ‖² − N) / (N(N − 1))`; zero centroids left out; < 2 → nil.
     public static func meanPairwiseCosineDistance(_ cs: [[Double]]) -> Double? {
-        let units = cs.compactMap { c -> [Double]? in
-            let n = norm(c)
-            return n > 0 ? c.map { $0 / n } : nil
+        guard let d = cs.first?.count else { return nil }
+        return meanPairwiseCosineDistance(count: cs.count, dimension: d) { i, row in
+            for j in 0..<d { row[j] = cs[i][j] }
+            return true
         }
-        let n = units.count
+    }
+
+    /// The same for `count` candidate points written by `point(i, row)`, which returns false
+    /// for a point that is left out (no centroid).
+    public static func meanPairwiseCosineDistance(count: Int, dimension d: Int, point: (Int, UnsafeMutableBufferPointer<Double>) -> Bool) -> Double? {
+        var sum = [Double](repeating: 0, count: d)
+        var n = 0
+        withUnsafeTemporaryAllocation(of: Double.self, capacity: d) { row in
+            for i in 0..<count {
+                guard point(i, row) else { continue }
+                let length = norm(row)
+                if length == 0 { continue }
+                for j in 0..<d { sum[j] += row[j] / length }
+                n += 1
+            }
+        }
         if n < 2 { return nil }
-        var sum = [Double](repeating: 0, count: units[0].count)
-        for u in units { for j in u.indices { sum[j] += u[j] } }
         let sq = sum.reduce(0) { $0 + $1 * $1 }
         return 1 - (sq - Double(n)) / (Double(n) * Double(n - 1))
     }
