@@ -636,6 +636,8 @@ public final class BuiltinRecommender: Recommender, @unchecked Sendable {
         }
         let shared = diversified(base)
         let sharedCold = cold.isEmpty ? [] : diversified(base, coldStart: true)
+        // The same for every user: built once, on first use.
+        let onboarding = Lazy { self.onboardingSlate(k) }
         var rankScore = [Double](repeating: 0, count: world.catalog.count)
         for (j, i) in base.enumerated() { rankScore[Int(i)] = 1 - Double(j) / Double(base.count) }
         for row in rows {
@@ -646,17 +648,20 @@ public final class BuiltinRecommender: Recommender, @unchecked Sendable {
             // off get exactly the shared feed.
             let a = adjustments(for: u, controls: request.controls[u], step: t, personal: isCold)
             var order = isCold ? sharedCold : shared
+            // NON-COMPLIANT cold-start switches apply until the user picks tags.
+            let untagged = isCold && request.controls[u].declaredTags.isEmpty
+            let wall = untagged && policy.coldStart == "tag-wall"
             if isCold && !a.soft.isEmpty {
                 // Breadth first among the items this user has not seen or consumed yet.
                 order = diversified(base.filter { !a.soft.sortedContains($0) }, coldStart: true)
             }
-            if isCold && request.controls[u].declaredTags.isEmpty {
+            if untagged {
                 switch policy.coldStart {
                 case "tag-wall":
                     // NON-COMPLIANT: the onboarding slate (each of the first topics' most
                     // popular item by the catalog prior), the same every step until tags are picked.
-                    let wall = onboardingSlate(k)
-                    order = wall + order.filter { !wall.contains($0) }
+                    let slate = onboarding.value
+                    order = slate + order.filter { !slate.contains($0) }
                 case "default-topic":
                     // NON-COMPLIANT: a default interest, the topic of the top-ranked item.
                     if let first = base.first {
@@ -676,7 +681,6 @@ public final class BuiltinRecommender: Recommender, @unchecked Sendable {
                 }, coldStart: false)   // a user who declared tags told us what they like
             }
             var slate: [Int32] = []
-            let wall = isCold && policy.coldStart == "tag-wall" && request.controls[u].declaredTags.isEmpty
             for i in order where slate.count < k {
                 if isHard(i, a) { continue }
                 if let o = a.topicOffsets, o[Int(topics.primary[Int(i)])] < 0 { continue }
