@@ -201,6 +201,7 @@ extension Engine {
         let st = state
         let intrinsic = truth.vectors.storage
         let keepConsumed = b.choice == .rankUtility
+        let keepTopics = state.keepsConsumedTopics
 
         executor.forEach(blockCount: blocks.count) { blk, _ in
             var delta = [Float](repeating: 0, count: d)
@@ -244,7 +245,7 @@ extension Engine {
                     let topic = Int(primary[i])
                     slateTopicCount[topic] += 1
                     if outcomes[base + p] == .consumed {
-                        st.consumedTopics[u * g + topic] += 1
+                        if keepTopics { st.consumedTopics[u * g + topic] += 1 }
                         if b.satiation.enabled { st.satiation[u * g + topic] += Float(b.satiation.increment) }
                     }
                 }

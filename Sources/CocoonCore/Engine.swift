@@ -102,10 +102,7 @@ public final class Engine {
         if let reader = recommender as? GroundTruthReader { reader.attach(truth) }
         let recWorld = RecommenderWorld(
             catalog: world.catalog, userCount: users.count, segments: users.segments, segmentNames: users.segmentNames,
-            attributes: users.origin.map { o in
-                let a = world.population.attributes[Int(o)]
-                return a.consented ? a : nil
-            },
+            attributes: ConsentedAttributes(world.population.attributes, origin: users.origin),
             seedHistory: seedHistory, slateSize: config.slateSize, steps: config.steps,
             seed: config.seed.derive("recommender"), executor: executor, blockSize: config.blockSize,
             streamIDs: users.origin)

@@ -61,6 +61,18 @@ public struct Intervention: Sendable, Equatable, Codable {
         case blockTopic(TopicRef)
     }
 
+    /// The topic references the action uses.
+    public var topicReferences: [TopicRef] {
+        switch action {
+        case .notInterested(let pick, _, _):
+            if case .ofTopic(let r) = pick { return [r] }
+            return []
+        case .declareTag(let r), .deleteTag(let r), .blockTopic(let r): return [r]
+        case .shiftInterest(let from, let to, _): return [from, to]
+        case .personalisation, .blockTopCreator: return []
+        }
+    }
+
     /// Name (unique within a scenario).
     public var name: String
     /// First step it applies at (≥ 1).

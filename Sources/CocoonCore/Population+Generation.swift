@@ -64,6 +64,7 @@ extension Population {
                 let useTopics = weights.contains { $0 > 0 }
                 let uv = Array(vectors[(u * d)..<((u + 1) * d)])
                 var chosen: [Int32] = []
+                chosen.reserveCapacity(h)  // one allocation per user (a million of them)
                 var attempts = 0
                 while chosen.count < h && attempts < h * 20 {
                     attempts += 1

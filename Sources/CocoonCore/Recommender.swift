@@ -31,6 +31,26 @@ public protocol GroundTruthReader: AnyObject {
     func attach(_ truth: GroundTruth)
 }
 
+/// Every user's attributes as the recommender sees them: nil where the user did not consent. A
+/// view of the population's attributes through the users' origins (no per-user copy).
+public struct ConsentedAttributes: RandomAccessCollection, Sendable {
+    let all: [UserAttributes]
+    let origin: [Int32]
+
+    /// `all` indexed by `origin[u]` for user u.
+    public init(_ all: [UserAttributes], origin: [Int32]) {
+        self.all = all
+        self.origin = origin
+    }
+
+    public var startIndex: Int { 0 }
+    public var endIndex: Int { origin.count }
+    public subscript(u: Int) -> UserAttributes? {
+        let a = all[Int(origin[u])]
+        return a.consented ? a : nil
+    }
+}
+
 /// What a recommender knows about the world when a run starts.
 public struct RecommenderWorld: Sendable {
     /// The catalog (public features: embeddings, topics, quality, popularity prior, creators, flags).
@@ -42,7 +62,7 @@ public struct RecommenderWorld: Sendable {
     /// Segment labels.
     public let segmentNames: [String]
     /// Consented attributes (nil where the user did not consent).
-    public let attributes: [UserAttributes?]
+    public let attributes: ConsentedAttributes
     /// Items each user consumed before step 1 (the platform's logs).
     public let seedHistory: [[Int32]]
     /// Slate size of every request.
@@ -61,7 +81,7 @@ public struct RecommenderWorld: Sendable {
     package let streamIDs: [Int32]
 
     package init(
-        catalog: Catalog, userCount: Int, segments: [Int32], segmentNames: [String], attributes: [UserAttributes?],
+        catalog: Catalog, userCount: Int, segments: [Int32], segmentNames: [String], attributes: ConsentedAttributes,
         seedHistory: [[Int32]], slateSize: Int, steps: Int, seed: Seed, executor: BlockExecutor, blockSize: Int,
         streamIDs: [Int32]
     ) {
@@ -154,6 +174,16 @@ public struct FeedbackBatch: Sendable {
     public let dwell: [Float]
     /// Users who left after this step (no slate until they return).
     public let left: [Int32]
+
+    package init(step: Int, users: [Int32], slateSize: Int, slates: [Int32], outcomes: [Outcome], dwell: [Float], left: [Int32]) {
+        self.step = step
+        self.users = users
+        self.slateSize = slateSize
+        self.slates = slates
+        self.outcomes = outcomes
+        self.dwell = dwell
+        self.left = left
+    }
 
     /// Calls `body(user, item, position, outcome, dwell)` for every shown position, in order.
     public func forEachEvent(_ body: (Int, Int, Int, Outcome, Float) throws -> Void) rethrows {

@@ -21,8 +21,10 @@ final class UserState: @unchecked Sendable {
     let consumed: SharedArray<[Int32]>
     /// Whether each user is active.
     var active: [Bool]
-    /// Topic counts of consumption so far (for `topConsumed` references and tests).
+    /// Topic counts of consumption so far, kept only when an intervention refers to the
+    /// `top-consumed` topic (count × topics; empty otherwise: 80 MB at a million users).
     let consumedTopics: SharedArray<Float>
+    let keepsConsumedTopics: Bool
 
     init(world: SimulationWorld, truth: GroundTruth, slateSize: Int, keepConsumed: Bool) {
         count = world.users.count
@@ -32,7 +34,8 @@ final class UserState: @unchecked Sendable {
         pref = SharedArray(truth.vectors.storage)
         satiation = SharedArray(repeating: 0, count: count * topics)
         exposure = SharedArray(repeating: 0, count: count * topics)
-        consumedTopics = SharedArray(repeating: 0, count: count * topics)
+        keepsConsumedTopics = world.interventions.contains { $0.topicReferences.contains(.topConsumed) }
+        consumedTopics = SharedArray(repeating: 0, count: keepsConsumedTopics ? count * topics : 0)
         lastSlate = SharedArray(repeating: -1, count: count * slateSize)
         lastSlateStep = SharedArray(repeating: 0, count: count)
         // Only the rank-utility rule reads the consumed sets: other runs keep none (at a million

@@ -33,7 +33,7 @@ public final class PopularityModel: ScoringModel, @unchecked Sendable {
     public func start(_ world: RecommenderWorld, log: InteractionLog, truth: GroundTruth?) throws {
         prior = world.catalog.popularityPrior
         counts = log.itemCounts
-        events = [log.consumed.flatMap { $0 }]
+        events = [(0..<log.userCount).flatMap { log.consumed(by: $0) }]
         refresh()
     }
     public func userFactors(_ users: ArraySlice<Int32>, into out: inout Matrix) {
@@ -98,6 +98,11 @@ public final class ProfileModel: ScoringModel, @unchecked Sendable {
     public let dwellWeighted: Bool
     public private(set) var itemFactors = Matrix(rows: 0, cols: 0)
     var profiles = Matrix(rows: 0, cols: 0)
+    /// Decayed topic weights per user (users × topics), the tags' and re-rankers' view.
+    /// Built on first use (``prepareTopicWeights(log:)``) by replaying the log, which gives the
+    /// same values as keeping them from the start (same operations in the same order); runs
+    /// that never ask (no re-rankers, no tag checks) do not hold them (160 MB at a million
+    /// users). Dwell-weighted profiles keep them from the start, as the log has no dwell times.
     var topicWeightsStore: [Double] = []
     var topicCount = 0
 
@@ -112,11 +117,11 @@ public final class ProfileModel: ScoringModel, @unchecked Sendable {
         itemFactors = c.unitEmbeddings
         topicCount = c.topics.count
         profiles = Matrix(rows: world.userCount, cols: c.dimension)
-        topicWeightsStore = [Double](repeating: 0, count: world.userCount * topicCount)
-        for u in 0..<world.userCount {
-            for i in log.consumed[u] { add(user: u, item: Int(i), weight: 1, catalog: c) }
-        }
         catalog = c
+        if dwellWeighted { topicWeightsStore = [Double](repeating: 0, count: world.userCount * topicCount) }
+        for u in 0..<world.userCount {
+            log.forEachConsumed(by: u) { i in add(user: u, item: Int(i), weight: 1, catalog: c) }
+        }
     }
     var catalog: Catalog?
 
@@ -126,11 +131,24 @@ public final class ProfileModel: ScoringModel, @unchecked Sendable {
         profiles.withMutableRow(u) { row in
             for j in 0..<d { row[j] = keep * row[j] + w * c.unitEmbeddings[i, j] }
         }
+        if !topicWeightsStore.isEmpty { addTopics(user: u, item: i, weight: w, catalog: c) }
+    }
+
+    func addTopics(user u: Int, item i: Int, weight w: Float, catalog c: Catalog) {
+        let keep = Double(Float(1 - decay))
         let g = topicCount
-        for t in 0..<g { topicWeightsStore[u * g + t] *= Double(keep) }
+        for t in 0..<g { topicWeightsStore[u * g + t] *= keep }
         var tmp = [Double](repeating: 0, count: g)
         c.topics.accumulate(item: i, weight: Double(w), into: &tmp)
         for t in 0..<g { topicWeightsStore[u * g + t] += tmp[t] }
+    }
+
+    public func prepareTopicWeights(log: InteractionLog) {
+        guard topicWeightsStore.isEmpty, let c = catalog, topicCount > 0 else { return }
+        topicWeightsStore = [Double](repeating: 0, count: log.userCount * topicCount)
+        for u in 0..<log.userCount {
+            log.forEachConsumed(by: u) { i in addTopics(user: u, item: Int(i), weight: 1, catalog: c) }
+        }
     }
 
     public func userFactors(_ users: ArraySlice<Int32>, into out: inout Matrix) {

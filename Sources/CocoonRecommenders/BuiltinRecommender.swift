@@ -82,7 +82,8 @@ public final class BuiltinRecommender: Recommender, @unchecked Sendable {
         self.world = world
         let c = world.catalog
         log = InteractionLog(
-            seedHistory: world.seedHistory, itemCount: c.count, impressionMemory: policy.enabled ? policy.impressionMemory : 0)
+            seedHistory: world.seedHistory, itemCount: c.count, impressionMemory: policy.enabled ? policy.impressionMemory : 0,
+            steps: world.steps, slateSize: world.slateSize)
         geometry = ItemGeometry(c)
         // A topic is harmful when most of its items are.
         var harmfulCount = [Int](repeating: 0, count: c.topics.count)
@@ -109,7 +110,7 @@ public final class BuiltinRecommender: Recommender, @unchecked Sendable {
         let coldStart = !(model is RandomModel) && !(model is PopularityModel) && !model.readsGroundTruth && request.step > warmup
         for (row, u) in request.users.enumerated() {
             let off = policy.personalisationOff && !request.controls[Int(u)].personalisation
-            let cold = !off && coldStart && log.consumed[Int(u)].count < coldStartItems
+            let cold = !off && coldStart && log.consumedCount(of: Int(u)) < coldStartItems
             if off || cold {
                 offRows.append(row)
                 if cold { coldRows.insert(row) }
@@ -118,6 +119,7 @@ public final class BuiltinRecommender: Recommender, @unchecked Sendable {
             }
         }
         prepareNearDuplicates(request)
+        if !rerankers.isEmpty || request.wantsTags { model.prepareTopicWeights(log: log) }
         if !offRows.isEmpty { try fillNonPersonal(request, rows: offRows, cold: coldRows, into: &slates) }
         if !onRows.isEmpty { try fillPersonal(request, rows: onRows, into: &slates) }
         var tags: [[Int32]]? = nil
@@ -150,7 +152,7 @@ public final class BuiltinRecommender: Recommender, @unchecked Sendable {
         let c = world.catalog
         a.isMinor = world.segments[u] == minorSegment
         guard policy.enabled else {
-            if personal && policy.excludeConsumed { a.soft = log.consumedSet[u] }
+            if personal && policy.excludeConsumed { a.soft = Array(log.consumedSet(of: u)) }
             return a
         }
         let g = c.topics.count
@@ -186,7 +188,7 @@ public final class BuiltinRecommender: Recommender, @unchecked Sendable {
             // minorUnsafe and borderline are handled by the extra item columns.
         }
         if personal {
-            if policy.excludeConsumed { a.soft = log.consumedSet[u] }
+            if policy.excludeConsumed { a.soft = Array(log.consumedSet(of: u)) }
             if log.impressionMemory > 0 {
                 a.soft = BuiltinRecommender.mergeRuns(a.soft, log.recentImpressions(of: u)[...])
             }
@@ -208,20 +210,31 @@ public final class BuiltinRecommender: Recommender, @unchecked Sendable {
     /// Computes (once per item, cached) the near-duplicates of newly marked items.
     func prepareNearDuplicates(_ request: RecommendRequest) {
         guard policy.notInterested else { return }
+        let c = world.catalog
         var missing: [Int32] = []
+        var pending = [Bool](repeating: false, count: c.count)
         for ch in request.changes where ch.kind == .notInterested {
-            if let m = ch.mark, m.scope == .item, nearDuplicates[m.item] == nil, !missing.contains(m.item) {
+            if let m = ch.mark, m.scope == .item, nearDuplicates[m.item] == nil, !pending[Int(m.item)] {
+                pending[Int(m.item)] = true
                 missing.append(m.item)
             }
         }
         if missing.isEmpty { return }
-        let c = world.catalog
-        let sims = Matrix.cosineSimilarity(rowsOf: c.unitEmbeddings.gatherRows(missing), rowsOf: c.unitEmbeddings)
+        // In blocks of items: at a million users nearly every item is marked in the first
+        // steps, and a missing × catalog similarity matrix would be catalog² floats.
+        let all = c.unitEmbeddings.rowNormalized()
         let th = Float(policy.nearDuplicateThreshold)
-        for (r, i) in missing.enumerated() {
-            nearDuplicates[i] = (0..<c.count).filter { $0 != Int(i) && sims[r, $0] >= th }.map(Int32.init)
+        for start in stride(from: 0, to: missing.count, by: Self.nearDuplicateBlock) {
+            let block = missing[start..<min(start + Self.nearDuplicateBlock, missing.count)]
+            let sims = c.unitEmbeddings.gatherRows(block).rowNormalized().multiplied(by: all, transposeOther: true)
+            for (r, i) in block.enumerated() {
+                nearDuplicates[i] = (0..<c.count).filter { $0 != Int(i) && sims[r, $0] >= th }.map(Int32.init)
+            }
         }
     }
+
+    /// Items whose near-duplicates are computed in one product.
+    static let nearDuplicateBlock = 256
 
     // MARK: - Personalised path
 
@@ -413,7 +426,7 @@ public final class BuiltinRecommender: Recommender, @unchecked Sendable {
                         // smoothed toward uniform by `profilePrior` pseudo-items, so a short history
                         // is not taken for a narrow taste.
                         let excluded = self.excludedTopics(bUsers[r], controls: controls[u], step: t, adjustments: adjs[r])
-                        var profile = self.smoothedProfile(weights[r], items: self.log.consumed[u].count, excluding: excluded)
+                        var profile = self.smoothedProfile(weights[r], items: self.log.consumedCount(of: u), excluding: excluded)
                         let declared = self.policy.tags ? controls[u].declaredTags : []
                         if !declared.isEmpty {
                             // Declared tags take `declaredTagShare` of the calibration target.

@@ -1,4 +1,5 @@
 import CocoonCore
+import CocoonMath
 
 /// What a built-in recommender remembers of the platform's logs: every user's consumption
 /// (seed history first), global item counts (all-time and over a recent window) and each
@@ -9,9 +10,9 @@ public final class InteractionLog: @unchecked Sendable {
     /// Number of items.
     public let itemCount: Int
     /// Consumed items per user, oldest first (round 0 included).
-    public private(set) var consumed: [[Int32]]
+    private var consumedLists: ListArena
     /// The same items per user, sorted and without repeats (for exclusion lookups).
-    public private(set) var consumedSet: [[Int32]]
+    private var consumedSets: ListArena
     /// All-time consumption count per item (round 0 included).
     public private(set) var itemCounts: [Float]
     /// Consumption count per item over the last `window` steps.
@@ -29,16 +30,23 @@ public final class InteractionLog: @unchecked Sendable {
     private let compactImpressions: Bool
     private var impressionHead: [Int32]
 
-    /// Creates a log holding the seed history.
-    public init(seedHistory: [[Int32]], itemCount: Int, window: Int = 50, impressionMemory: Int = 0) {
+    /// Creates a log holding the seed history. `impressionMemory` is the number of recent
+    /// impressions remembered per user; `steps` and `slateSize`, when given, cap it at what the
+    /// run can show (a longer ring would never fill).
+    public init(
+        seedHistory: [[Int32]], itemCount: Int, window: Int = 50, impressionMemory: Int = 0, steps: Int? = nil, slateSize: Int? = nil
+    ) {
         userCount = seedHistory.count
         self.itemCount = itemCount
         self.window = max(window, 1)
-        self.impressionMemory = max(impressionMemory, 0)
-        consumed = seedHistory
-        consumedSet = seedHistory.map { Array(Set($0)).sorted() }
+        var memory = max(impressionMemory, 0)
+        if let t = steps, let k = slateSize { memory = min(memory, max(t, 0) * max(k, 0)) }
+        self.impressionMemory = memory
+        consumedLists = ListArena(seedHistory)
+        consumedSets = ListArena(seedHistory, order: .sortedUnique)
         var counts = [Float](repeating: 0, count: itemCount)
         var seedEvents: [Int32] = []
+        seedEvents.reserveCapacity(seedHistory.reduce(0) { $0 + $1.count })
         for h in seedHistory {
             for i in h {
                 counts[Int(i)] += 1
@@ -57,6 +65,7 @@ public final class InteractionLog: @unchecked Sendable {
     /// Adds a step's consumption and impressions.
     public func record(_ feedback: FeedbackBatch) {
         var events: [Int32] = []
+        var added: [(list: Int32, value: Int32)] = []
         let k = feedback.slateSize
         var shown = [Int32](repeating: 0, count: k)
         for (row, u32) in feedback.users.enumerated() {
@@ -80,13 +89,19 @@ public final class InteractionLog: @unchecked Sendable {
             for p in 0..<k {
                 let i = feedback.slates[row * k + p]
                 guard feedback.outcomes[row * k + p] == .consumed else { continue }
-                consumed[u].append(i)
-                consumedSet[u].sortedInsert(i)
+                added.append((u32, i))
                 itemCounts[Int(i)] += 1
                 recentCounts[Int(i)] += 1
                 events.append(i)
             }
         }
+        // The engine sends users in ascending order; keep the lists' batches grouped either way
+        // (a stable sort keeps each user's arrival order).
+        if zip(added, added.dropFirst()).contains(where: { $0.list > $1.list }) {
+            added = added.enumerated().sorted { ($0.element.list, $0.offset) < ($1.element.list, $1.offset) }.map(\.element)
+        }
+        consumedLists.append(added)
+        consumedSets.append(added)
         recentEvents.append(events)
         if recentEvents.count > window {
             for i in recentEvents.removeFirst() { recentCounts[Int(i)] -= 1 }
@@ -102,14 +117,36 @@ public final class InteractionLog: @unchecked Sendable {
         return impressions16[range].map { $0 == .max ? -1 : Int32($0) }
     }
 
+    /// The items user u consumed, oldest first (seed history included; may repeat).
+    public func consumed(by u: Int) -> ArraySlice<Int32> { consumedLists[u] }
+
+    /// The number of consumptions of user u (seed history included).
+    public func consumedCount(of u: Int) -> Int { consumedLists.count(u) }
+
+    /// Calls `body` with every item user u consumed, oldest first.
+    public func forEachConsumed(by u: Int, _ body: (Int32) throws -> Void) rethrows {
+        try consumedLists.forEach(in: u, body)
+    }
+
+    /// The distinct items user u consumed, ascending.
+    public func consumedSet(of u: Int) -> ArraySlice<Int32> { consumedSets[u] }
+
+    /// Every user's distinct consumed items, ascending (a copy, for model fitting).
+    public func allConsumedSets() -> [[Int32]] {
+        (0..<userCount).map { Array(consumedSets[$0]) }
+    }
+
+    /// Bytes held by the consumption lists (both orders).
+    public var consumptionBytes: Int { consumedLists.bytes + consumedSets.bytes }
+
     /// The topic distribution of u's consumption (METRICS.md p_u; C9 for multi-topic items),
     /// or nil when u has consumed nothing.
     public func topicDistribution(of u: Int, topics: TopicTable) -> [Double]? {
-        let h = consumed[u]
-        if h.isEmpty { return nil }
+        let n = consumedLists.count(u)
+        if n == 0 { return nil }
         var p = [Double](repeating: 0, count: topics.count)
-        for i in h { topics.accumulate(item: Int(i), into: &p) }
-        let s = Double(h.count)
+        consumedLists.forEach(in: u) { i in topics.accumulate(item: Int(i), into: &p) }
+        let s = Double(n)
         return p.map { $0 / s }
     }
 }

@@ -77,7 +77,7 @@ public final class MatrixFactorizationModel: ScoringModel, @unchecked Sendable {
         for i in 0..<start.rows where (0..<f).allSatisfy({ start[i, $0] == 0 }) {
             for j in 0..<f { start[i, j] = initialItems[i, j] }
         }
-        (userMatrix, itemFactors) = als.fit(positives: log.consumedSet, itemCount: log.itemCount, initialItems: start, executor: executor)
+        (userMatrix, itemFactors) = als.fit(positives: log.allConsumedSets(), itemCount: log.itemCount, initialItems: start, executor: executor)
     }
 }
 

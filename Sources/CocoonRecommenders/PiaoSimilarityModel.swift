@@ -42,7 +42,7 @@ public final class PiaoSimilarityModel: ScoringModel, @unchecked Sendable {
         observed = Matrix(rows: world.userCount, cols: d)
         for u in 0..<world.userCount {
             var v = [Float](repeating: 0, count: d)
-            for i in log.consumed[u] { for j in 0..<d { v[j] += c.unitEmbeddings[Int(i), j] } }
+            log.forEachConsumed(by: u) { i in for j in 0..<d { v[j] += c.unitEmbeddings[Int(i), j] } }
             if v.allSatisfy({ $0 == 0 }) { v = [Float](repeating: 1, count: d) }
             observed.setRow(u, to: BLAS.normalized(v))
         }

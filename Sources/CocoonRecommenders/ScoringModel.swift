@@ -29,6 +29,9 @@ public protocol ScoringModel: AnyObject, Sendable {
     func observe(_ feedback: FeedbackBatch, log: InteractionLog) throws
     /// Topic weights the model holds for user u (used for the user's tags).
     func topicWeights(of u: Int, log: InteractionLog, topics: TopicTable) -> [Double]
+    /// Called on one thread before a step that reads ``topicWeights(of:log:topics:)``: a model
+    /// may build them only once someone asks.
+    func prepareTopicWeights(log: InteractionLog)
     /// Whether the factor space is the catalog's unit-embedding space (tag projections use
     /// topic directions computed from `itemFactors` either way).
     var readsGroundTruth: Bool { get }
@@ -38,6 +41,7 @@ extension ScoringModel {
     public var noiseScale: Float { 0 }
     public var uniformNoise: Bool { false }
     public var readsGroundTruth: Bool { false }
+    public func prepareTopicWeights(log: InteractionLog) {}
     public func topicWeights(of u: Int, log: InteractionLog, topics: TopicTable) -> [Double] {
         log.topicDistribution(of: u, topics: topics) ?? Array(repeating: 0, count: topics.count)
     }

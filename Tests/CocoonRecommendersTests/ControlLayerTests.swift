@@ -112,6 +112,34 @@ let compliantKinds = ["reference", "random", "popularity", "oracle", "profile", 
         #expect(after > 0)
     }
 
+    /// `top-consumed` resolves to the topic each user consumed most in the steps before (ties
+    /// to the lower index); users who consumed nothing get no change. The engine keeps those
+    /// counts only for runs that refer to them.
+    @Test func topConsumedTopicIsTheMostConsumedSoFar() throws {
+        let w = try world(
+            users: 120, topics: 6,
+            interventions: [Intervention(name: "declare", start: 5, selection: everyone, action: .declareTag(.topConsumed))])
+        let (rec, outcome) = run(w, try BuiltinRegistry.make(spec("profile")), steps: 5)
+        #expect(outcome.failure == nil)
+        var checked = 0
+        for u in 0..<120 {
+            var counts = [Int](repeating: 0, count: 6)
+            for s in rec.snapshots[1..<5] {
+                let slate = Array(s.slate(row: u))
+                for p in 0..<10 where s.outcomes[u * 10 + p] == .consumed { counts[Int(w.catalog.topics.primary[Int(slate[p])])] += 1 }
+            }
+            let change = rec.snapshots[5].changes.first { $0.intervention == "declare" && Int($0.user) == u }
+            if counts.allSatisfy({ $0 == 0 }) {
+                #expect(change == nil)
+            } else {
+                let best = counts.indices.max { counts[$0] != counts[$1] ? counts[$0] < counts[$1] : $0 > $1 }!
+                #expect(change?.target == Int32(best), "user \(u): \(counts)")
+                checked += 1
+            }
+        }
+        #expect(checked > 100)
+    }
+
     @Test func blockedCreatorsAndDeletedAndDeclaredTags() throws {
         let w = try world(
             users: 150,

@@ -5,6 +5,44 @@ import Foundation
 import Testing
 
 @Suite struct ModelTests {
+    /// The profile model builds its topic weights only when asked, by replaying the log: the
+    /// values are bit for bit those of a model that kept them from the start.
+    @Test func lazilyBuiltTopicWeightsEqualWeightsKeptFromTheStart() throws {
+        let w = try world(users: 60, items: 200, topics: 6, d: 8) { _, p in p.seedHistory = 5 }
+        let users = Int32(w.users.count)
+        let rw = RecommenderWorld(
+            catalog: w.catalog, userCount: Int(users), segments: w.users.segments, segmentNames: w.users.segmentNames,
+            attributes: ConsentedAttributes(w.population.attributes, origin: w.users.origin),
+            seedHistory: w.users.origin.map { w.population.seedHistory[Int($0)] }, slateSize: 4, steps: 6, seed: Seed(3),
+            executor: BlockExecutor(workers: 1), blockSize: 16, streamIDs: w.users.origin)
+        let log = InteractionLog(seedHistory: rw.seedHistory, itemCount: w.catalog.count)
+        let eager = ProfileModel(decay: 0.1)
+        let lazy = ProfileModel(decay: 0.1)
+        try eager.start(rw, log: log, truth: nil)
+        try lazy.start(rw, log: log, truth: nil)
+        eager.prepareTopicWeights(log: log)
+        var rng = RandomStream(key: 11)
+        for t in 1...6 {
+            let slates = (0..<(Int(users) * 4)).map { _ in Int32(rng.next() % UInt64(w.catalog.count)) }
+            let outcomes: [Outcome] = slates.indices.map { _ in rng.next() % 3 == 0 ? .consumed : .skipped }
+            let fb = FeedbackBatch(
+                step: t, users: Array(0..<users), slateSize: 4, slates: slates, outcomes: outcomes,
+                dwell: [Float](repeating: 1, count: slates.count), left: [])
+            log.record(fb)
+            try eager.observe(fb, log: log)
+            try lazy.observe(fb, log: log)
+        }
+        lazy.prepareTopicWeights(log: log)
+        var nonZero = 0
+        for u in 0..<Int(users) {
+            let a = eager.topicWeights(of: u, log: log, topics: w.catalog.topics)
+            let b = lazy.topicWeights(of: u, log: log, topics: w.catalog.topics)
+            #expect(a.map(\.bitPattern) == b.map(\.bitPattern))
+            if a.contains(where: { $0 > 0 }) { nonZero += 1 }
+        }
+        #expect(nonZero == Int(users))
+    }
+
     /// MF trained on the seed histories recovers the planted structure: its first slates share
     /// far more items with the oracle's than popularity's do.
     @Test func matrixFactorizationRecoversPlantedStructure() throws {

@@ -1,0 +1,116 @@
+/// Many short `Int32` lists (one per user) in one flat buffer, grown a batch at a time.
+///
+/// A Swift array per user costs a pointer, a heap block and its header — about 70 bytes before
+/// the first element, which at a million users is more than the lists hold. Here the lists are
+/// one values buffer and one offsets buffer (compressed sparse rows: 8 bytes a list plus 4 an
+/// element). Lists grow by whole batches (a step's consumption): ``append(_:)`` rebuilds the
+/// buffers once per batch, which costs one pass over what the lists hold.
+public struct ListArena: Sendable {
+    /// How a list keeps its elements.
+    public enum Order: Sendable {
+        /// In arrival order, repeats kept.
+        case arrival
+        /// Ascending, without repeats (a set).
+        case sortedUnique
+    }
+
+    public let order: Order
+    private var offsets: [Int]
+    private var values: [Int32]
+
+    /// One list per element of `initial`, holding its elements (sorted and de-duplicated for
+    /// `.sortedUnique`).
+    public init(_ initial: [[Int32]], order: Order = .arrival) {
+        self.order = order
+        var offsets = [Int](repeating: 0, count: initial.count + 1)
+        var values: [Int32] = []
+        values.reserveCapacity(initial.reduce(0) { $0 + $1.count })
+        var scratch: [Int32] = []
+        for (l, list) in initial.enumerated() {
+            switch order {
+            case .arrival:
+                values.append(contentsOf: list)
+            case .sortedUnique:
+                scratch.removeAll(keepingCapacity: true)
+                scratch.append(contentsOf: list)
+                scratch.sort()
+                for (r, x) in scratch.enumerated() where r == 0 || x != scratch[r - 1] { values.append(x) }
+            }
+            offsets[l + 1] = values.count
+        }
+        self.offsets = offsets
+        self.values = values
+    }
+
+    /// Number of lists.
+    public var listCount: Int { offsets.count - 1 }
+
+    /// Number of elements in list `l`.
+    public func count(_ l: Int) -> Int { offsets[l + 1] - offsets[l] }
+
+    /// The elements of list `l` (a view of the buffer).
+    public subscript(l: Int) -> ArraySlice<Int32> { values[offsets[l]..<offsets[l + 1]] }
+
+    /// Calls `body` with every element of list `l`, in order.
+    public func forEach(in l: Int, _ body: (Int32) throws -> Void) rethrows {
+        for r in offsets[l]..<offsets[l + 1] { try body(values[r]) }
+    }
+
+    /// Whether sorted list `l` holds `x` (binary search; `.sortedUnique` lists only).
+    public func contains(_ x: Int32, in l: Int) -> Bool {
+        var lo = offsets[l]
+        let end = offsets[l + 1]
+        var hi = end
+        while lo < hi {
+            let mid = (lo + hi) / 2
+            if values[mid] < x { lo = mid + 1 } else { hi = mid }
+        }
+        return lo < end && values[lo] == x
+    }
+
+    /// Adds a batch: `additions` are (list, value) pairs grouped by ascending list (pairs of one
+    /// list in arrival order). `.arrival` lists append them; `.sortedUnique` lists merge them in.
+    public mutating func append(_ additions: [(list: Int32, value: Int32)]) {
+        if additions.isEmpty { return }
+        var newOffsets = [Int](repeating: 0, count: offsets.count)
+        var newValues: [Int32] = []
+        newValues.reserveCapacity(values.count + additions.count)
+        var a = 0
+        var group: [Int32] = []
+        for l in 0..<listCount {
+            group.removeAll(keepingCapacity: true)
+            while a < additions.count && Int(additions[a].list) == l {
+                group.append(additions[a].value)
+                a += 1
+            }
+            let old = offsets[l]..<offsets[l + 1]
+            switch order {
+            case .arrival:
+                newValues.append(contentsOf: values[old])
+                newValues.append(contentsOf: group)
+            case .sortedUnique:
+                group.sort()
+                var r = old.lowerBound
+                var g = 0
+                while r < old.upperBound || g < group.count {
+                    let x: Int32
+                    if g == group.count || (r < old.upperBound && values[r] <= group[g]) {
+                        x = values[r]
+                        r += 1
+                    } else {
+                        x = group[g]
+                        g += 1
+                    }
+                    if newValues.count == newOffsets[l] || newValues[newValues.count - 1] != x { newValues.append(x) }
+                }
+            }
+            newOffsets[l + 1] = newValues.count
+        }
+        precondition(a == additions.count, "ListArena.append: additions must be grouped by ascending list")
+        offsets = newOffsets
+        values = newValues
+    }
+
+    /// Bytes the buffers hold.
+    public var bytes: Int { values.capacity * 4 + offsets.capacity * 8 }
+}
