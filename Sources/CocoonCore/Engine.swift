@@ -91,9 +91,10 @@ public final class Engine {
     public func run(observers: [StepObserver]) -> RunOutcome {
         let users = world.users
         let seedHistory = users.origin.map { world.population.seedHistory[Int($0)] }
-        let ctx = RunContext(
+        var ctx = RunContext(
             world: world, steps: config.steps, slateSize: config.slateSize, seed: config.seed,
             seedHistory: seedHistory, recommenderName: recommender.name)
+        ctx.userRepresentation = recommender as? UserRepresenting
         do {
             for o in observers { try o.begin(ctx) }
         } catch {

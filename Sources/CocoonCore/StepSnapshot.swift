@@ -60,6 +60,17 @@ public struct RunContext: Sendable {
     public let seedHistory: [[Int32]]
     /// Name of the recommender.
     public let recommenderName: String
+    /// How the recommender represents users (nil when it does not say: plugins). Read between
+    /// steps, on the engine's thread.
+    public var userRepresentation: UserRepresenting? = nil
+}
+
+/// A recommender that can show its own representation of users — what it takes users' similarity
+/// to be (Chaney et al. pair users this way). Built-in recommenders do; plugins do not.
+public protocol UserRepresenting: AnyObject, Sendable {
+    /// Every user's representation (users × f rows), or nil when the recommender has none (one
+    /// that ranks the same for everyone).
+    func userRepresentation() -> Matrix?
 }
 
 /// Receives every step's snapshot, in step order, on the engine's thread.

@@ -17,9 +17,8 @@ public final class MetricRecorder: StepObserver, @unchecked Sendable {
     /// Relevant items per user for relevance-aware metrics (the user's true likes, spread over
     /// their intrinsic topics in proportion to π).
     public let relevantPerUser: Int
-    /// Pair users for `interaction_jaccard_nn_pairs` by intrinsic interest vectors (true
-    /// preferences) rather than seed-history centroids.
-    public let nearestNeighboursByIntrinsic: Bool
+    /// How `interaction_jaccard_nn_pairs` pairs users.
+    public let nearestNeighbours: NeighbourBasis
     /// Above this many users in a group, all-pairs Jaccard uses a seeded sample of pairs.
     public let exactPairLimit: Int
     /// Pairs sampled above the limit.
@@ -108,9 +107,9 @@ public final class MetricRecorder: StepObserver, @unchecked Sendable {
     public init(
         metrics: [String] = MetricCatalog.defaultSet, executor: BlockExecutor, blockSize: Int = 256, seed: Seed,
         cocoonWindow: Int = 10, relevantPerUser: Int = 20, exactPairLimit: Int = 3000, pairSample: Int = 50_000,
-        nearestNeighbourLimit: Int = 20_000, nearestNeighboursByIntrinsic: Bool = false
+        nearestNeighbourLimit: Int = 20_000, nearestNeighbours: NeighbourBasis = .seedHistory
     ) {
-        self.nearestNeighboursByIntrinsic = nearestNeighboursByIntrinsic
+        self.nearestNeighbours = nearestNeighbours
         self.metricIDs = metrics
         self.executor = executor
         self.blockSize = blockSize
@@ -131,6 +130,19 @@ public final class MetricRecorder: StepObserver, @unchecked Sendable {
     /// The last defined value of a metric for a group.
     public func final(_ metric: String, group: String = "population") -> Double? {
         series(metric, group: group)?.last { $0 != nil } ?? nil
+    }
+
+    /// Nearest neighbours within each group (members only; none above the user limit).
+    func pairNearest(tieSeed: Seed? = nil, _ points: ([Int]) -> [[Double]?]) -> [[Int?]] {
+        let n = run.world.users.count
+        return groups.map { g in
+            let members = (0..<n).filter { g.members[$0] }
+            guard members.count <= nearestNeighbourLimit else { return [Int?](repeating: nil, count: n) }
+            let nn = StateMetrics.nearestNeighbours(points(members), tieSeed: tieSeed)
+            var out = [Int?](repeating: nil, count: n)
+            for (j, u) in members.enumerated() { out[u] = nn[j].map { members[$0] } }
+            return out
+        }
     }
 
     // MARK: - StepObserver
@@ -189,19 +201,16 @@ public final class MetricRecorder: StepObserver, @unchecked Sendable {
         windowCons = needWindows ? [Double](repeating: 0, count: n * gCount) : []
         firstFlagStep = [Int](repeating: Int.max, count: n)
         if wants.contains("interaction_jaccard_nn_pairs") {
-            nearest = groups.map { g in
-                let members = (0..<n).filter { g.members[$0] }
-                guard members.count <= nearestNeighbourLimit else { return [Int?](repeating: nil, count: n) }
-                let points: [[Double]?] = nearestNeighboursByIntrinsic
-                    ? members.map { u in
-                        let o = Int(run.world.users.origin[u])
-                        return run.world.population.interestVectors.row(o).map(Double.init)
-                    }
-                    : members.map { centroid0[$0] }
-                let nn = StateMetrics.nearestNeighbours(points)
-                var out = [Int?](repeating: nil, count: n)
-                for (j, u) in members.enumerated() { out[u] = nn[j].map { members[$0] } }
-                return out
+            switch nearestNeighbours {
+            case .seedHistory:
+                nearest = pairNearest { members in members.map { self.centroid0[$0] } }
+            case .intrinsic:
+                nearest = pairNearest { members in
+                    members.map { u in run.world.population.interestVectors.row(Int(run.world.users.origin[u])).map(Double.init) }
+                }
+            case .recommender:
+                // Re-paired every step from the recommender's current representation.
+                guard run.userRepresentation != nil else { throw MetricError.noUserRepresentation(run.recommenderName) }
             }
         }
         let relevanceMetrics = ["alpha_ndcg_at10", "subtopic_recall_at10", "eild_cosine_rel_logdisc", "serendipity_unexp_x_rel"]
@@ -234,6 +243,16 @@ public final class MetricRecorder: StepObserver, @unchecked Sendable {
         flagCache = [:]
         let perUser = t > 0 ? listMetrics(s) : [:]
         if t > 0 { absorb(s) }
+        if t > 0 && nearestNeighbours == .recommender && wants.contains("interaction_jaccard_nn_pairs") {
+            // Chaney et al.: the users the recommender itself takes to be most alike (cosine of
+            // its user representation; ties, e.g. a representation that is the same for
+            // everyone, broken at random from the metric seed).
+            let rep = run.userRepresentation?.userRepresentation()
+            let tieSeed = seed.derive("nn-ties").derive(t)
+            nearest = pairNearest(tieSeed: tieSeed) { members in
+                members.map { u in rep.map { m in m.row(u).map(Double.init) } ?? [1] }
+            }
+        }
         if wantsFlags {
             slatesByStep.append(s.slates)
             usersByStep.append(s.users)
@@ -486,5 +505,28 @@ public final class MetricRecorder: StepObserver, @unchecked Sendable {
             }
         }
         return out.toArray()
+    }
+}
+
+/// How `interaction_jaccard_nn_pairs` pairs each user with a nearest neighbour.
+public enum NeighbourBasis: String, Sendable, CaseIterable {
+    /// Cosine of seed-history topic centroids (fixed for the run).
+    case seedHistory = "seed-history"
+    /// Cosine of intrinsic interest vectors, the true preferences (fixed for the run).
+    case intrinsic
+    /// Cosine of the recommender's own user representation, re-paired every step (Chaney et
+    /// al.); needs a recommender that exposes one (the built-in ones).
+    case recommender
+}
+
+/// Errors of the metric recorder.
+public enum MetricError: Error, CustomStringConvertible, Equatable {
+    case noUserRepresentation(String)
+
+    public var description: String {
+        switch self {
+        case .noUserRepresentation(let name):
+            return "metricOptions.nearestNeighbours: recommender needs the recommender's user representation, and '\(name)' does not expose one (built-in recommenders do, plugins do not); use nearestNeighbours: intrinsic or seed-history"
+        }
     }
 }

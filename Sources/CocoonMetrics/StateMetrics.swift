@@ -1,4 +1,5 @@
 import CocoonCore
+import CocoonMath
 import Foundation
 
 /// Temporal, cocoon and population-state metrics (METRICS.md §7.3 and §8). Centroids are
@@ -161,11 +162,12 @@ public enum StateMetrics {
         return best
     }
 
-    /// Nearest neighbour of every centroid by cosine (ties → smaller index); nil for a
-    /// missing or zero centroid, or when no other centroid exists.
+    /// Nearest neighbour of every centroid by cosine (ties → smaller index, or with `tieSeed`
+    /// uniformly at random from the stream `tieSeed.stream("tie", u)`); nil for a missing or
+    /// zero centroid, or when no other centroid exists.
     ///
     /// - Complexity: O(N² d).
-    public static func nearestNeighbours(_ cs: [[Double]?]) -> [Int?] {
+    public static func nearestNeighbours(_ cs: [[Double]?], tieSeed: Seed? = nil) -> [Int?] {
         let units: [[Double]?] = cs.map { c in
             guard let c else { return nil }
             let n = norm(c)
@@ -175,6 +177,8 @@ public enum StateMetrics {
             guard let a = units[u] else { return nil }
             var best: Int? = nil
             var bestSim = -Double.infinity
+            var ties = 0
+            var rng = tieSeed.map { $0.stream("tie", u) }
             for v in units.indices where v != u {
                 guard let b = units[v] else { continue }
                 var s = 0.0
@@ -182,6 +186,11 @@ public enum StateMetrics {
                 if s > bestSim {
                     bestSim = s
                     best = v
+                    ties = 1
+                } else if s == bestSim, rng != nil {
+                    // Uniform among equally similar users (reservoir of one).
+                    ties += 1
+                    if Sample.index(below: ties, using: &rng!) == 0 { best = v }
                 }
             }
             return best

@@ -13,7 +13,7 @@ import Foundation
 /// Users with personalisation off get the non-personalised feed: one ranking per step from
 /// recent global popularity with a step-keyed rotation, re-ranked without personal data, from
 /// which each user's explicit controls remove items.
-public final class BuiltinRecommender: Recommender, @unchecked Sendable {
+public final class BuiltinRecommender: Recommender, UserRepresenting, @unchecked Sendable {
     public let name: String
     public let model: ScoringModel
     public let policy: ControlPolicy
@@ -135,6 +135,16 @@ public final class BuiltinRecommender: Recommender, @unchecked Sendable {
     }
 
     public func stop() {}
+
+    /// The model's user factors (the scoring space), or nil for models without any (random,
+    /// popularity: everyone is alike to them).
+    public func userRepresentation() -> Matrix? {
+        let f = model.itemFactors.cols
+        guard f > 0, log != nil, !(model is PopularityModel) else { return nil }
+        var m = Matrix(rows: log.userCount, cols: f)
+        model.userFactors(Array(0..<Int32(log.userCount))[...], into: &m)
+        return m
+    }
 
     // MARK: - Controls
 

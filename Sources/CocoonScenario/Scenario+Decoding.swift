@@ -101,7 +101,8 @@ extension Scenario {
             let mm = try mo.mapping(["cocoonWindow", "relevantPerUser", "nearestNeighbours"])
             s.cocoonWindow = try mm.int("cocoonWindow", s.cocoonWindow, 1...10_000)
             s.relevantPerUser = try mm.int("relevantPerUser", s.relevantPerUser, 1...10_000)
-            s.nearestNeighboursByIntrinsic = try mm.choice("nearestNeighbours", "seed-history", ["seed-history", "intrinsic"]) == "intrinsic"
+            s.nearestNeighbours = NeighbourBasis(
+                rawValue: try mm.choice("nearestNeighbours", "seed-history", NeighbourBasis.allCases.map(\.rawValue)))!
         }
         if let c = m.get("checks") {
             s.checks = try c.list().map { try decodeCheck($0, scenario: s) }

@@ -68,9 +68,9 @@ public struct Scenario: Sendable, Equatable {
     public var cocoonWindow = 10
     /// Relevant items per user for relevance-aware metrics.
     public var relevantPerUser = 20
-    /// `interaction_jaccard_nn_pairs` pairs users by their intrinsic interest vectors (Chaney et
-    /// al.'s true preferences) instead of their seed-history centroids.
-    public var nearestNeighboursByIntrinsic = false
+    /// How `interaction_jaccard_nn_pairs` pairs users: seed-history centroids, intrinsic interest
+    /// vectors (true preferences) or the recommender's own user representation (Chaney et al.).
+    public var nearestNeighbours = NeighbourBasis.seedHistory
     public var checks: [CheckSpec] = []
     public var report = ReportOptions()
     /// Context notes printed in the scorecard.

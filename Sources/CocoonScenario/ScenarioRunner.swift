@@ -121,7 +121,7 @@ public enum ScenarioRunner {
                                   blockSize: 256, wantsTags: wantsTags)
         let recorder = MetricRecorder(metrics: s.metrics, executor: executor, blockSize: 256, seed: Seed(seed).derive("metrics"),
                                       cocoonWindow: s.cocoonWindow, relevantPerUser: s.relevantPerUser,
-                                      nearestNeighboursByIntrinsic: s.nearestNeighboursByIntrinsic)
+                                      nearestNeighbours: s.nearestNeighbours)
         let artifacts = RunArtifacts(recorder: recorder, seed: seed)
         let progress = options.progress
         final class Progress: StepObserver {

@@ -125,3 +125,25 @@ private func tinyCatalog(_ emb: [[Float]], topics: [Int32], topicCount: Int) thr
         #expect(ListMetrics.topicCoverage([0][...], t)! == 2.0 / 3)
     }
 }
+
+@Suite struct NearestNeighbourTieTests {
+    /// Equally similar users: without a tie seed the lowest index wins; with one, each user's
+    /// partner is drawn uniformly (so not everyone is paired with user 0) and the draw is
+    /// reproducible.
+    @Test func tiesAreBrokenAtRandomWhenSeeded() {
+        let points = [[Double]?](repeating: [1, 0], count: 40)
+        let plain = StateMetrics.nearestNeighbours(points)
+        #expect(plain[0] == 1)
+        #expect(plain[1...].allSatisfy { $0 == 0 })
+        let a = StateMetrics.nearestNeighbours(points, tieSeed: Seed(9))
+        let b = StateMetrics.nearestNeighbours(points, tieSeed: Seed(9))
+        #expect(a == b)
+        #expect(a.enumerated().allSatisfy { $0.element != nil && $0.element != $0.offset })
+        #expect(Set(a.compactMap { $0 }).count > 15)
+        // A strictly closer user still wins.
+        var q = points
+        q[7] = [1, 0.2]
+        q[8] = [1, 0.21]
+        #expect(StateMetrics.nearestNeighbours(q, tieSeed: Seed(9))[7] == 8)
+    }
+}

@@ -1,3 +1,5 @@
+import CocoonCore
+import CocoonMath
 import CocoonMetrics
 import CocoonScenario
 import Foundation
@@ -48,7 +50,7 @@ enum Paper {
 
 @Suite struct ChaneyReproductionTests {
     /// Jaccard of nearest-neighbour users' consumption for one recommender (same worlds and
-    /// seeds for every recommender).
+    /// seeds for every recommender), users paired by the recommender's own representation.
     static func jaccard(_ recommender: String) throws -> Double {
         try Paper.final("chaney2018.yaml", "interaction_jaccard_nn_pairs", ["replicates=3", "steps=60", "recommender=\(recommender)"])
     }
@@ -56,15 +58,44 @@ enum Paper {
     @Test func confoundedRecommendersAgainstTheIdeal() throws {
         let ideal = try Self.jaccard("{kind: oracle, warmup: 10, controls: off}")
         let popularity = try Self.jaccard("{kind: popularity, warmup: 10, controls: off}")
+        let content = try Self.jaccard("{kind: profile, warmup: 10, controls: off}")
         let random = try Self.jaccard("{kind: random, controls: off}")
         let repeated = try Self.jaccard("{kind: mf, retrainEvery: 1, warmup: 10, controls: off}")
         let single = try Self.jaccard("{kind: mf, retrainEvery: 0, warmup: 10, controls: off}")
-        // Popularity homogenises more than the ideal recommender, random less.
-        #expect(popularity > ideal, "popularity \(popularity), ideal \(ideal)")
+        // Recommenders retrained on the data they shaped homogenise more than the ideal one.
+        for (name, v) in [("popularity", popularity), ("content", content), ("mf repeated", repeated)] {
+            #expect(v > ideal, "\(name) \(v), ideal \(ideal)")
+        }
+        // Random homogenises less.
         #expect(random < ideal, "random \(random), ideal \(ideal)")
         // Repeated training homogenises at least as much as a single training.
         #expect(repeated >= single, "repeated \(repeated), single \(single)")
-        // Every recommender that learns from what it shaped homogenises more than random.
-        for (name, v) in [("popularity", popularity), ("mf repeated", repeated)] { #expect(v > random, "\(name) \(v), random \(random)") }
+        // Every recommender that learns homogenises more than random.
+        for (name, v) in [("popularity", popularity), ("content", content), ("mf repeated", repeated), ("mf single", single)] {
+            #expect(v > random, "\(name) \(v), random \(random)")
+        }
+    }
+
+    /// Pairing by the recommender's representation needs one: a recommender without it (a
+    /// plugin, here a fixed feed) stops the run at step 0 with an error that says what to use.
+    @Test func pairingByRepresentationNeedsARepresentation() throws {
+        final class Fixed: Recommender {
+            let name = "fixed"
+            func start(_ world: RecommenderWorld) throws {}
+            func recommend(_ request: RecommendRequest) throws -> SlateBatch {
+                SlateBatch(items: request.users.flatMap { _ in (0..<Int32(request.slateSize)).map { $0 } })
+            }
+            func observe(_ feedback: FeedbackBatch) throws {}
+            func stop() {}
+        }
+        let (s, _) = try Scenario.load(repoRoot + "/Scenarios/papers/chaney2018.yaml", overrides: ["steps=3"])
+        let world = try WorldBuilder.world(s, seed: s.seed, loaded: WorldBuilder.loadCatalog(s.catalog))
+        let recorder = MetricRecorder(
+            metrics: ["interaction_jaccard_nn_pairs"], executor: BlockExecutor(workers: 1), seed: Seed(1), nearestNeighbours: .recommender)
+        let engine = Engine(
+            world: world, behaviour: s.behaviour, recommender: Fixed(), config: EngineConfig(steps: 3, slateSize: 10, seed: Seed(2)))
+        let outcome = engine.run(observers: [recorder])
+        #expect(outcome.stepsCompleted == 0)
+        #expect("\(outcome.failure.map { "\($0)" } ?? "")".contains("use nearestNeighbours: intrinsic or seed-history"))
     }
 }
