@@ -40,6 +40,12 @@ public enum ScenarioRunner {
     public static func run(_ scenario: Scenario, file: String, text: String, overrides: [String] = [], options: RunOptions = RunOptions()) throws -> RunReport {
         var scenario = scenario
         if let r = options.recommender { scenario.recommender = r }
+        if scenario.recommender.kind == "plugin" && scenario.nearestNeighbours == .recommender
+            && scenario.metrics.contains("interaction_jaccard_nn_pairs")
+        {
+            // Caught before any run: a plugin does not expose its user representation.
+            throw RunError.world(MetricError.noUserRepresentation("plugin").description)
+        }
         let loaded = try WorldBuilder.loadCatalog(scenario.catalog)
         // Every replicate's main run and each of its baselines is an independent task. Tasks run
         // side by side (one worker each) when there are enough of them, else one after another

@@ -1,6 +1,7 @@
 import CocoonCore
 import CocoonMath
 import CocoonMetrics
+import CocoonRecommenders
 import CocoonScenario
 import Foundation
 import Testing
@@ -97,5 +98,14 @@ enum Paper {
         let outcome = engine.run(observers: [recorder])
         #expect(outcome.stepsCompleted == 0)
         #expect("\(outcome.failure.map { "\($0)" } ?? "")".contains("use nearestNeighbours: intrinsic or seed-history"))
+        // A scenario that asks for it with a plugin is refused before anything runs.
+        var plugin = s
+        plugin.recommender = RecommenderSpec(kind: "plugin")
+        do {
+            _ = try ScenarioRunner.run(plugin, file: "chaney2018.yaml", text: "")
+            Issue.record("a plugin with nearestNeighbours: recommender ran")
+        } catch {
+            #expect("\(error)".contains("use nearestNeighbours: intrinsic or seed-history"), "\(error)")
+        }
     }
 }
