@@ -35,13 +35,15 @@ def label(point):
 def chaney(path):
     table = rows(path)
     _, jac = metric_by_point(table, "interaction_jaccard_nn_pairs")
+    _, same = metric_by_point(table, "interaction_jaccard_nn_pairs_minus_ideal")
     ideal = next(v for p, v in jac.items() if "oracle" in p[0])
-    print(f"{'recommender':<28} {'Jaccard (NN pairs)':>18} {'minus ideal':>12} {'/ ideal':>8}")
+    print(f"{'recommender':<28} {'Jaccard (NN pairs)':>18} {'minus ideal':>12} {'/ ideal':>8} {'minus ideal, same pairs':>24}")
     for p, v in jac.items():
         reps = sorted(set(v) & set(ideal))
         diff = statistics.mean(v[r] - ideal[r] for r in reps)
         ratio = statistics.mean(v[r] / ideal[r] for r in reps if ideal[r] > 0)
-        print(f"{label(p):<28} {statistics.mean(v.values()):>18.4f} {diff:>+12.4f} {ratio:>8.2f}")
+        paired = f"{statistics.mean(same[p].values()):>+24.4f}" if same.get(p) else f"{'':>24}"
+        print(f"{label(p):<28} {statistics.mean(v.values()):>18.4f} {diff:>+12.4f} {ratio:>8.2f} {paired}")
 
 
 def piao(path):

@@ -37,6 +37,8 @@ public enum MetricCatalog {
         ("personalization", .pooled, "1 − mean pairwise slate overlap / k"),
         ("interaction_jaccard_all_pairs", .state, "mean Jaccard of items consumed since step 1, all user pairs"),
         ("interaction_jaccard_nn_pairs", .state, "mean Jaccard of consumption between nearest-neighbour users (Chaney et al.)"),
+        ("interaction_jaccard_nn_pairs_minus_ideal", .state,
+         "the same pairs' Jaccard minus their Jaccard under the ideal recommender (a reference run; optional)"),
         ("centroid_drift_cosine", .state, "1 − cos of the history centroid now and at round 0"),
         ("centroid_drift_l2", .state, "distance of the history centroid now and at round 0"),
         ("profile_topic_entropy_delta", .state, "history topic entropy now − at round 0 (< 0: cocoon)"),
@@ -56,8 +58,10 @@ public enum MetricCatalog {
     /// The metrics recorded when a scenario does not list its own (§11 scorecard set without
     /// the optional cluster metrics).
     public static let defaultSet: [String] = all.map(\.id).filter {
-        !["cluster_calinski_harabasz", "cluster_davies_bouldin", "polarization_variance_axis_e0", "profile_topic_coverage"]
-            .contains($0)
+        ![
+            "cluster_calinski_harabasz", "cluster_davies_bouldin", "polarization_variance_axis_e0", "profile_topic_coverage",
+            "interaction_jaccard_nn_pairs_minus_ideal",
+        ].contains($0)
     }
 
     /// The kind of a metric id (nil when unknown).
@@ -84,7 +88,7 @@ public enum MetricCatalog {
             "population_mean_pairwise_cosine_distance":
             return .higher
         case "calibration_kl", "arp", "gini_exposure", "rec_jaccard_all_pairs", "interaction_jaccard_all_pairs",
-            "interaction_jaccard_nn_pairs", "flag_reexposure_rate", "flag_topic_share_delta", "flag_topic_share_did":
+            "interaction_jaccard_nn_pairs", "interaction_jaccard_nn_pairs_minus_ideal", "flag_reexposure_rate", "flag_topic_share_delta", "flag_topic_share_did":
             return .lower
         default:
             return .neutral

@@ -261,6 +261,19 @@ extension MetricRecorder {
                 let nn = nearest[gi]
                 let v = users.compactMap { u in nn[u].flatMap { Homogeneity.jaccard(consumedSet[u], consumedSet[$0]) } }
                 return v.isEmpty ? nil : v.reduce(0, +) / Double(v.count)
+            case "interaction_jaccard_nn_pairs_minus_ideal":
+                // Chaney et al. / T-RECS: the pairs' homogenisation relative to what the same
+                // pairs consume under the ideal recommender.
+                if t == 0 || nearest.isEmpty || referenceSet.isEmpty { return nil }
+                let nn = nearest[gi]
+                let v = users.compactMap { u in
+                    nn[u].flatMap { w -> Double? in
+                        guard let a = Homogeneity.jaccard(consumedSet[u], consumedSet[w]),
+                              let b = Homogeneity.jaccard(referenceSet[u], referenceSet[w]) else { return nil }
+                        return a - b
+                    }
+                }
+                return v.isEmpty ? nil : v.reduce(0, +) / Double(v.count)
             case "centroid_drift_cosine", "centroid_drift_l2":
                 let d = geometry.dimension
                 let cosine = id == "centroid_drift_cosine"

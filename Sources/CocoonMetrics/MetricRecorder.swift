@@ -62,6 +62,14 @@ public final class MetricRecorder: StepObserver, @unchecked Sendable {
     var relevantTopicCount: [Int] = []
     var idealDCG: [Double] = []
     var nearest: [[Int?]] = []  // per group
+    /// Items each user consumed in the reference run so far (sorted; only with a reference).
+    var referenceSet: [[Int32]] = []
+    /// The reference run's consumption (the ideal recommender on the same world and seed), for
+    /// `interaction_jaccard_nn_pairs_minus_ideal`. Set before the run.
+    public var reference: ConsumptionTrace?
+    var wantsNearest: Bool {
+        wants.contains("interaction_jaccard_nn_pairs") || wants.contains("interaction_jaccard_nn_pairs_minus_ideal")
+    }
     var itemCount: [Int] = []
     var itemUsers: [Int] = []
     var historyUsers = 0
@@ -159,12 +167,16 @@ public final class MetricRecorder: StepObserver, @unchecked Sendable {
         series = metricIDs.map { _ in groups.map { _ in [Double?](repeating: nil, count: run.steps + 1) } }
         needCentroids = wants.contains { id in
             ["centroid_drift_cosine", "centroid_drift_l2", "population_total_variance_ratio", "population_mean_pairwise_cosine_distance",
-             "cluster_calinski_harabasz", "cluster_davies_bouldin", "polarization_variance_axis_e0", "interaction_jaccard_nn_pairs"].contains(id)
+             "cluster_calinski_harabasz", "cluster_davies_bouldin", "polarization_variance_axis_e0", "interaction_jaccard_nn_pairs",
+             "interaction_jaccard_nn_pairs_minus_ideal"].contains(id)
         }
         needTopicCounts = wants.contains { ["profile_topic_entropy_delta", "calibration_kl", "profile_topic_coverage"].contains($0) }
         needUnitSums = wants.contains("unexpectedness") || wants.contains("serendipity_unexp_x_rel")
         needWindows = wants.contains("cocoon_ratio_rec") || wants.contains("cocoon_ratio_consumed")
-        needConsumed = wants.contains { ["interaction_jaccard_all_pairs", "interaction_jaccard_nn_pairs", "consumed_ild_delta"].contains($0) }
+        needConsumed = wants.contains {
+            ["interaction_jaccard_all_pairs", "interaction_jaccard_nn_pairs", "interaction_jaccard_nn_pairs_minus_ideal", "consumed_ild_delta"]
+                .contains($0)
+        }
         needItemUsers = wants.contains("novelty_miuf")
         needHistoryLists = wants.contains("cluster_calinski_harabasz") || wants.contains("cluster_davies_bouldin")
         let seedHistory = run.seedHistory
@@ -200,7 +212,11 @@ public final class MetricRecorder: StepObserver, @unchecked Sendable {
         windowRec = needWindows ? [Double](repeating: 0, count: n * gCount) : []
         windowCons = needWindows ? [Double](repeating: 0, count: n * gCount) : []
         firstFlagStep = [Int](repeating: Int.max, count: n)
-        if wants.contains("interaction_jaccard_nn_pairs") {
+        if wants.contains("interaction_jaccard_nn_pairs_minus_ideal") {
+            guard reference != nil else { throw MetricError.noReference }
+            referenceSet = Array(repeating: [], count: n)
+        }
+        if wantsNearest {
             switch nearestNeighbours {
             case .seedHistory:
                 nearest = pairNearest { members in members.map { self.centroid0[$0] } }
@@ -243,7 +259,10 @@ public final class MetricRecorder: StepObserver, @unchecked Sendable {
         flagCache = [:]
         let perUser = t > 0 ? listMetrics(s) : [:]
         if t > 0 { absorb(s) }
-        if t > 0 && nearestNeighbours == .recommender && wants.contains("interaction_jaccard_nn_pairs") {
+        if t > 0, let r = reference, t < r.consumed.count {
+            for (u, i) in r.consumed[t] where Int(u) < referenceSet.count { referenceSet[Int(u)].sortedInsert(i) }
+        }
+        if t > 0 && nearestNeighbours == .recommender && wantsNearest {
             // Chaney et al.: the users the recommender itself takes to be most alike (cosine of
             // its user representation; ties, e.g. a representation that is the same for
             // everyone, broken at random from the metric seed).
@@ -519,14 +538,37 @@ public enum NeighbourBasis: String, Sendable, CaseIterable {
     case recommender
 }
 
+/// Every step's consumption of a run, (user, item) in event order: the reference that
+/// `interaction_jaccard_nn_pairs_minus_ideal` compares with.
+public final class ConsumptionTrace: StepObserver {
+    /// Per step (index 0: none), the consumed (user, item) pairs.
+    public private(set) var consumed: [[(user: Int32, item: Int32)]] = [[]]
+
+    public init() {}
+    public func begin(_ run: RunContext) throws {}
+    public func observe(_ s: StepSnapshot) throws {
+        guard s.step > 0 else { return }
+        let k = s.users.isEmpty ? 0 : s.slates.count / s.users.count
+        var step: [(user: Int32, item: Int32)] = []
+        for (row, u) in s.users.enumerated() {
+            for p in 0..<k where s.outcomes[row * k + p] == .consumed { step.append((u, s.slates[row * k + p])) }
+        }
+        while consumed.count < s.step { consumed.append([]) }
+        consumed.append(step)
+    }
+}
+
 /// Errors of the metric recorder.
 public enum MetricError: Error, CustomStringConvertible, Equatable {
     case noUserRepresentation(String)
+    case noReference
 
     public var description: String {
         switch self {
         case .noUserRepresentation(let name):
             return "metricOptions.nearestNeighbours: recommender needs the recommender's user representation, and '\(name)' does not expose one (built-in recommenders do, plugins do not); use nearestNeighbours: intrinsic or seed-history"
+        case .noReference:
+            return "interaction_jaccard_nn_pairs_minus_ideal needs a reference run of the ideal recommender, which `cocoon run` and `cocoon sweep` make; this caller gave none (set MetricRecorder.reference) — or record interaction_jaccard_nn_pairs instead"
         }
     }
 }

@@ -41,7 +41,7 @@ public enum ScenarioRunner {
         var scenario = scenario
         if let r = options.recommender { scenario.recommender = r }
         if scenario.recommender.kind == "plugin" && scenario.nearestNeighbours == .recommender
-            && scenario.metrics.contains("interaction_jaccard_nn_pairs")
+            && scenario.metrics.contains(where: { ["interaction_jaccard_nn_pairs", "interaction_jaccard_nn_pairs_minus_ideal"].contains($0) })
         {
             // Caught before any run: a plugin does not expose its user representation.
             throw RunError.world(MetricError.noUserRepresentation("plugin").description)
@@ -128,6 +128,18 @@ public enum ScenarioRunner {
         let recorder = MetricRecorder(metrics: s.metrics, executor: executor, blockSize: 256, seed: Seed(seed).derive("metrics"),
                                       cocoonWindow: s.cocoonWindow, relevantPerUser: s.relevantPerUser,
                                       nearestNeighbours: s.nearestNeighbours)
+        if s.metrics.contains("interaction_jaccard_nn_pairs_minus_ideal") {
+            // The reference: the ideal recommender (same warm-up and controls) on the same world
+            // and seed, whose consumption the recorder compares pair by pair.
+            var ideal = RecommenderSpec(kind: "oracle")
+            ideal.warmup = spec.warmup
+            ideal.controls = spec.controls
+            let trace = ConsumptionTrace()
+            let outcome = Engine(world: world, behaviour: s.behaviour, recommender: try BuiltinRegistry.make(ideal), config: config)
+                .run(observers: [trace])
+            if let f = outcome.failure { throw RunError.world("the ideal recommender's reference run (\(label)) failed: \(f)") }
+            recorder.reference = trace
+        }
         let artifacts = RunArtifacts(recorder: recorder, seed: seed)
         let progress = options.progress
         final class Progress: StepObserver {
