@@ -25,6 +25,8 @@ public final class MetricRecorder: StepObserver, @unchecked Sendable {
     public let pairSample: Int
     /// Above this many users, nearest-neighbour pairs are not computed (O(N²)).
     public let nearestNeighbourLimit: Int
+    /// The default of ``nearestNeighbourLimit``.
+    public static let defaultNearestNeighbourLimit = 20_000
 
     /// The groups, in report order (set by ``begin(_:)``).
     public private(set) var groups: [MetricGroup] = []
@@ -115,7 +117,7 @@ public final class MetricRecorder: StepObserver, @unchecked Sendable {
     public init(
         metrics: [String] = MetricCatalog.defaultSet, executor: BlockExecutor, blockSize: Int = 256, seed: Seed,
         cocoonWindow: Int = 10, relevantPerUser: Int = 20, exactPairLimit: Int = 3000, pairSample: Int = 50_000,
-        nearestNeighbourLimit: Int = 20_000, nearestNeighbours: NeighbourBasis = .seedHistory
+        nearestNeighbourLimit: Int = MetricRecorder.defaultNearestNeighbourLimit, nearestNeighbours: NeighbourBasis = .seedHistory
     ) {
         self.nearestNeighbours = nearestNeighbours
         self.metricIDs = metrics
@@ -213,8 +215,9 @@ public final class MetricRecorder: StepObserver, @unchecked Sendable {
         windowCons = needWindows ? [Double](repeating: 0, count: n * gCount) : []
         firstFlagStep = [Int](repeating: Int.max, count: n)
         if wants.contains("interaction_jaccard_nn_pairs_minus_ideal") {
-            guard reference != nil else { throw MetricError.noReference }
-            referenceSet = Array(repeating: [], count: n)
+            // Above the nearest-neighbour limit the metric is undefined and needs no reference.
+            guard reference != nil || n > nearestNeighbourLimit else { throw MetricError.noReference }
+            if reference != nil { referenceSet = Array(repeating: [], count: n) }
         }
         if wantsNearest {
             switch nearestNeighbours {

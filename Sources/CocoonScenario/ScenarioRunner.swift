@@ -128,9 +128,10 @@ public enum ScenarioRunner {
         let recorder = MetricRecorder(metrics: s.metrics, executor: executor, blockSize: 256, seed: Seed(seed).derive("metrics"),
                                       cocoonWindow: s.cocoonWindow, relevantPerUser: s.relevantPerUser,
                                       nearestNeighbours: s.nearestNeighbours)
-        if s.metrics.contains("interaction_jaccard_nn_pairs_minus_ideal") {
+        if s.metrics.contains("interaction_jaccard_nn_pairs_minus_ideal") && world.users.count <= MetricRecorder.defaultNearestNeighbourLimit {
             // The reference: the ideal recommender (same warm-up and controls) on the same world
-            // and seed, whose consumption the recorder compares pair by pair.
+            // and seed, whose consumption the recorder compares pair by pair. Not made above the
+            // nearest-neighbour limit, where the metric is undefined (O(N²) pairing).
             var ideal = RecommenderSpec(kind: "oracle")
             ideal.warmup = spec.warmup
             ideal.controls = spec.controls

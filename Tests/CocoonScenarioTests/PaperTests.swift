@@ -118,6 +118,14 @@ enum Paper {
         let o2 = Engine(world: world, behaviour: s.behaviour, recommender: builtin, config: EngineConfig(steps: 3, slateSize: 10, seed: Seed(2)))
             .run(observers: [noReference])
         #expect("\(o2.failure.map { "\($0)" } ?? "")".contains("needs a reference run of the ideal recommender"))
+        // Above the nearest-neighbour limit the metric is undefined and needs no reference.
+        let large = MetricRecorder(
+            metrics: ["interaction_jaccard_nn_pairs_minus_ideal"], executor: BlockExecutor(workers: 1), seed: Seed(1), nearestNeighbourLimit: 10)
+        let o3 = Engine(world: world, behaviour: s.behaviour, recommender: try BuiltinRegistry.make(RecommenderSpec(kind: "popularity")),
+                        config: EngineConfig(steps: 3, slateSize: 10, seed: Seed(2)))
+            .run(observers: [large])
+        #expect(o3.failure == nil)
+        #expect(large.series("interaction_jaccard_nn_pairs_minus_ideal")?.allSatisfy { $0 == nil } == true)
         // A scenario that asks for it with a plugin is refused before anything runs.
         var plugin = s
         plugin.recommender = RecommenderSpec(kind: "plugin")
