@@ -109,13 +109,13 @@ extension Population {
     }
 
     public static func drawProfiles(_ spec: PopulationSpec, users n: Int, topics g: Int, mix: [Float], seed: Seed, segments given: [Int32]? = nil)
-        -> (segments: [Int32], seeking: [Bool], tags: [[Int32]], attributes: [UserAttributes])
+        -> (segments: [Int32], seeking: [Bool], tags: [[Int32]], attributes: AttributeTable)
     {
         let segmentsOf = given ?? drawSegments(spec, users: n, seed: seed)
         var segments = [Int32](repeating: 0, count: n)
         var seeking = [Bool](repeating: false, count: n)
         var tags = [[Int32]](repeating: [], count: n)
-        var attributes: [UserAttributes] = []
+        var attributes = AttributeTable()
         attributes.reserveCapacity(n)
         let adultBands = ["18-29", "30-44", "45-64"]
         let occupations = ["worker", "professional", "student", "other"]

@@ -1,7 +1,7 @@
 import CocoonMath
 
 /// Optional user attributes a recommender may read only with consent.
-public struct UserAttributes: Sendable, Equatable, Codable {
+public struct UserAttributes: Sendable, Hashable, Codable {
     /// Age band, e.g. `under-18`, `18-29`, `65+`.
     public var ageBand: String
     /// Occupation, e.g. `student`, `worker`.
@@ -10,6 +10,37 @@ public struct UserAttributes: Sendable, Equatable, Codable {
     public var consumptionLevel: String
     /// Whether the user consented to the platform reading these attributes.
     public var consented: Bool
+}
+
+/// Every user's attributes, stored as a code per user into a table of the distinct values (a
+/// few hundred at most: at a million users 4 bytes a user instead of 56).
+public struct AttributeTable: RandomAccessCollection, Sendable {
+    private var codes: [UInt32] = []
+    private var values: [UserAttributes] = []
+    private var index: [UserAttributes: UInt32] = [:]
+
+    public init() {}
+
+    public init<S: Sequence>(_ attributes: S) where S.Element == UserAttributes {
+        for a in attributes { append(a) }
+    }
+
+    /// Adds the next user's attributes.
+    public mutating func append(_ a: UserAttributes) {
+        if let c = index[a] {
+            codes.append(c)
+        } else {
+            let c = UInt32(values.count)
+            values.append(a)
+            index[a] = c
+            codes.append(c)
+        }
+    }
+
+    public mutating func reserveCapacity(_ n: Int) { codes.reserveCapacity(n) }
+    public var startIndex: Int { 0 }
+    public var endIndex: Int { codes.count }
+    public subscript(u: Int) -> UserAttributes { values[Int(codes[u])] }
 }
 
 /// The users of a world and their ground truth, which no recommender sees (except `oracle`).
@@ -32,7 +63,7 @@ public struct Population: Sendable {
     /// Topics each user declared at sign-up (often empty).
     public let declaredTags: [[Int32]]
     /// Attributes per user.
-    public let attributes: [UserAttributes]
+    public let attributes: AttributeTable
     /// Items each user consumed before step 1 (round 0).
     public let seedHistory: [[Int32]]
 
@@ -52,7 +83,7 @@ public struct Population: Sendable {
     /// Memberwise initialiser (used by loaders and tests).
     public init(
         topicCount: Int, interestMix: [Float], interestVectors: Matrix, segments: [Int32], segmentNames: [String],
-        seeking: [Bool], declaredTags: [[Int32]], attributes: [UserAttributes], seedHistory: [[Int32]]
+        seeking: [Bool], declaredTags: [[Int32]], attributes: AttributeTable, seedHistory: [[Int32]]
     ) {
         let n = interestVectors.rows
         precondition(

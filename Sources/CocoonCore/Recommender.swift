@@ -34,11 +34,11 @@ public protocol GroundTruthReader: AnyObject {
 /// Every user's attributes as the recommender sees them: nil where the user did not consent. A
 /// view of the population's attributes through the users' origins (no per-user copy).
 public struct ConsentedAttributes: RandomAccessCollection, Sendable {
-    let all: [UserAttributes]
+    let all: AttributeTable
     let origin: [Int32]
 
     /// `all` indexed by `origin[u]` for user u.
-    public init(_ all: [UserAttributes], origin: [Int32]) {
+    public init(_ all: AttributeTable, origin: [Int32]) {
         self.all = all
         self.origin = origin
     }
