@@ -19,7 +19,11 @@ public final class InteractionLog: @unchecked Sendable {
     public private(set) var recentCounts: [Float]
     /// Length of the recent window in steps.
     public let window: Int
+    /// Each step's consumed items, oldest first, while in the window.
     private var recentEvents: [[Int32]] = []
+    /// Round 0's counts per item while it is in the window (nil after): the seed history
+    /// leaves the window as one round, without keeping its events (40 MB at a million users).
+    private var seedCounts: [Float]?
     /// Impressions remembered per user (0 = none).
     public let impressionMemory: Int
     /// The ring of recent impressions: 2 bytes an item when the catalog has fewer than 65,535
@@ -45,17 +49,12 @@ public final class InteractionLog: @unchecked Sendable {
         consumedLists = ListArena(seedHistory)
         consumedSets = ListArena(seedHistory, order: .sortedUnique)
         var counts = [Float](repeating: 0, count: itemCount)
-        var seedEvents: [Int32] = []
-        seedEvents.reserveCapacity(seedHistory.reduce(0) { $0 + $1.count })
         for h in seedHistory {
-            for i in h {
-                counts[Int(i)] += 1
-                seedEvents.append(i)
-            }
+            for i in h { counts[Int(i)] += 1 }
         }
         itemCounts = counts
         recentCounts = counts
-        recentEvents = [seedEvents]
+        seedCounts = counts
         compactImpressions = itemCount < Int(UInt16.max)
         impressions16 = [UInt16](repeating: .max, count: compactImpressions ? userCount * self.impressionMemory : 0)
         impressions32 = [Int32](repeating: -1, count: compactImpressions ? 0 : userCount * self.impressionMemory)
@@ -103,8 +102,15 @@ public final class InteractionLog: @unchecked Sendable {
         consumedLists.append(added)
         consumedSets.append(added)
         recentEvents.append(events)
-        if recentEvents.count > window {
-            for i in recentEvents.removeFirst() { recentCounts[Int(i)] -= 1 }
+        if recentEvents.count + (seedCounts == nil ? 0 : 1) > window {
+            // Counts are whole numbers (exact in Float), so taking round 0 out at once gives the
+            // same values as taking its events out one by one.
+            if let seed = seedCounts {
+                for i in 0..<itemCount { recentCounts[i] -= seed[i] }
+                seedCounts = nil
+            } else {
+                for i in recentEvents.removeFirst() { recentCounts[Int(i)] -= 1 }
+            }
         }
     }
 

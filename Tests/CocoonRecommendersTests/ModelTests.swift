@@ -5,6 +5,30 @@ import Foundation
 import Testing
 
 @Suite struct ModelTests {
+    /// The log's recent counts cover the last `window` rounds, round 0 (the seed history)
+    /// counting as one: checked against counts rebuilt from the rounds themselves.
+    @Test func recentCountsCoverTheWindow() {
+        let items = 12
+        let seed: [[Int32]] = [[0, 1, 1], [2], [], [3, 0]]
+        let log = InteractionLog(seedHistory: seed, itemCount: items, window: 3)
+        var rounds: [[Int32]] = [seed.flatMap { $0 }]
+        var rng = RandomStream(key: 5)
+        for t in 1...6 {
+            let slates = (0..<(4 * 3)).map { _ in Int32(rng.next() % UInt64(items)) }
+            let outcomes: [Outcome] = slates.indices.map { _ in rng.next() % 2 == 0 ? .consumed : .skipped }
+            log.record(FeedbackBatch(
+                step: t, users: [0, 1, 2, 3], slateSize: 3, slates: slates, outcomes: outcomes,
+                dwell: [Float](repeating: 0, count: slates.count), left: []))
+            rounds.append(zip(slates, outcomes).filter { $0.1 == .consumed }.map(\.0))
+            var expected = [Float](repeating: 0, count: items)
+            for r in rounds.suffix(3) { for i in r { expected[Int(i)] += 1 } }
+            #expect(log.recentCounts == expected, "step \(t)")
+            var all = [Float](repeating: 0, count: items)
+            for r in rounds { for i in r { all[Int(i)] += 1 } }
+            #expect(log.itemCounts == all)
+        }
+    }
+
     /// The profile model builds its topic weights only when asked, by replaying the log: the
     /// values are bit for bit those of a model that kept them from the start.
     @Test func lazilyBuiltTopicWeightsEqualWeightsKeptFromTheStart() throws {
