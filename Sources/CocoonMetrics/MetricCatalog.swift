@@ -64,6 +64,9 @@ public enum MetricCatalog {
         ].contains($0)
     }
 
+    /// The metrics that pair each user with a nearest neighbour (`metricOptions.nearestNeighbours`).
+    public static let nearestNeighbourMetrics = ["interaction_jaccard_nn_pairs", "interaction_jaccard_nn_pairs_minus_ideal"]
+
     /// The kind of a metric id (nil when unknown).
     public static func kind(of id: String) -> Kind? { all.first { $0.id == id }?.kind }
 

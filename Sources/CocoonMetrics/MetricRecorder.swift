@@ -69,9 +69,7 @@ public final class MetricRecorder: StepObserver, @unchecked Sendable {
     /// The reference run's consumption (the ideal recommender on the same world and seed), for
     /// `interaction_jaccard_nn_pairs_minus_ideal`. Set before the run.
     public var reference: ConsumptionTrace?
-    var wantsNearest: Bool {
-        wants.contains("interaction_jaccard_nn_pairs") || wants.contains("interaction_jaccard_nn_pairs_minus_ideal")
-    }
+    var wantsNearest: Bool { MetricCatalog.nearestNeighbourMetrics.contains(where: wants.contains) }
     var itemCount: [Int] = []
     var itemUsers: [Int] = []
     var historyUsers = 0
@@ -167,18 +165,15 @@ public final class MetricRecorder: StepObserver, @unchecked Sendable {
         geometry = ItemGeometry(c)
         groups = MetricGroup.standard(for: run.world.users)
         series = metricIDs.map { _ in groups.map { _ in [Double?](repeating: nil, count: run.steps + 1) } }
-        needCentroids = wants.contains { id in
+        // Nearest neighbours need the centroids only when paired by seed history.
+        needCentroids = (wantsNearest && nearestNeighbours == .seedHistory) || wants.contains { id in
             ["centroid_drift_cosine", "centroid_drift_l2", "population_total_variance_ratio", "population_mean_pairwise_cosine_distance",
-             "cluster_calinski_harabasz", "cluster_davies_bouldin", "polarization_variance_axis_e0", "interaction_jaccard_nn_pairs",
-             "interaction_jaccard_nn_pairs_minus_ideal"].contains(id)
+             "cluster_calinski_harabasz", "cluster_davies_bouldin", "polarization_variance_axis_e0"].contains(id)
         }
         needTopicCounts = wants.contains { ["profile_topic_entropy_delta", "calibration_kl", "profile_topic_coverage"].contains($0) }
         needUnitSums = wants.contains("unexpectedness") || wants.contains("serendipity_unexp_x_rel")
         needWindows = wants.contains("cocoon_ratio_rec") || wants.contains("cocoon_ratio_consumed")
-        needConsumed = wants.contains {
-            ["interaction_jaccard_all_pairs", "interaction_jaccard_nn_pairs", "interaction_jaccard_nn_pairs_minus_ideal", "consumed_ild_delta"]
-                .contains($0)
-        }
+        needConsumed = wantsNearest || wants.contains("interaction_jaccard_all_pairs") || wants.contains("consumed_ild_delta")
         needItemUsers = wants.contains("novelty_miuf")
         needHistoryLists = wants.contains("cluster_calinski_harabasz") || wants.contains("cluster_davies_bouldin")
         let seedHistory = run.seedHistory
@@ -551,13 +546,12 @@ public final class ConsumptionTrace: StepObserver {
     public func begin(_ run: RunContext) throws {}
     public func observe(_ s: StepSnapshot) throws {
         guard s.step > 0 else { return }
-        let k = s.users.isEmpty ? 0 : s.slates.count / s.users.count
+        let k = s.slateSize
         var step: [(user: Int32, item: Int32)] = []
         for (row, u) in s.users.enumerated() {
             for p in 0..<k where s.outcomes[row * k + p] == .consumed { step.append((u, s.slates[row * k + p])) }
         }
-        while consumed.count < s.step { consumed.append([]) }
-        consumed.append(step)
+        consumed.append(step)  // steps arrive in order: consumed[t] is step t
     }
 }
 

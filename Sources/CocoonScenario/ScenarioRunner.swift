@@ -41,7 +41,7 @@ public enum ScenarioRunner {
         var scenario = scenario
         if let r = options.recommender { scenario.recommender = r }
         if scenario.recommender.kind == "plugin" && scenario.nearestNeighbours == .recommender
-            && scenario.metrics.contains(where: { ["interaction_jaccard_nn_pairs", "interaction_jaccard_nn_pairs_minus_ideal"].contains($0) })
+            && scenario.metrics.contains(where: MetricCatalog.nearestNeighbourMetrics.contains)
         {
             // Caught before any run: a plugin does not expose its user representation.
             throw RunError.world(MetricError.noUserRepresentation("plugin").description)
