@@ -5,7 +5,7 @@
 /// one values buffer and one offsets buffer (compressed sparse rows: 8 bytes a list plus 4 an
 /// element). Lists grow by whole batches (a step's consumption): ``append(_:)`` rebuilds the
 /// buffers once per batch, which costs one pass over what the lists hold.
-public struct ListArena: Sendable {
+public struct ListArena: RandomAccessCollection, Sendable {
     /// How a list keeps its elements.
     public enum Order: Sendable {
         /// In arrival order, repeats kept.
@@ -42,6 +42,10 @@ public struct ListArena: Sendable {
         self.values = values
     }
 
+    /// The lists are the collection's elements, `0..<listCount`.
+    public var startIndex: Int { 0 }
+    public var endIndex: Int { offsets.count - 1 }
+
     /// Number of lists.
     public var listCount: Int { offsets.count - 1 }
 
@@ -54,18 +58,6 @@ public struct ListArena: Sendable {
     /// Calls `body` with every element of list `l`, in order.
     public func forEach(in l: Int, _ body: (Int32) throws -> Void) rethrows {
         for r in offsets[l]..<offsets[l + 1] { try body(values[r]) }
-    }
-
-    /// Whether sorted list `l` holds `x` (binary search; `.sortedUnique` lists only).
-    public func contains(_ x: Int32, in l: Int) -> Bool {
-        var lo = offsets[l]
-        let end = offsets[l + 1]
-        var hi = end
-        while lo < hi {
-            let mid = (lo + hi) / 2
-            if values[mid] < x { lo = mid + 1 } else { hi = mid }
-        }
-        return lo < end && values[lo] == x
     }
 
     /// Adds a batch: `additions` are (list, value) pairs grouped by ascending list (pairs of one

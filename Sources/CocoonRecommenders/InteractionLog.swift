@@ -11,8 +11,8 @@ public final class InteractionLog: @unchecked Sendable {
     public let itemCount: Int
     /// Consumed items per user, oldest first (round 0 included).
     private var consumedLists: ListArena
-    /// The same items per user, sorted and without repeats (for exclusion lookups).
-    private var consumedSets: ListArena
+    /// The same items per user, sorted and without repeats (exclusion lookups, model fitting).
+    public private(set) var consumedSets: ListArena
     /// All-time consumption count per item (round 0 included).
     public private(set) var itemCounts: [Float]
     /// Consumption count per item over the last `window` steps.
@@ -63,7 +63,6 @@ public final class InteractionLog: @unchecked Sendable {
 
     /// Adds a step's consumption and impressions.
     public func record(_ feedback: FeedbackBatch) {
-        var events: [Int32] = []
         var added: [(list: Int32, value: Int32)] = []
         let k = feedback.slateSize
         var shown = [Int32](repeating: 0, count: k)
@@ -91,7 +90,6 @@ public final class InteractionLog: @unchecked Sendable {
                 added.append((u32, i))
                 itemCounts[Int(i)] += 1
                 recentCounts[Int(i)] += 1
-                events.append(i)
             }
         }
         // The engine sends users in ascending order; keep the lists' batches grouped either way
@@ -101,7 +99,7 @@ public final class InteractionLog: @unchecked Sendable {
         }
         consumedLists.append(added)
         consumedSets.append(added)
-        recentEvents.append(events)
+        recentEvents.append(added.map(\.value))
         if recentEvents.count + (seedCounts == nil ? 0 : 1) > window {
             // Counts are whole numbers (exact in Float), so taking round 0 out at once gives the
             // same values as taking its events out one by one.
@@ -136,14 +134,6 @@ public final class InteractionLog: @unchecked Sendable {
 
     /// The distinct items user u consumed, ascending.
     public func consumedSet(of u: Int) -> ArraySlice<Int32> { consumedSets[u] }
-
-    /// Every user's distinct consumed items, ascending (a copy, for model fitting).
-    public func allConsumedSets() -> [[Int32]] {
-        (0..<userCount).map { Array(consumedSets[$0]) }
-    }
-
-    /// Bytes held by the consumption lists (both orders).
-    public var consumptionBytes: Int { consumedLists.bytes + consumedSets.bytes }
 
     /// The topic distribution of u's consumption (METRICS.md p_u; C9 for multi-topic items),
     /// or nil when u has consumed nothing.

@@ -77,7 +77,7 @@ public final class MatrixFactorizationModel: ScoringModel, @unchecked Sendable {
         for i in 0..<start.rows where (0..<f).allSatisfy({ start[i, $0] == 0 }) {
             for j in 0..<f { start[i, j] = initialItems[i, j] }
         }
-        (userMatrix, itemFactors) = als.fit(positives: log.allConsumedSets(), itemCount: log.itemCount, initialItems: start, executor: executor)
+        (userMatrix, itemFactors) = als.fit(positives: log.consumedSets, itemCount: log.itemCount, initialItems: start, executor: executor)
     }
 }
 
@@ -105,7 +105,9 @@ public struct ImplicitALS: Sendable {
     }
 
     /// Fits user and item factors to per-user positive item lists (sorted, unique).
-    public func fit(positives: [[Int32]], itemCount: Int, initialItems: Matrix, executor: BlockExecutor) -> (users: Matrix, items: Matrix) {
+    public func fit<Lists: RandomAccessCollection & Sendable>(
+        positives: Lists, itemCount: Int, initialItems: Matrix, executor: BlockExecutor
+    ) -> (users: Matrix, items: Matrix) where Lists.Index == Int, Lists.Element: Collection<Int32> {
         var byItem = [[Int32]](repeating: [], count: itemCount)
         for (u, list) in positives.enumerated() { for i in list { byItem[Int(i)].append(Int32(u)) } }
         var items = initialItems
@@ -118,7 +120,8 @@ public struct ImplicitALS: Sendable {
     }
 
     /// One ALS half-step: new factors for every list's entity against the `fixed` factors.
-    func solve(fixed y: Matrix, lists: [[Int32]], executor: BlockExecutor) -> Matrix {
+    func solve<Lists: RandomAccessCollection & Sendable>(fixed y: Matrix, lists: Lists, executor: BlockExecutor) -> Matrix
+    where Lists.Index == Int, Lists.Element: Collection<Int32> {
         let f = factors, n = lists.count
         var gram = Matrix(rows: f, cols: f)
         Matrix.gemm(y, transposeA: true, y, into: &gram)     // YᵀY
