@@ -136,11 +136,11 @@ public final class BuiltinRecommender: Recommender, UserRepresenting, @unchecked
 
     public func stop() {}
 
-    /// The model's user factors (the scoring space), or nil for models without any (random,
-    /// popularity: everyone is alike to them).
+    /// The model's user factors (the scoring space), or nil for a model without any (random);
+    /// popularity's are the same for everyone, so every pair ties.
     public func userRepresentation() -> Matrix? {
         let f = model.itemFactors.cols
-        guard f > 0, log != nil, !(model is PopularityModel) else { return nil }
+        guard f > 0, log != nil else { return nil }
         var m = Matrix(rows: log.userCount, cols: f)
         model.userFactors(Array(0..<Int32(log.userCount))[...], into: &m)
         return m
@@ -198,10 +198,9 @@ public final class BuiltinRecommender: Recommender, UserRepresenting, @unchecked
             // minorUnsafe and borderline are handled by the extra item columns.
         }
         if personal {
-            if policy.excludeConsumed { a.soft = Array(log.consumedSet(of: u)) }
-            if log.impressionMemory > 0 {
-                a.soft = BuiltinRecommender.mergeRuns(a.soft, log.recentImpressions(of: u)[...])
-            }
+            let consumed = policy.excludeConsumed ? log.consumedSet(of: u) : []
+            a.soft = log.impressionMemory > 0
+                ? BuiltinRecommender.mergeRuns(consumed, log.recentImpressions(of: u)[...]) : Array(consumed)
         }
         a.hard.sort()
         a.topicOffsets = offsets
@@ -232,11 +231,10 @@ public final class BuiltinRecommender: Recommender, UserRepresenting, @unchecked
         if missing.isEmpty { return }
         // In blocks of items: at a million users nearly every item is marked in the first
         // steps, and a missing × catalog similarity matrix would be catalog² floats.
-        let all = c.unitEmbeddings.rowNormalized()
         let th = Float(policy.nearDuplicateThreshold)
         for start in stride(from: 0, to: missing.count, by: Self.nearDuplicateBlock) {
             let block = missing[start..<min(start + Self.nearDuplicateBlock, missing.count)]
-            let sims = c.unitEmbeddings.gatherRows(block).rowNormalized().multiplied(by: all, transposeOther: true)
+            let sims = Matrix.cosineSimilarity(rowsOf: c.unitEmbeddings.gatherRows(block), rowsOf: c.unitEmbeddings)
             for (r, i) in block.enumerated() {
                 nearDuplicates[i] = (0..<c.count).filter { $0 != Int(i) && sims[r, $0] >= th }.map(Int32.init)
             }
@@ -525,9 +523,10 @@ public final class BuiltinRecommender: Recommender, UserRepresenting, @unchecked
     /// The sorted union (as a multiset) of a sorted array and the non-negative items of a
     /// slice made of ascending runs: the runs are merged pairwise (bottom-up, between two
     /// buffers), never sorted.
-    public static func mergeRuns(_ sorted: [Int32], _ runs: ArraySlice<Int32>) -> [Int32] {
-        var src = sorted
+    public static func mergeRuns<Sorted: Collection<Int32>>(_ sorted: Sorted, _ runs: ArraySlice<Int32>) -> [Int32] {
+        var src: [Int32] = []
         src.reserveCapacity(sorted.count + runs.count)
+        src.append(contentsOf: sorted)
         var bounds = [0]
         if !sorted.isEmpty { bounds.append(sorted.count) }
         for x in runs where x >= 0 {
