@@ -200,7 +200,7 @@ extension Engine {
         let g = state.topics
         let st = state
         let intrinsic = truth.vectors.storage
-        let keepConsumed = b.choice == .rankUtility
+        let keepConsumed = state.keepsConsumed
         let keepTopics = state.keepsConsumedTopics
 
         executor.forEach(blockCount: blocks.count) { blk, _ in

@@ -45,24 +45,16 @@ public struct UserControls: Sendable, Equatable, Codable {
 
     public init() {}
 
-    /// Removes `value` from the sorted list if present.
-    @discardableResult
-    static func removeSorted(_ value: Int32, from list: inout [Int32]) -> Bool {
-        guard let i = list.firstIndex(of: value) else { return false }
-        list.remove(at: i)
-        return true
-    }
-
     /// Selects a tag (it also stops being deleted).
     public mutating func declare(tag t: Int32) {
         declaredTags.sortedInsert(t)
-        UserControls.removeSorted(t, from: &deletedTags)
+        deletedTags.sortedRemove(t)
     }
 
     /// Deletes a tag (it also stops being declared).
     public mutating func delete(tag t: Int32) {
         deletedTags.sortedInsert(t)
-        UserControls.removeSorted(t, from: &declaredTags)
+        declaredTags.sortedRemove(t)
     }
 
     /// Blocks a creator.

@@ -19,6 +19,7 @@ final class UserState: @unchecked Sendable {
     /// Items consumed so far (only kept for the rank-utility rule, which never repeats; empty
     /// otherwise).
     let consumed: SharedArray<[Int32]>
+    let keepsConsumed: Bool
     /// Whether each user is active.
     var active: [Bool]
     /// Topic counts of consumption so far, kept only when an intervention refers to the
@@ -40,6 +41,7 @@ final class UserState: @unchecked Sendable {
         lastSlateStep = SharedArray(repeating: 0, count: count)
         // Only the rank-utility rule reads the consumed sets: other runs keep none (at a million
         // users the copies of the seed histories alone are over 100 MB).
+        keepsConsumed = keepConsumed
         consumed = keepConsumed
             ? SharedArray(world.users.origin.map { world.population.seedHistory[Int($0)].sorted() })
             : SharedArray(repeating: [], count: 0)

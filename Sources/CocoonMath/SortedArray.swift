@@ -30,6 +30,16 @@ extension Array where Element: Comparable {
         insert(x, at: i)
         return true
     }
+
+    /// Removes `x` from the sorted array if it is there; returns whether it was removed.
+    @inlinable
+    @discardableResult
+    public mutating func sortedRemove(_ x: Element) -> Bool {
+        let i = sortedLowerBound(x)
+        guard i < count && self[i] == x else { return false }
+        remove(at: i)
+        return true
+    }
 }
 
 extension MutableCollection where Self: RandomAccessCollection, Element: Comparable {
