@@ -125,8 +125,9 @@ let compliantKinds = ["reference", "random", "popularity", "oracle", "profile", 
         for u in 0..<120 {
             var counts = [Int](repeating: 0, count: 6)
             for s in rec.snapshots[1..<5] {
-                let slate = Array(s.slate(row: u))
-                for p in 0..<10 where s.outcomes[u * 10 + p] == .consumed { counts[Int(w.catalog.topics.primary[Int(slate[p])])] += 1 }
+                guard let row = s.row(of: Int32(u)) else { continue }
+                let slate = Array(s.slate(row: row))
+                for p in 0..<10 where s.outcomes[row * 10 + p] == .consumed { counts[Int(w.catalog.topics.primary[Int(slate[p])])] += 1 }
             }
             let change = rec.snapshots[5].changes.first { $0.intervention == "declare" && Int($0.user) == u }
             if counts.allSatisfy({ $0 == 0 }) {
