@@ -90,6 +90,13 @@ public final class OracleModel: ScoringModel, @unchecked Sendable {
 /// `profile`: content-based: a user's profile is the decayed sum of the unit embeddings of
 /// what they consumed (each new consumption multiplies older weights by `1 − decay`); scores
 /// are cosines of profile and item. With `dwellWeighted`, each item counts by its dwell time.
+///
+/// The profile is a function of the log's consumption list, so the model builds each block's
+/// profiles when the block is scored, by replaying the list (the same operations in the same
+/// order as keeping them up to date, so the same bits), instead of holding users × d floats
+/// (128 MB at a million users and d = 32). Replaying costs O(history · d) per user and step,
+/// small next to scoring the catalog's O(items · d). Dwell-weighted profiles are kept, as the
+/// log has no dwell times.
 public final class ProfileModel: ScoringModel, @unchecked Sendable {
     public let kind: String
     /// Forgetting per new consumption (0 = remember everything equally).
@@ -97,7 +104,10 @@ public final class ProfileModel: ScoringModel, @unchecked Sendable {
     /// Weight consumption by dwell time (engagement chasing).
     public let dwellWeighted: Bool
     public private(set) var itemFactors = Matrix(rows: 0, cols: 0)
-    var profiles = Matrix(rows: 0, cols: 0)
+    /// The kept profiles (users × d), dwell-weighted only; empty otherwise.
+    package private(set) var profiles = Matrix(rows: 0, cols: 0)
+    /// The log the profiles are replayed from.
+    var log: InteractionLog?
     /// Decayed topic weights per user (users × topics), the tags' and re-rankers' view.
     /// Built on first use (``prepareTopicWeights(log:)``) by replaying the log, which gives the
     /// same values as keeping them from the start (same operations in the same order); runs
@@ -116,22 +126,27 @@ public final class ProfileModel: ScoringModel, @unchecked Sendable {
         let c = world.catalog
         itemFactors = c.unitEmbeddings
         topicCount = c.topics.count
-        profiles = Matrix(rows: world.userCount, cols: c.dimension)
         catalog = c
-        if dwellWeighted { topicWeightsStore = [Double](repeating: 0, count: world.userCount * topicCount) }
+        self.log = log
+        guard dwellWeighted else { return }
+        profiles = Matrix(rows: world.userCount, cols: c.dimension)
+        topicWeightsStore = [Double](repeating: 0, count: world.userCount * topicCount)
         for u in 0..<world.userCount {
             log.forEachConsumed(by: u) { i in add(user: u, item: Int(i), weight: 1, catalog: c) }
         }
     }
     var catalog: Catalog?
 
+    /// Adds a consumption to a kept (dwell-weighted) profile.
     func add(user u: Int, item i: Int, weight w: Float, catalog c: Catalog) {
         let keep = Float(1 - decay)
         let d = c.dimension
-        profiles.withMutableRow(u) { row in
-            for j in 0..<d { row[j] = keep * row[j] + w * c.unitEmbeddings[i, j] }
+        c.unitEmbeddings.storage.withUnsafeBufferPointer { e in
+            profiles.withMutableRow(u) { row in
+                for j in 0..<d { row[j] = keep * row[j] + w * e[i * d + j] }
+            }
         }
-        if !topicWeightsStore.isEmpty { addTopics(user: u, item: i, weight: w, catalog: c) }
+        addTopics(user: u, item: i, weight: w, catalog: c)
     }
 
     func addTopics(user u: Int, item i: Int, weight w: Float, catalog c: Catalog) {
@@ -152,13 +167,39 @@ public final class ProfileModel: ScoringModel, @unchecked Sendable {
     }
 
     public func userFactors(_ users: ArraySlice<Int32>, into out: inout Matrix) {
-        for (r, u) in users.enumerated() { out.setRow(r, to: BLAS.normalized(profiles.row(Int(u)))) }
+        if dwellWeighted {
+            for (r, u) in users.enumerated() { out.setRow(r, to: BLAS.normalized(profiles.row(Int(u)))) }
+            return
+        }
+        guard let c = catalog, let log else { return }
+        // The same step as `add` with weight 1 (`1 · e` is `e` exactly: the same bits).
+        let keep = Float(1 - decay)
+        let d = c.dimension
+        var row = [Float](repeating: 0, count: d)
+        c.unitEmbeddings.storage.withUnsafeBufferPointer { e in
+            for (r, u) in users.enumerated() {
+                row.withUnsafeMutableBufferPointer { p in
+                    p.update(repeating: 0)
+                    log.forEachConsumed(by: Int(u)) { i in
+                        let base = Int(i) * d
+                        for j in 0..<d { p[j] = keep * p[j] + e[base + j] }
+                    }
+                }
+                out.setRow(r, to: BLAS.normalized(row))
+            }
+        }
     }
 
     public func observe(_ feedback: FeedbackBatch, log: InteractionLog) throws {
-        guard let c = catalog else { return }
+        // The profiles are replayed from the log; kept topic weights move as they arrive.
+        guard let c = catalog, dwellWeighted || !topicWeightsStore.isEmpty else { return }
         feedback.forEachEvent { u, i, _, outcome, dwell in
-            if outcome == .consumed { add(user: u, item: i, weight: dwellWeighted ? dwell : 1, catalog: c) }
+            guard outcome == .consumed else { return }
+            if dwellWeighted {
+                add(user: u, item: i, weight: dwell, catalog: c)
+            } else {
+                addTopics(user: u, item: i, weight: 1, catalog: c)
+            }
         }
     }
 
