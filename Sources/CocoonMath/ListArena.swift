@@ -2,8 +2,8 @@
 ///
 /// A Swift array per user costs a pointer, a heap block and its header — about 70 bytes before
 /// the first element, which at a million users is more than the lists hold. Here the lists are
-/// one values buffer and one offsets buffer (compressed sparse rows: 8 bytes a list plus 4 an
-/// element). Lists grow by whole batches (a step's consumption): ``append(_:)`` rebuilds the
+/// one values buffer and one offsets buffer (compressed sparse rows: 4 bytes a list plus 4 an
+/// element; at most 2³² − 1 elements in all). Lists grow by whole batches (a step's consumption): ``append(_:)`` rebuilds the
 /// buffers once per batch, which costs one pass over what the lists hold.
 public struct ListArena: RandomAccessCollection, Sendable {
     /// How a list keeps its elements.
@@ -15,14 +15,15 @@ public struct ListArena: RandomAccessCollection, Sendable {
     }
 
     public let order: Order
-    private var offsets: [Int]
+    private var offsets: [UInt32]
     private var values: [Int32]
 
     /// One list per element of `initial`, holding its elements (sorted and de-duplicated for
     /// `.sortedUnique`).
-    public init(_ initial: [[Int32]], order: Order = .arrival) {
+    public init<Lists: Collection>(_ initial: Lists, order: Order = .arrival)
+    where Lists.Element: Collection, Lists.Element.Element == Int32 {
         self.order = order
-        var offsets = [Int](repeating: 0, count: initial.count + 1)
+        var offsets = [UInt32](repeating: 0, count: initial.count + 1)
         var values: [Int32] = []
         values.reserveCapacity(initial.reduce(0) { $0 + $1.count })
         var scratch: [Int32] = []
@@ -33,10 +34,10 @@ public struct ListArena: RandomAccessCollection, Sendable {
             case .sortedUnique:
                 scratch.removeAll(keepingCapacity: true)
                 scratch.append(contentsOf: list)
-                scratch.sort()
-                for (r, x) in scratch.enumerated() where r == 0 || x != scratch[r - 1] { values.append(x) }
+                scratch.sortAndRemoveDuplicates()
+                values.append(contentsOf: scratch)
             }
-            offsets[l + 1] = values.count
+            offsets[l + 1] = ListArena.offset(values.count)
         }
         self.offsets = offsets
         self.values = values
@@ -50,21 +51,30 @@ public struct ListArena: RandomAccessCollection, Sendable {
     public var listCount: Int { offsets.count - 1 }
 
     /// Number of elements in list `l`.
-    public func count(_ l: Int) -> Int { offsets[l + 1] - offsets[l] }
+    public func count(_ l: Int) -> Int { Int(offsets[l + 1] - offsets[l]) }
 
     /// The elements of list `l` (a view of the buffer).
-    public subscript(l: Int) -> ArraySlice<Int32> { values[offsets[l]..<offsets[l + 1]] }
+    public subscript(l: Int) -> ArraySlice<Int32> { values[range(l)] }
 
     /// Calls `body` with every element of list `l`, in order.
     public func forEach(in l: Int, _ body: (Int32) throws -> Void) rethrows {
-        for r in offsets[l]..<offsets[l + 1] { try body(values[r]) }
+        for r in range(l) { try body(values[r]) }
+    }
+
+    @inline(__always)
+    private func range(_ l: Int) -> Range<Int> { Int(offsets[l])..<Int(offsets[l + 1]) }
+
+    @inline(__always)
+    private static func offset(_ n: Int) -> UInt32 {
+        precondition(n <= Int(UInt32.max), "ListArena: more than 2³² − 1 elements")
+        return UInt32(truncatingIfNeeded: n)
     }
 
     /// Adds a batch: `additions` are (list, value) pairs grouped by ascending list (pairs of one
     /// list in arrival order). `.arrival` lists append them; `.sortedUnique` lists merge them in.
     public mutating func append(_ additions: [(list: Int32, value: Int32)]) {
         if additions.isEmpty { return }
-        var newOffsets = [Int](repeating: 0, count: offsets.count)
+        var newOffsets = [UInt32](repeating: 0, count: offsets.count)
         var newValues: [Int32] = []
         newValues.reserveCapacity(values.count + additions.count)
         var a = 0
@@ -75,7 +85,7 @@ public struct ListArena: RandomAccessCollection, Sendable {
                 group.append(additions[a].value)
                 a += 1
             }
-            let old = offsets[l]..<offsets[l + 1]
+            let old = range(l)
             switch order {
             case .arrival:
                 newValues.append(contentsOf: values[old])
@@ -93,10 +103,10 @@ public struct ListArena: RandomAccessCollection, Sendable {
                         x = group[g]
                         g += 1
                     }
-                    if newValues.count == newOffsets[l] || newValues[newValues.count - 1] != x { newValues.append(x) }
+                    if newValues.count == Int(newOffsets[l]) || newValues[newValues.count - 1] != x { newValues.append(x) }
                 }
             }
-            newOffsets[l + 1] = newValues.count
+            newOffsets[l + 1] = ListArena.offset(newValues.count)
         }
         precondition(a == additions.count, "ListArena.append: additions must be grouped by ascending list")
         offsets = newOffsets
@@ -104,5 +114,5 @@ public struct ListArena: RandomAccessCollection, Sendable {
     }
 
     /// Bytes the buffers hold.
-    public var bytes: Int { values.capacity * 4 + offsets.capacity * 8 }
+    public var bytes: Int { values.capacity * 4 + offsets.capacity * 4 }
 }

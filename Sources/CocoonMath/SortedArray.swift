@@ -31,6 +31,18 @@ extension Array where Element: Comparable {
         return true
     }
 
+    /// Makes the array a sorted, duplicate-free set of its elements.
+    @inlinable
+    public mutating func sortAndRemoveDuplicates() {
+        sort()
+        var w = 0
+        for r in indices where r == 0 || self[r] != self[w - 1] {
+            self[w] = self[r]
+            w += 1
+        }
+        removeLast(count - w)
+    }
+
     /// Removes `x` from the sorted array if it is there; returns whether it was removed.
     @inlinable
     @discardableResult

@@ -162,7 +162,7 @@ public final class BuiltinRecommender: Recommender, UserRepresenting, @unchecked
         let c = world.catalog
         a.isMinor = world.segments[u] == minorSegment
         guard policy.enabled else {
-            if personal && policy.excludeConsumed { a.soft = Array(log.consumedSet(of: u)) }
+            if personal && policy.excludeConsumed { a.soft = log.consumedSet(of: u) }
             return a
         }
         let g = c.topics.count
@@ -200,7 +200,7 @@ public final class BuiltinRecommender: Recommender, UserRepresenting, @unchecked
         if personal {
             let consumed = policy.excludeConsumed ? log.consumedSet(of: u) : []
             a.soft = log.impressionMemory > 0
-                ? BuiltinRecommender.mergeRuns(consumed, log.recentImpressions(of: u)[...]) : Array(consumed)
+                ? BuiltinRecommender.mergeRuns(consumed[...], log.recentImpressions(of: u)[...]) : consumed
         }
         a.hard.sort()
         a.topicOffsets = offsets

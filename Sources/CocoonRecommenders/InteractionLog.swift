@@ -9,10 +9,10 @@ public final class InteractionLog: @unchecked Sendable {
     public let userCount: Int
     /// Number of items.
     public let itemCount: Int
-    /// Consumed items per user, oldest first (round 0 included).
+    /// Consumed items per user, oldest first (round 0 included). The sorted sets the exclusions
+    /// and model fitting read are derived from it when asked (``consumedSet(of:)``) rather than
+    /// kept beside it (another 4 bytes an item and a user).
     private var consumedLists: ListArena
-    /// The same items per user, sorted and without repeats (exclusion lookups, model fitting).
-    public private(set) var consumedSets: ListArena
     /// All-time consumption count per item (round 0 included).
     public private(set) var itemCounts: [Float]
     /// Consumption count per item over the last `window` steps.
@@ -47,7 +47,6 @@ public final class InteractionLog: @unchecked Sendable {
         if let t = steps, let k = slateSize { memory = min(memory, max(t, 0) * max(k, 0)) }
         self.impressionMemory = memory
         consumedLists = ListArena(seedHistory)
-        consumedSets = ListArena(seedHistory, order: .sortedUnique)
         var counts = [Float](repeating: 0, count: itemCount)
         for h in seedHistory {
             for i in h { counts[Int(i)] += 1 }
@@ -98,7 +97,6 @@ public final class InteractionLog: @unchecked Sendable {
             added = added.enumerated().sorted { ($0.element.list, $0.offset) < ($1.element.list, $1.offset) }.map(\.element)
         }
         consumedLists.append(added)
-        consumedSets.append(added)
         recentEvents.append(added.map(\.value))
         if recentEvents.count + (seedCounts == nil ? 0 : 1) > window {
             // Counts are whole numbers (exact in Float), so taking round 0 out at once gives the
@@ -132,8 +130,15 @@ public final class InteractionLog: @unchecked Sendable {
         try consumedLists.forEach(in: u, body)
     }
 
-    /// The distinct items user u consumed, ascending.
-    public func consumedSet(of u: Int) -> ArraySlice<Int32> { consumedSets[u] }
+    /// The distinct items user u consumed, ascending (sorted from the list on each call).
+    public func consumedSet(of u: Int) -> [Int32] {
+        var set = Array(consumedLists[u])
+        set.sortAndRemoveDuplicates()
+        return set
+    }
+
+    /// Every user's distinct consumed items, ascending (built on each call: model fitting).
+    public var consumedSets: ListArena { ListArena(consumedLists, order: .sortedUnique) }
 
     /// The topic distribution of u's consumption (METRICS.md p_u; C9 for multi-topic items),
     /// or nil when u has consumed nothing.
