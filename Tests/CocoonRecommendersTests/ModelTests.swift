@@ -29,6 +29,32 @@ import Testing
         }
     }
 
+    /// The consumed sets are derived from the consumption lists: each user's distinct items,
+    /// ascending, the same per user and as a whole (for model fitting).
+    @Test func consumedSetsAreTheDistinctConsumedItemsAscending() {
+        let items = 9
+        let seed: [[Int32]] = [[4, 1, 4], [], [8, 2]]
+        let log = InteractionLog(seedHistory: seed, itemCount: items)
+        var lists = seed
+        var rng = RandomStream(key: 6)
+        for t in 1...5 {
+            let slates = (0..<(3 * 4)).map { _ in Int32(rng.next() % UInt64(items)) }
+            let outcomes: [Outcome] = slates.indices.map { _ in rng.next() % 2 == 0 ? .consumed : .skipped }
+            log.record(FeedbackBatch(
+                step: t, users: [0, 1, 2], slateSize: 4, slates: slates, outcomes: outcomes,
+                dwell: [Float](repeating: 0, count: slates.count), left: []))
+            for (r, o) in outcomes.enumerated() where o == .consumed { lists[r / 4].append(slates[r]) }
+        }
+        let sets = log.consumedSets
+        for u in 0..<3 {
+            #expect(Array(log.consumed(by: u)) == lists[u])
+            let expected = Array(Set(lists[u])).sorted()
+            #expect(log.consumedSet(of: u) == expected)
+            #expect(Array(sets[u]) == expected)
+        }
+        #expect(lists.contains { Set($0).count < $0.count })  // repeats were there to remove
+    }
+
     /// The profile model builds its topic weights only when asked, by replaying the log: the
     /// values are bit for bit those of a model that kept them from the start.
     @Test func lazilyBuiltTopicWeightsEqualWeightsKeptFromTheStart() throws {
