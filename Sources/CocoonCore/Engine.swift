@@ -58,7 +58,7 @@ public final class Engine {
 
     let executor: BlockExecutor
     let state: UserState
-    var controls: [UserControls]
+    var controls: ControlTable
     var pendingChanges: [ControlChange] = []
     // Topic centroids (for interest shifts), topics × d.
     let centroids: [Double]
@@ -75,11 +75,11 @@ public final class Engine {
         self.executor = BlockExecutor(workers: config.workers)
         self.truth = GroundTruth(world: world)
         self.state = UserState(world: world, truth: truth, slateSize: config.slateSize, keepConsumed: behaviour.choice == .rankUtility)
-        self.controls = world.users.origin.map { o in
-            var c = UserControls()
-            for t in world.population.declaredTags[Int(o)] { c.declare(tag: t) }
-            return c
+        var controls = ControlTable(count: world.users.count)
+        for (u, o) in world.users.origin.enumerated() where !world.population.declaredTags[Int(o)].isEmpty {
+            for t in world.population.declaredTags[Int(o)] { controls[u].declare(tag: t) }
         }
+        self.controls = controls
         self.centroids = world.catalog.topicCentroids()
         self.unitInterests = world.population.interestVectors.rowNorms().allSatisfy { abs($0 - 1) < 1e-3 }
     }

@@ -112,7 +112,7 @@ public struct RecommendRequest: Sendable {
     /// Items per slate.
     public let slateSize: Int
     /// Every user's controls (indexed by user id), as of this step.
-    public let controls: [UserControls]
+    public let controls: ControlTable
     /// The controls that changed since the previous request.
     public let changes: [ControlChange]
     /// Whether the engine wants the tags the recommender holds for each user (S17, S20).

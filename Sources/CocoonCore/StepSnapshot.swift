@@ -18,7 +18,7 @@ public struct StepSnapshot: Sendable {
     /// Dwell of consumed items per slate position (0 elsewhere).
     public let dwell: [Float]
     /// Every user's controls at the end of the step (after this step's marks).
-    public let controls: [UserControls]
+    public let controls: ControlTable
     /// Controls that changed at this step: interventions before the slates, then the marks
     /// users made on these slates.
     public let changes: [ControlChange]

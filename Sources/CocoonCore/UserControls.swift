@@ -69,6 +69,44 @@ public struct UserControls: Sendable, Equatable, Codable {
     }
 }
 
+/// Every user's controls, indexed by user. Most users never touch a control, so only users
+/// whose controls differ from the defaults hold a ``UserControls`` (a 4-byte slot per user
+/// instead of a 48-byte struct: 44 MB at a million users).
+public struct ControlTable: RandomAccessCollection, MutableCollection, Sendable, Equatable {
+    /// Each user's entry in `entries`, or -1 for the default controls.
+    private var slot: [Int32]
+    private var entries: [UserControls] = []
+
+    /// Default controls for `count` users.
+    public init(count: Int) { slot = [Int32](repeating: -1, count: count) }
+
+    public var startIndex: Int { 0 }
+    public var endIndex: Int { slot.count }
+
+    /// User u's controls. Setting them gives u an entry of its own (kept even if set back to
+    /// the defaults, which is rare and harmless).
+    public subscript(u: Int) -> UserControls {
+        get {
+            let s = slot[u]
+            return s < 0 ? UserControls() : entries[Int(s)]
+        }
+        set {
+            let s = slot[u]
+            if s >= 0 {
+                entries[Int(s)] = newValue
+            } else if newValue != UserControls() {
+                slot[u] = Int32(entries.count)
+                entries.append(newValue)
+            }
+        }
+    }
+
+    /// Number of users holding controls of their own.
+    public var customisedCount: Int { entries.count }
+
+    public static func == (a: ControlTable, b: ControlTable) -> Bool { a.elementsEqual(b) }
+}
+
 /// A control that changed for a user at a step (from an intervention or the user's own
 /// behaviour). Recommenders receive the changes of the step with the request; metrics use
 /// them to time how fast a control takes effect.
