@@ -90,7 +90,7 @@ public final class Engine {
     /// observed, and the outcome carries the error. Observer errors stop the run the same way.
     public func run(observers: [StepObserver]) -> RunOutcome {
         let users = world.users
-        let seedHistory = users.origin.map { world.population.seedHistory[Int($0)] }
+        let seedHistory = world.seedHistory
         var ctx = RunContext(
             world: world, steps: config.steps, slateSize: config.slateSize, seed: config.seed,
             seedHistory: seedHistory, recommenderName: recommender.name)

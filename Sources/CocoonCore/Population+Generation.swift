@@ -55,9 +55,12 @@ extension Population {
 
         // Seed history: topic ∝ π, then the best of 8 random items of that topic by affinity.
         let byTopic = catalog.itemsByPrimaryTopic()
-        var seedHistory = [[Int32]](repeating: [], count: n)
+        var seedHistory = ListArena()
         let h = min(spec.seedHistory, catalog.count)
-        if h > 0 {
+        seedHistory.reserveCapacity(lists: n, elements: n * h)
+        if h == 0 {
+            for _ in 0..<n { seedHistory.appendList([]) }
+        } else {
             for u in 0..<n {
                 var r = seed.stream("population.seedHistory", u)
                 let weights = (0..<g).map { t -> Double in byTopic[t].isEmpty ? 0 : Double(mix[u * g + t]) }
@@ -86,7 +89,7 @@ extension Population {
                     }
                     if best >= 0 { chosen.append(best) }
                 }
-                seedHistory[u] = chosen
+                seedHistory.appendList(chosen)
             }
         }
 

@@ -64,8 +64,8 @@ public struct Population: Sendable {
     public let declaredTags: [[Int32]]
     /// Attributes per user.
     public let attributes: AttributeTable
-    /// Items each user consumed before step 1 (round 0).
-    public let seedHistory: [[Int32]]
+    /// Items each user consumed before step 1 (round 0), in one flat buffer.
+    public let seedHistory: ListArena
 
     /// User u's intrinsic topic mixture.
     public func mixture(of u: Int) -> ArraySlice<Float> {
@@ -83,7 +83,7 @@ public struct Population: Sendable {
     /// Memberwise initialiser (used by loaders and tests).
     public init(
         topicCount: Int, interestMix: [Float], interestVectors: Matrix, segments: [Int32], segmentNames: [String],
-        seeking: [Bool], declaredTags: [[Int32]], attributes: AttributeTable, seedHistory: [[Int32]]
+        seeking: [Bool], declaredTags: [[Int32]], attributes: AttributeTable, seedHistory: ListArena
     ) {
         let n = interestVectors.rows
         precondition(

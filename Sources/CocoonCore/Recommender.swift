@@ -64,7 +64,7 @@ public struct RecommenderWorld: Sendable {
     /// Consented attributes (nil where the user did not consent).
     public let attributes: ConsentedAttributes
     /// Items each user consumed before step 1 (the platform's logs).
-    public let seedHistory: [[Int32]]
+    public let seedHistory: ListArena
     /// Slate size of every request.
     public let slateSize: Int
     /// Number of steps of the run.
@@ -82,7 +82,7 @@ public struct RecommenderWorld: Sendable {
 
     package init(
         catalog: Catalog, userCount: Int, segments: [Int32], segmentNames: [String], attributes: ConsentedAttributes,
-        seedHistory: [[Int32]], slateSize: Int, steps: Int, seed: Seed, executor: BlockExecutor, blockSize: Int,
+        seedHistory: ListArena, slateSize: Int, steps: Int, seed: Seed, executor: BlockExecutor, blockSize: Int,
         streamIDs: [Int32]
     ) {
         self.catalog = catalog

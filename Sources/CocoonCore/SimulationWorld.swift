@@ -52,6 +52,13 @@ public struct SimulationWorld: Sendable {
     /// twinned intervention, and follow their original for the others).
     public let selections: [[Int32]]
 
+    /// Every user's round-0 history (twins share their original's): the population's own
+    /// buffer when there are no twins, a gathered copy otherwise.
+    public var seedHistory: ListArena {
+        if users.count == population.count { return population.seedHistory }  // origin is the identity
+        return ListArena(users.origin.lazy.map { population.seedHistory[Int($0)] })
+    }
+
     /// Builds the user table, resolving every selection from `seed`.
     ///
     /// - Throws: ``WorldError`` for an unknown topic or segment name.

@@ -57,7 +57,7 @@ public struct RunContext: Sendable {
     /// The run's seed.
     public let seed: Seed
     /// Round-0 history per user (twins share their original's).
-    public let seedHistory: [[Int32]]
+    public let seedHistory: ListArena
     /// Name of the recommender.
     public let recommenderName: String
     /// How the recommender represents users (nil when it does not say: plugins). Read between

@@ -43,6 +43,32 @@ public struct ListArena: RandomAccessCollection, Sendable {
         self.values = values
     }
 
+    /// No lists yet (add them with ``appendList(_:)``).
+    public init(order: Order = .arrival) {
+        self.order = order
+        offsets = [0]
+        values = []
+    }
+
+    /// Reserves room for `lists` more lists holding `elements` more elements.
+    public mutating func reserveCapacity(lists: Int, elements: Int) {
+        offsets.reserveCapacity(offsets.count + lists)
+        values.reserveCapacity(values.count + elements)
+    }
+
+    /// Adds a list after the last one (sorted and de-duplicated for `.sortedUnique`).
+    public mutating func appendList<C: Collection>(_ list: C) where C.Element == Int32 {
+        switch order {
+        case .arrival:
+            values.append(contentsOf: list)
+        case .sortedUnique:
+            var set = Array(list)
+            set.sortAndRemoveDuplicates()
+            values.append(contentsOf: set)
+        }
+        offsets.append(ListArena.offset(values.count))
+    }
+
     /// The lists are the collection's elements, `0..<listCount`.
     public var startIndex: Int { 0 }
     public var endIndex: Int { offsets.count - 1 }

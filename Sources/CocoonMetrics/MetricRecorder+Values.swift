@@ -2,8 +2,25 @@ import CocoonCore
 import CocoonMath
 import Foundation
 
+/// The per-user values of a step's list metrics: one row per snapshot user, one column per
+/// metric, NaN where a metric is undefined for the user (8 bytes a value, in the buffer the
+/// blocks wrote, instead of a `[Double?]` copy per metric).
+struct ListValues {
+    var ids: [String] = []
+    var values = SharedArray<Double>(repeating: .nan, count: 0)
+
+    /// The column of metric `id`, or nil when it was not computed.
+    func column(of id: String) -> Int? { ids.firstIndex(of: id) }
+
+    /// User row r's value of column j (nil when undefined).
+    func value(row r: Int, column j: Int) -> Double? {
+        let x = values[r * ids.count + j]
+        return x.isNaN ? nil : x
+    }
+}
+
 extension MetricRecorder {
-    /// Per-user list metrics of a step: metric id → values aligned with `s.users`.
+    /// Per-user list metrics of a step, rows aligned with `s.users`.
     ///
     /// Each user's slate is read once into per-block scratch buffers (topic shares, the sum of
     /// the slate's unit vectors, relevance flags), and the history-side inputs come from
@@ -12,9 +29,9 @@ extension MetricRecorder {
     /// use sums of unit vectors (Σ_{a<b} ê_a·ê_b = (‖Σ ê‖² − Σ‖ê‖²)/2, Σ_i ê_i·m = (Σ ê)·m),
     /// which equal the pairwise definitions of ``ListMetrics`` up to rounding (≈ 1e-15); the
     /// other metrics are summed in the reference order and agree to the last bit.
-    func listMetrics(_ s: StepSnapshot) -> [String: [Double?]] {
+    func listMetrics(_ s: StepSnapshot) -> ListValues {
         let ids = metricIDs.filter { MetricCatalog.kind(of: $0) == .list }
-        if ids.isEmpty || s.users.isEmpty { return [:] }
+        if ids.isEmpty || s.users.isEmpty { return ListValues() }
         let n = s.users.count
         let k = s.slateSize
         let c = run.world.catalog
@@ -175,19 +192,11 @@ extension MetricRecorder {
                 }
             }
         }
-        let flat = out.toArray()
-        var result: [String: [Double?]] = [:]
-        for (j, id) in ids.enumerated() {
-            result[id] = (0..<n).map { r in
-                let x = flat[r * ids.count + j]
-                return x.isNaN ? nil : x
-            }
-        }
-        return result
+        return ListValues(ids: ids, values: out)
     }
 
     /// The value of one metric for one group at the snapshot's step.
-    func value(_ id: String, group: MetricGroup, groupIndex gi: Int, snapshot s: StepSnapshot, perUser: [String: [Double?]])
+    func value(_ id: String, group: MetricGroup, groupIndex gi: Int, snapshot s: StepSnapshot, perUser: ListValues)
         -> Double?
     {
         let t = s.step
@@ -196,11 +205,11 @@ extension MetricRecorder {
         let k = s.slateSize
         switch MetricCatalog.kind(of: id) {
         case .list?:
-            guard let values = perUser[id] else { return nil }
+            guard let j = perUser.column(of: id) else { return nil }
             var sum = 0.0
             var n = 0
             for (row, u) in s.users.enumerated() where members[Int(u)] {
-                if let v = values[row] {
+                if let v = perUser.value(row: row, column: j) {
                     sum += v
                     n += 1
                 }
@@ -243,10 +252,13 @@ extension MetricRecorder {
                     sortedSlatesCache = flat
                 }
                 let sorted = sortedSlatesCache!
+                let offsets = (0...rows.count).map { $0 * k }
+                // The whole snapshot (the population group): the sorted slates as they are.
+                if rows.count == s.users.count { return pairwise(flat: sorted, offsets: offsets, id: id, step: t, group: gi) }
                 var members = [Int32]()
                 members.reserveCapacity(rows.count * k)
                 for r in rows { members.append(contentsOf: sorted[(r * k)..<((r + 1) * k)]) }
-                return pairwise(flat: members, offsets: (0...rows.count).map { $0 * k }, id: id, step: t, group: gi)
+                return pairwise(flat: members, offsets: offsets, id: id, step: t, group: gi)
             case "flag_reexposure_rate", "flag_topic_share_delta", "flag_topic_share_did":
                 return flagMetric(id, group: group, groupIndex: gi, snapshot: s)
             default: return nil

@@ -42,7 +42,7 @@ public final class MetricRecorder: StepObserver, @unchecked Sendable {
     var wants: Set<String> = []
     // Per-user accumulators.
     /// Per user, the length of the history (seed history + consumption so far).
-    var historyCount: [Int] = []
+    var historyCount: [Int32] = []
     /// Per user, the history itself: only kept for the cluster metrics (their dominant topic);
     /// every other metric reads the running sums and counts.
     var history: [[Int32]] = []
@@ -76,7 +76,7 @@ public final class MetricRecorder: StepObserver, @unchecked Sendable {
     var historyRows = 0
     // Flags: (user, item, topic, list step).
     var flags: [(user: Int32, item: Int32, topic: Int32, r: Int)] = []
-    var firstFlagStep: [Int] = []
+    var firstFlagStep: [Int32] = []
     var slatesByStep: [[Int32]] = []
     var usersByStep: [[Int32]] = []
     // For the difference-in-differences control of flag metrics, per group and step: the sum of
@@ -177,8 +177,8 @@ public final class MetricRecorder: StepObserver, @unchecked Sendable {
         needItemUsers = wants.contains("novelty_miuf")
         needHistoryLists = wants.contains("cluster_calinski_harabasz") || wants.contains("cluster_davies_bouldin")
         let seedHistory = run.seedHistory
-        historyCount = seedHistory.map(\.count)
-        history = needHistoryLists ? seedHistory : []
+        historyCount = seedHistory.map { Int32($0.count) }
+        history = needHistoryLists ? seedHistory.map { Array($0) } : []
         historySet = needItemUsers ? seedHistory.map { Array(Set($0)).sorted() } : []
         consumed = needConsumed ? Array(repeating: [], count: n) : []
         consumedSet = needConsumed ? Array(repeating: [], count: n) : []
@@ -200,7 +200,7 @@ public final class MetricRecorder: StepObserver, @unchecked Sendable {
             if needCentroids { MetricRecorder.addRows(seedHistory[u], user: u, from: geometry.raw, into: &sumRaw, dimension: d) }
             if needUnitSums { MetricRecorder.addRows(seedHistory[u], user: u, from: geometry.unit, into: &sumUnit, dimension: d) }
             if needItemUsers { for i in historySet[u] { itemUsers[Int(i)] += 1 } }
-            historyRows += historyCount[u]
+            historyRows += Int(historyCount[u])
             if historyCount[u] > 0 { historyUsers += 1 }
         }
         centroid0 = needCentroids ? (0..<n).map { centroid($0) } : []
@@ -208,7 +208,7 @@ public final class MetricRecorder: StepObserver, @unchecked Sendable {
         seedILD = wants.contains("consumed_ild_delta") ? seedHistory.map { ListMetrics.ildCosine($0[...], geometry) } : []
         windowRec = needWindows ? [Double](repeating: 0, count: n * gCount) : []
         windowCons = needWindows ? [Double](repeating: 0, count: n * gCount) : []
-        firstFlagStep = [Int](repeating: Int.max, count: n)
+        firstFlagStep = [Int32](repeating: .max, count: n)
         if wants.contains("interaction_jaccard_nn_pairs_minus_ideal") {
             // Above the nearest-neighbour limit the metric is undefined and needs no reference.
             guard reference != nil || n > nearestNeighbourLimit else { throw MetricError.noReference }
@@ -255,7 +255,7 @@ public final class MetricRecorder: StepObserver, @unchecked Sendable {
         sortedSlatesCache = nil
         userValueCache = [:]
         flagCache = [:]
-        let perUser = t > 0 ? listMetrics(s) : [:]
+        let perUser = t > 0 ? listMetrics(s) : ListValues()
         if t > 0 { absorb(s) }
         if t > 0, let r = reference, t < r.consumed.count {
             for (u, i) in r.consumed[t] where Int(u) < referenceSet.count { referenceSet[Int(u)].sortedInsert(i) }
@@ -278,7 +278,7 @@ public final class MetricRecorder: StepObserver, @unchecked Sendable {
             for ch in s.changes where ch.kind == .notInterested {
                 guard let mark = ch.mark else { continue }
                 flags.append((ch.user, mark.item, mark.topic, Int(mark.listStep)))
-                firstFlagStep[Int(ch.user)] = min(firstFlagStep[Int(ch.user)], Int(mark.listStep))
+                firstFlagStep[Int(ch.user)] = min(firstFlagStep[Int(ch.user)], mark.listStep)
             }
             updateControlSums(s)
         }
@@ -287,6 +287,12 @@ public final class MetricRecorder: StepObserver, @unchecked Sendable {
                 series[m][gi][t] = value(id, group: g, groupIndex: gi, snapshot: s, perUser: perUser)
             }
         }
+        // The step's caches are not needed between steps (the sorted slates alone are 40 MB at
+        // a million users).
+        exposureCache = []
+        sortedSlatesCache = nil
+        userValueCache = [:]
+        flagCache = [:]
         if t > 0 && t % cocoonWindow == 0 {
             for j in windowRec.indices { windowRec[j] = 0; windowCons[j] = 0 }
         }
@@ -309,7 +315,7 @@ public final class MetricRecorder: StepObserver, @unchecked Sendable {
         var v = [Double](repeating: 0, count: g)  // one slate's topic shares, reused
         // New exclusions: users whose first flag is on a list before t.
         var newlyExcluded: [Int] = []
-        for u in 0..<excluded.count where !excluded[u] && firstFlagStep[u] < t {
+        for u in 0..<excluded.count where !excluded[u] && Int(firstFlagStep[u]) < t {
             excluded[u] = true
             newlyExcluded.append(u)
         }

@@ -9,10 +9,13 @@ public final class InteractionLog: @unchecked Sendable {
     public let userCount: Int
     /// Number of items.
     public let itemCount: Int
-    /// Consumed items per user, oldest first (round 0 included). The sorted sets the exclusions
-    /// and model fitting read are derived from it when asked (``consumedSet(of:)``) rather than
-    /// kept beside it (another 4 bytes an item and a user).
-    private var consumedLists: ListArena
+    /// Round 0's consumption per user: the world's own seed-history buffer, shared, not copied.
+    private let seedLists: ListArena
+    /// Consumed items per user since step 1, oldest first: with `seedLists`, everything a user
+    /// consumed. Rebuilt a step at a time, so only this part is copied as it grows. The sorted
+    /// sets the exclusions and model fitting read are derived when asked (``consumedSet(of:)``)
+    /// rather than kept beside the lists (another 4 bytes an item and a user).
+    private var stepLists: ListArena
     /// All-time consumption count per item (round 0 included).
     public private(set) var itemCounts: [Float]
     /// Consumption count per item over the last `window` steps.
@@ -37,16 +40,17 @@ public final class InteractionLog: @unchecked Sendable {
     /// Creates a log holding the seed history. `impressionMemory` is the number of recent
     /// impressions remembered per user; `steps` and `slateSize`, when given, cap it at what the
     /// run can show (a longer ring would never fill).
-    public init(
-        seedHistory: [[Int32]], itemCount: Int, window: Int = 50, impressionMemory: Int = 0, steps: Int? = nil, slateSize: Int? = nil
-    ) {
+    public init<History: Collection>(
+        seedHistory: History, itemCount: Int, window: Int = 50, impressionMemory: Int = 0, steps: Int? = nil, slateSize: Int? = nil
+    ) where History.Element: Collection, History.Element.Element == Int32 {
         userCount = seedHistory.count
         self.itemCount = itemCount
         self.window = max(window, 1)
         var memory = max(impressionMemory, 0)
         if let t = steps, let k = slateSize { memory = min(memory, max(t, 0) * max(k, 0)) }
         self.impressionMemory = memory
-        consumedLists = ListArena(seedHistory)
+        seedLists = (seedHistory as? ListArena).flatMap { $0.order == .arrival ? $0 : nil } ?? ListArena(seedHistory)
+        stepLists = ListArena(repeatElement(EmptyCollection<Int32>(), count: seedHistory.count))
         var counts = [Float](repeating: 0, count: itemCount)
         for h in seedHistory {
             for i in h { counts[Int(i)] += 1 }
@@ -96,7 +100,7 @@ public final class InteractionLog: @unchecked Sendable {
         if zip(added, added.dropFirst()).contains(where: { $0.list > $1.list }) {
             added = added.enumerated().sorted { ($0.element.list, $0.offset) < ($1.element.list, $1.offset) }.map(\.element)
         }
-        consumedLists.append(added)
+        stepLists.append(added)
         recentEvents.append(added.map(\.value))
         if recentEvents.count + (seedCounts == nil ? 0 : 1) > window {
             // Counts are whole numbers (exact in Float), so taking round 0 out at once gives the
@@ -120,33 +124,34 @@ public final class InteractionLog: @unchecked Sendable {
     }
 
     /// The items user u consumed, oldest first (seed history included; may repeat).
-    public func consumed(by u: Int) -> ArraySlice<Int32> { consumedLists[u] }
+    public func consumed(by u: Int) -> [Int32] { Array(seedLists[u]) + stepLists[u] }
 
     /// The number of consumptions of user u (seed history included).
-    public func consumedCount(of u: Int) -> Int { consumedLists.count(u) }
+    public func consumedCount(of u: Int) -> Int { seedLists.count(u) + stepLists.count(u) }
 
     /// Calls `body` with every item user u consumed, oldest first.
     public func forEachConsumed(by u: Int, _ body: (Int32) throws -> Void) rethrows {
-        try consumedLists.forEach(in: u, body)
+        try seedLists.forEach(in: u, body)
+        try stepLists.forEach(in: u, body)
     }
 
     /// The distinct items user u consumed, ascending (sorted from the list on each call).
     public func consumedSet(of u: Int) -> [Int32] {
-        var set = Array(consumedLists[u])
+        var set = consumed(by: u)
         set.sortAndRemoveDuplicates()
         return set
     }
 
     /// Every user's distinct consumed items, ascending (built on each call: model fitting).
-    public var consumedSets: ListArena { ListArena(consumedLists, order: .sortedUnique) }
+    public var consumedSets: ListArena { ListArena((0..<userCount).lazy.map { self.consumed(by: $0) }, order: .sortedUnique) }
 
     /// The topic distribution of u's consumption (METRICS.md p_u; C9 for multi-topic items),
     /// or nil when u has consumed nothing.
     public func topicDistribution(of u: Int, topics: TopicTable) -> [Double]? {
-        let n = consumedLists.count(u)
+        let n = consumedCount(of: u)
         if n == 0 { return nil }
         var p = [Double](repeating: 0, count: topics.count)
-        consumedLists.forEach(in: u) { i in topics.accumulate(item: Int(i), into: &p) }
+        forEachConsumed(by: u) { i in topics.accumulate(item: Int(i), into: &p) }
         let s = Double(n)
         return p.map { $0 / s }
     }

@@ -120,6 +120,6 @@ public final class MovieLensWorld: @unchecked Sendable {
         let profiles = Population.drawProfiles(spec, users: n, topics: g, mix: mix, seed: seed)
         return Population(topicCount: g, interestMix: mix, interestVectors: Matrix(rows: n, cols: d, values: vectors),
                           segments: profiles.segments, segmentNames: spec.segments.map(\.name), seeking: profiles.seeking,
-                          declaredTags: profiles.tags, attributes: profiles.attributes, seedHistory: history)
+                          declaredTags: profiles.tags, attributes: profiles.attributes, seedHistory: ListArena(history))
     }
 }

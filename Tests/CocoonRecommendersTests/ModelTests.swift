@@ -63,7 +63,7 @@ import Testing
         let rw = RecommenderWorld(
             catalog: w.catalog, userCount: Int(users), segments: w.users.segments, segmentNames: w.users.segmentNames,
             attributes: ConsentedAttributes(w.population.attributes, origin: w.users.origin),
-            seedHistory: w.users.origin.map { w.population.seedHistory[Int($0)] }, slateSize: 4, steps: 6, seed: Seed(3),
+            seedHistory: w.seedHistory, slateSize: 4, steps: 6, seed: Seed(3),
             executor: BlockExecutor(workers: 1), blockSize: 16, streamIDs: w.users.origin)
         let log = InteractionLog(seedHistory: rw.seedHistory, itemCount: w.catalog.count)
         let eager = ProfileModel(decay: 0.1)
@@ -101,7 +101,7 @@ import Testing
         let rw = RecommenderWorld(
             catalog: w.catalog, userCount: Int(users), segments: w.users.segments, segmentNames: w.users.segmentNames,
             attributes: ConsentedAttributes(w.population.attributes, origin: w.users.origin),
-            seedHistory: w.users.origin.map { w.population.seedHistory[Int($0)] }, slateSize: 5, steps: 8, seed: Seed(4),
+            seedHistory: w.seedHistory, slateSize: 5, steps: 8, seed: Seed(4),
             executor: BlockExecutor(workers: 1), blockSize: 16, streamIDs: w.users.origin)
         let log = InteractionLog(seedHistory: rw.seedHistory, itemCount: w.catalog.count)
         let kept = ProfileModel(decay: 0.2, dwellWeighted: true)
