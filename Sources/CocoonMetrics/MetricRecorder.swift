@@ -251,10 +251,7 @@ public final class MetricRecorder: StepObserver, @unchecked Sendable {
         lastStep = t
         // List metrics use the history before the list was produced (H_u of METRICS.md); state
         // metrics at step t include what was consumed at t.
-        exposureCache = [[Int]?](repeating: nil, count: groups.count)
-        sortedSlatesCache = nil
-        userValueCache = [:]
-        flagCache = [:]
+        resetStepCaches(groups: groups.count)
         let perUser = t > 0 ? listMetrics(s) : ListValues()
         if t > 0 { absorb(s) }
         if t > 0, let r = reference, t < r.consumed.count {
@@ -287,15 +284,20 @@ public final class MetricRecorder: StepObserver, @unchecked Sendable {
                 series[m][gi][t] = value(id, group: g, groupIndex: gi, snapshot: s, perUser: perUser)
             }
         }
-        // The step's caches are not needed between steps (the sorted slates alone are 40 MB at
-        // a million users).
-        exposureCache = []
-        sortedSlatesCache = nil
-        userValueCache = [:]
-        flagCache = [:]
+        // The step's caches are not kept between steps (the sorted slates alone are 40 MB at a
+        // million users).
+        resetStepCaches(groups: 0)
         if t > 0 && t % cocoonWindow == 0 {
             for j in windowRec.indices { windowRec[j] = 0; windowCons[j] = 0 }
         }
+    }
+
+    /// Empties the caches one step's metrics share (`groups` empty exposure slots).
+    func resetStepCaches(groups: Int) {
+        exposureCache = [[Int]?](repeating: nil, count: groups)
+        sortedSlatesCache = nil
+        userValueCache = [:]
+        flagCache = [:]
     }
 
     /// The topic-share vector of one slate (C9 shares, divided by the slate length).

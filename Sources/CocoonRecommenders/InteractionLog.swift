@@ -124,7 +124,13 @@ public final class InteractionLog: @unchecked Sendable {
     }
 
     /// The items user u consumed, oldest first (seed history included; may repeat).
-    public func consumed(by u: Int) -> [Int32] { Array(seedLists[u]) + stepLists[u] }
+    public func consumed(by u: Int) -> [Int32] {
+        var list: [Int32] = []
+        list.reserveCapacity(consumedCount(of: u))
+        list.append(contentsOf: seedLists[u])
+        list.append(contentsOf: stepLists[u])
+        return list
+    }
 
     /// The number of consumptions of user u (seed history included).
     public func consumedCount(of u: Int) -> Int { seedLists.count(u) + stepLists.count(u) }
