@@ -60,25 +60,13 @@ import Testing
     @Test func lazilyBuiltTopicWeightsEqualWeightsKeptFromTheStart() throws {
         let w = try world(users: 60, items: 200, topics: 6, d: 8) { _, p in p.seedHistory = 5 }
         let users = Int32(w.users.count)
-        let rw = RecommenderWorld(
-            catalog: w.catalog, userCount: Int(users), segments: w.users.segments, segmentNames: w.users.segmentNames,
-            attributes: ConsentedAttributes(w.population.attributes, origin: w.users.origin),
-            seedHistory: w.seedHistory, slateSize: 4, steps: 6, seed: Seed(3),
-            executor: BlockExecutor(workers: 1), blockSize: 16, streamIDs: w.users.origin)
-        let log = InteractionLog(seedHistory: rw.seedHistory, itemCount: w.catalog.count)
+        let (rw, log) = modelWorld(w, slateSize: 4, steps: 6, seed: 3)
         let eager = ProfileModel(decay: 0.1)
         let lazy = ProfileModel(decay: 0.1)
         try eager.start(rw, log: log, truth: nil)
         try lazy.start(rw, log: log, truth: nil)
         eager.prepareTopicWeights(log: log)
-        var rng = RandomStream(key: 11)
-        for t in 1...6 {
-            let slates = (0..<(Int(users) * 4)).map { _ in Int32(rng.next() % UInt64(w.catalog.count)) }
-            let outcomes: [Outcome] = slates.indices.map { _ in rng.next() % 3 == 0 ? .consumed : .skipped }
-            let fb = FeedbackBatch(
-                step: t, users: Array(0..<users), slateSize: 4, slates: slates, outcomes: outcomes,
-                dwell: [Float](repeating: 1, count: slates.count), left: [])
-            log.record(fb)
+        try feedRandomSteps(rw, log: log, steps: 6, key: 11) { fb in
             try eager.observe(fb, log: log)
             try lazy.observe(fb, log: log)
         }
@@ -98,25 +86,13 @@ import Testing
     @Test func replayedProfilesEqualProfilesKeptFromTheStart() throws {
         let w = try world(users: 50, items: 150, topics: 5, d: 8) { _, p in p.seedHistory = 4 }
         let users = Int32(w.users.count)
-        let rw = RecommenderWorld(
-            catalog: w.catalog, userCount: Int(users), segments: w.users.segments, segmentNames: w.users.segmentNames,
-            attributes: ConsentedAttributes(w.population.attributes, origin: w.users.origin),
-            seedHistory: w.seedHistory, slateSize: 5, steps: 8, seed: Seed(4),
-            executor: BlockExecutor(workers: 1), blockSize: 16, streamIDs: w.users.origin)
-        let log = InteractionLog(seedHistory: rw.seedHistory, itemCount: w.catalog.count)
+        let (rw, log) = modelWorld(w, slateSize: 5, steps: 8, seed: 4)
         let kept = ProfileModel(decay: 0.2, dwellWeighted: true)
         let replayed = ProfileModel(decay: 0.2)
         try kept.start(rw, log: log, truth: nil)
         try replayed.start(rw, log: log, truth: nil)
         #expect(replayed.profiles.rows == 0)
-        var rng = RandomStream(key: 12)
-        for t in 1...8 {
-            let slates = (0..<(Int(users) * 5)).map { _ in Int32(rng.next() % UInt64(w.catalog.count)) }
-            let outcomes: [Outcome] = slates.indices.map { _ in rng.next() % 3 == 0 ? .consumed : .skipped }
-            let fb = FeedbackBatch(
-                step: t, users: Array(0..<users), slateSize: 5, slates: slates, outcomes: outcomes,
-                dwell: [Float](repeating: 1, count: slates.count), left: [])
-            log.record(fb)
+        try feedRandomSteps(rw, log: log, steps: 8, key: 12) { fb in
             try kept.observe(fb, log: log)
             try replayed.observe(fb, log: log)
         }
