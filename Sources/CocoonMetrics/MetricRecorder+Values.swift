@@ -269,23 +269,17 @@ extension MetricRecorder {
             case "interaction_jaccard_all_pairs":
                 return t == 0 ? nil : pairwise(users.map { consumedSet[$0] }, id: id, step: t, group: gi)
             case "interaction_jaccard_nn_pairs":
-                if t == 0 || nearest.isEmpty { return nil }
-                let nn = nearest[gi]
-                let v = users.compactMap { u in nn[u].flatMap { Homogeneity.jaccard(consumedSet[u], consumedSet[$0]) } }
-                return v.isEmpty ? nil : v.reduce(0, +) / Double(v.count)
+                if t == 0 { return nil }
+                return meanOverNearestPairs(users, group: gi) { u, w in Homogeneity.jaccard(consumedSet[u], consumedSet[w]) }
             case "interaction_jaccard_nn_pairs_minus_ideal":
                 // Chaney et al. / T-RECS: the pairs' homogenisation relative to what the same
                 // pairs consume under the ideal recommender.
-                if t == 0 || nearest.isEmpty || referenceSet.isEmpty { return nil }
-                let nn = nearest[gi]
-                let v = users.compactMap { u in
-                    nn[u].flatMap { w -> Double? in
-                        guard let a = Homogeneity.jaccard(consumedSet[u], consumedSet[w]),
-                              let b = Homogeneity.jaccard(referenceSet[u], referenceSet[w]) else { return nil }
-                        return a - b
-                    }
+                if t == 0 || referenceSet.isEmpty { return nil }
+                return meanOverNearestPairs(users, group: gi) { u, w in
+                    guard let a = Homogeneity.jaccard(consumedSet[u], consumedSet[w]),
+                          let b = Homogeneity.jaccard(referenceSet[u], referenceSet[w]) else { return nil }
+                    return a - b
                 }
-                return v.isEmpty ? nil : v.reduce(0, +) / Double(v.count)
             case "centroid_drift_cosine", "centroid_drift_l2":
                 let d = geometry.dimension
                 let cosine = id == "centroid_drift_cosine"
@@ -408,6 +402,15 @@ extension MetricRecorder {
         }
         sampled.insert(id)
         return Homogeneity.sampledPairwiseJaccard(flat: flat, offsets: offsets, sampleSize: pairSample, seed: pairSeed(id, step, group), executor: executor)
+    }
+
+    /// The mean of `value(u, w)` over the group's users u that have a nearest neighbour w (nil
+    /// values skipped; nil when none is defined or no pairs were made).
+    func meanOverNearestPairs(_ users: [Int], group gi: Int, _ value: (Int, Int) -> Double?) -> Double? {
+        if nearest.isEmpty { return nil }
+        let nn = nearest[gi]
+        let v = users.compactMap { u in nn[u].flatMap { value(u, $0) } }
+        return v.isEmpty ? nil : v.reduce(0, +) / Double(v.count)
     }
 
     /// The seed of a metric's pair sample at a step for a group.
