@@ -26,6 +26,7 @@ public final class PopularityModel: ScoringModel, @unchecked Sendable {
     public private(set) var itemFactors = Matrix(rows: 0, cols: 0)
     var prior: [Float] = []
     var counts: [Float] = []
+    /// Each round's consumed items while in the window (round 0 first); only with a window.
     var events: [[Int32]] = []
 
     public init(window: Int? = nil) { self.window = window }
@@ -33,7 +34,13 @@ public final class PopularityModel: ScoringModel, @unchecked Sendable {
     public func start(_ world: RecommenderWorld, log: InteractionLog, truth: GroundTruth?) throws {
         prior = world.catalog.popularityPrior
         counts = log.itemCounts
-        events = [(0..<log.userCount).flatMap { log.consumed(by: $0) }]
+        // All-time counts never take events out: only a window keeps them (round 0's alone
+        // are 40 MB at a million users).
+        if window != nil {
+            var seed: [Int32] = []
+            for u in 0..<log.userCount { log.forEachConsumed(by: u) { seed.append($0) } }
+            events = [seed]
+        }
         refresh()
     }
     public func userFactors(_ users: ArraySlice<Int32>, into out: inout Matrix) {

@@ -49,7 +49,11 @@ public final class InteractionLog: @unchecked Sendable {
         var memory = max(impressionMemory, 0)
         if let t = steps, let k = slateSize { memory = min(memory, max(t, 0) * max(k, 0)) }
         self.impressionMemory = memory
-        seedLists = (seedHistory as? ListArena).flatMap { $0.order == .arrival ? $0 : nil } ?? ListArena(seedHistory)
+        if let shared = seedHistory as? ListArena, shared.order == .arrival {
+            seedLists = shared
+        } else {
+            seedLists = ListArena(seedHistory)
+        }
         stepLists = ListArena(repeatElement(EmptyCollection<Int32>(), count: seedHistory.count))
         var counts = [Float](repeating: 0, count: itemCount)
         for h in seedHistory {
