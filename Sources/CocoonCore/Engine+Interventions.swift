@@ -104,8 +104,8 @@ extension Engine {
         let d = truth.dimension
         let old = truth.mix[u * g + from]
         let moved = old * Float(1 - remaining)
-        truth.mix[u * g + from] = old - moved
-        truth.mix[u * g + to] += moved
+        truth.mix.set(user: u, topic: from, to: old - moved)
+        truth.mix.set(user: u, topic: to, to: truth.mix[u * g + to] + moved)
         var vec = Array(truth.vectors.row(u))
         var pref = (0..<d).map { state.pref[u * d + $0] }
         for j in 0..<d {

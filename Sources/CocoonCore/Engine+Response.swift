@@ -4,7 +4,7 @@ import Foundation
 /// The users' responses to one step's slates.
 struct StepResponse {
     var outcomes: [Outcome]
-    var dwell: [Float]
+    var dwell: DwellTimes
     var left: [Int32]
     var marks: [ControlChange]
 }
@@ -16,8 +16,8 @@ extension Engine {
         let n = users.count
         let b = behaviour
         let maxMarks = max(b.notInterested.maxPerStep, 0)
-        let outcomes = SharedArray<UInt8>(repeating: Outcome.skipped.rawValue, count: n * k)
-        let dwell = SharedArray<Float>(repeating: 0, count: n * k)
+        // Blocks write their rows' outcomes straight into the array (no copy).
+        var out = [Outcome](repeating: .skipped, count: n * k)
         let leaves = SharedArray<Bool>(repeating: false, count: n)
         let blocks = BlockExecutor.blocks(count: n, blockSize: config.blockSize)
         let catalog = world.catalog
@@ -36,7 +36,7 @@ extension Engine {
         let choiceHash = StableHash.fnv1a64("behaviour.choice")
         let knownHash = StableHash.fnv1a64("behaviour.known")
 
-        executor.forEach(blockCount: blocks.count) { blk, _ in
+        out.fillInParallel { outcomes in executor.forEach(blockCount: blocks.count) { blk, _ in
             var utility = [Double](repeating: 0, count: k)
             var affinity = [Float](repeating: 0, count: k)
             var slateTopicCount = [Float](repeating: 0, count: g)
@@ -81,7 +81,7 @@ extension Engine {
                             for p in 0..<k {
                                 acc += exp(utility[p] - mx)
                                 if target < acc || p == k - 1 {
-                                    outcomes[base + p] = Outcome.consumed.rawValue
+                                    outcomes[base + p] = .consumed
                                     consumedAny = true
                                     break
                                 }
@@ -92,7 +92,7 @@ extension Engine {
                             if p > 0 && !Sample.bernoulli(b.examination, using: &rng) { break }
                             let pClick = 1 / (1 + exp(-(utility[p] - b.noClickUtility)))
                             if Sample.bernoulli(pClick, using: &rng) {
-                                outcomes[base + p] = Outcome.consumed.rawValue
+                                outcomes[base + p] = .consumed
                                 consumedAny = true
                                 break
                             }
@@ -114,7 +114,7 @@ extension Engine {
                         }
                     }
                     if best >= 0 {
-                        outcomes[base + best] = Outcome.consumed.rawValue
+                        outcomes[base + best] = .consumed
                         consumedAny = true
                     }
                 case .independent:
@@ -123,7 +123,7 @@ extension Engine {
                         var c: Float = 0
                         for j in 0..<d { c = c + truthVectors[u * d + j] * unit[i * d + j] }
                         if Sample.bernoulli(Double(max(0, c)), using: &rng) {
-                            outcomes[base + p] = Outcome.consumed.rawValue
+                            outcomes[base + p] = .consumed
                             consumedAny = true
                         }
                     }
@@ -136,7 +136,7 @@ extension Engine {
                     for p in 0..<k { slateTopicCount[Int(primary[Int(slates[base + p])])] += 1 }
                     var marks = 0
                     let lastStep = st.lastSlateStep[u]
-                    for p in 0..<k where marks < maxMarks && outcomes[base + p] != Outcome.consumed.rawValue {
+                    for p in 0..<k where marks < maxMarks && outcomes[base + p] != .consumed {
                         let i = slates[base + p]
                         let topic = Int(primary[Int(i)])
                         let share =
@@ -152,21 +152,16 @@ extension Engine {
                         }
                         if Sample.bernoulli(prob, using: &rng) {
                             let topicLevel = Sample.bernoulli(ni.topicLevelShare, using: &rng)
-                            outcomes[base + p] = (topicLevel ? Outcome.notInterestedTopic : Outcome.notInterested).rawValue
+                            outcomes[base + p] = topicLevel ? .notInterestedTopic : .notInterested
                             marks += 1
                         }
                     }
                 }
-                for p in 0..<k where outcomes[base + p] == Outcome.consumed.rawValue {
-                    let i = Int(slates[base + p])
-                    dwell[base + p] = 1 + ((seeking[u] && flags[i].contains(.borderline)) ? Float(b.seekingDwell) : 0)
-                }
                 let leaveP = b.session.leaveProbability + (consumedAny ? 0 : b.session.boredomLeave)
                 if leaveP > 0 && Sample.bernoulli(leaveP, using: &rng) { leaves[row] = true }
             }
-        }
+        } }
 
-        let out = outcomes.toArray().map { Outcome(rawValue: $0)! }
         var left: [Int32] = []
         var marks: [ControlChange] = []
         let leaveFlags = leaves.toArray()
@@ -184,7 +179,10 @@ extension Engine {
                 }
             }
         }
-        return StepResponse(outcomes: out, dwell: dwell.toArray(), left: left, marks: marks)
+        // Dwell times follow from the outcomes (see `DwellTimes`): derived when read.
+        let dwell = DwellTimes(
+            outcomes: out, slates: slates, users: users, slateSize: k, seeking: seeking, flags: flags, bonus: Float(b.seekingDwell))
+        return StepResponse(outcomes: out, dwell: dwell, left: left, marks: marks)
     }
 
     /// Phase 6: drift, satiation, exposure memory, consumption record (parallel over blocks).

@@ -116,7 +116,7 @@ public final class Engine {
         }
         // Step 0: the state before the first slate.
         let zero = StepSnapshot(
-            step: 0, users: [], slateSize: config.slateSize, slates: [], outcomes: [], dwell: [], controls: controls,
+            step: 0, users: [], slateSize: config.slateSize, slates: [], outcomes: [], dwell: DwellTimes([]), controls: controls,
             changes: [], tags: nil, left: [], intrinsicMix: truth.mix)
         do {
             for o in observers { try o.observe(zero) }
@@ -188,11 +188,8 @@ public final class Engine {
         PhaseClock.shared.add(.choice, since: clock)
 
         // Marks users made become controls (visible to the recommender from the next request).
-        var madeMarks: [ControlChange] = []
-        for m in response.marks {
-            controls[Int(m.user)].notInterested.append(m.mark!)
-            madeMarks.append(m)
-        }
+        let madeMarks = response.marks
+        for m in madeMarks { controls[Int(m.user)].notInterested.append(m.mark!) }
         pendingChanges = madeMarks
 
         // 5. The recommender observes the feedback.
@@ -219,7 +216,7 @@ public final class Engine {
         // 7. The snapshot observers read.
         return StepSnapshot(
             step: t, users: active, slateSize: k, slates: batch.items, outcomes: response.outcomes,
-            dwell: response.dwell, controls: controls, changes: interventionChanges + madeMarks,
+            dwell: response.dwell, controls: controls, changes: interventionChanges.isEmpty ? madeMarks : interventionChanges + madeMarks,
             tags: batch.tags, left: response.left, intrinsicMix: truth.mix)
     }
 

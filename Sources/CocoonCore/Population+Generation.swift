@@ -12,7 +12,9 @@ extension Population {
         let n = spec.users
         let g = catalog.topics.count
         let d = catalog.dimension
-        var mix = [Float](repeating: 0, count: n * g)
+        var mixBuilder = TopicMixtures(topics: g)
+        mixBuilder.reserveCapacity(users: n)
+        var row = [Float](repeating: 0, count: g)
         var vectors = [Float](repeating: 0, count: n * d)
 
         // A segment may restrict its users' interests to some topics.
@@ -25,10 +27,12 @@ extension Population {
                 var r = seed.stream("population.interest", u)
                 let pi = Population.drawMixture(spec, topics: g, allowed: allowed[Int(segmentOf[u])], using: &r)
                 var v = [Double](repeating: 0, count: d)
-                for t in 0..<g where pi[t] > 0 {
-                    mix[u * g + t] = Float(pi[t])
+                for t in 0..<g {
+                    row[t] = pi[t] > 0 ? Float(pi[t]) : 0
+                    guard pi[t] > 0 else { continue }
                     for j in 0..<d { v[j] += pi[t] * centroids[t * d + j] }
                 }
+                mixBuilder.appendRow(row)
                 let scale = spec.interestNoise / Double(d).squareRoot()
                 for j in 0..<d { v[j] += scale * Sample.normal(using: &r) }
                 let norm = v.reduce(0) { $0 + $1 * $1 }.squareRoot()
@@ -42,13 +46,16 @@ extension Population {
                 let theta = Sample.dirichlet(prior, using: &r)
                 for j in 0..<d { vectors[u * d + j] = Float(theta[j]) }
                 // Topics are the attributes when d == topics; otherwise project on centroids.
+                for t in 0..<g { row[t] = 0 }
                 if d == g {
-                    for t in 0..<g { mix[u * g + t] = Float(theta[t]) }
+                    for t in 0..<g { row[t] = Float(theta[t]) }
                 } else {
-                    mix[u * g + Int(catalog.topics.primary[0])] = 1
+                    row[Int(catalog.topics.primary[0])] = 1
                 }
+                mixBuilder.appendRow(row)
             }
         }
+        let mix = mixBuilder.compacted()
 
         let profiles = drawProfiles(spec, users: n, topics: g, mix: mix, seed: seed, segments: segmentOf)
         let segments = profiles.segments, seeking = profiles.seeking, tags = profiles.tags, attributes = profiles.attributes
@@ -63,7 +70,8 @@ extension Population {
         } else {
             for u in 0..<n {
                 var r = seed.stream("population.seedHistory", u)
-                let weights = (0..<g).map { t -> Double in byTopic[t].isEmpty ? 0 : Double(mix[u * g + t]) }
+                let pi = mix.row(u)
+                let weights = (0..<g).map { t -> Double in byTopic[t].isEmpty ? 0 : Double(pi[t]) }
                 let useTopics = weights.contains { $0 > 0 }
                 let uv = Array(vectors[(u * d)..<((u + 1) * d)])
                 var chosen: [Int32] = []
@@ -111,7 +119,7 @@ extension Population {
         }
     }
 
-    public static func drawProfiles(_ spec: PopulationSpec, users n: Int, topics g: Int, mix: [Float], seed: Seed, segments given: [Int32]? = nil)
+    public static func drawProfiles(_ spec: PopulationSpec, users n: Int, topics g: Int, mix: TopicMixtures, seed: Seed, segments given: [Int32]? = nil)
         -> (segments: [Int32], seeking: [Bool], tags: [[Int32]], attributes: AttributeTable)
     {
         let segmentsOf = given ?? drawSegments(spec, users: n, seed: seed)
@@ -130,7 +138,7 @@ extension Population {
             seeking[u] = Sample.bernoulli(spec.segments[s].seeking, using: &r)
             if Sample.bernoulli(spec.declaredTagProbability, using: &r) {
                 // Declare the top one or two intrinsic topics.
-                let row = Array(mix[(u * g)..<((u + 1) * g)])
+                let row = mix.row(u)
                 let order = row.indices.sorted { row[$0] != row[$1] ? row[$0] > row[$1] : $0 < $1 }
                 let k = 1 + Sample.index(below: 2, using: &r)
                 tags[u] = order.prefix(k).filter { row[$0] > 0 }.map { Int32($0) }.sorted()

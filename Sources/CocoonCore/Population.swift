@@ -49,8 +49,9 @@ public struct Population: Sendable {
     public let count: Int
     /// Number of topics of the mixtures.
     public let topicCount: Int
-    /// Intrinsic topic mixture π of every user (count × topics, rows sum to 1).
-    public let interestMix: [Float]
+    /// Intrinsic topic mixture π of every user (count × topics, rows sum to 1; sparse when
+    /// users have a few topics each).
+    public let interestMix: TopicMixtures
     /// Intrinsic interest embedding of every user (count × d): unit-norm for `mixture`,
     /// the raw preference vector for `dirichlet`.
     public let interestVectors: Matrix
@@ -68,21 +69,19 @@ public struct Population: Sendable {
     public let seedHistory: ListArena
 
     /// User u's intrinsic topic mixture.
-    public func mixture(of u: Int) -> ArraySlice<Float> {
-        interestMix[(u * topicCount)..<((u + 1) * topicCount)]
-    }
+    public func mixture(of u: Int) -> [Float] { interestMix.row(u) }
 
     /// User u's dominant intrinsic topic (ties → lower index).
     public func dominantTopic(of u: Int) -> Int {
         let row = mixture(of: u)
         var best = 0
-        for (j, v) in row.enumerated() where v > row[row.startIndex + best] { best = j }
+        for (j, v) in row.enumerated() where v > row[best] { best = j }
         return best
     }
 
     /// Memberwise initialiser (used by loaders and tests).
     public init(
-        topicCount: Int, interestMix: [Float], interestVectors: Matrix, segments: [Int32], segmentNames: [String],
+        topicCount: Int, interestMix: TopicMixtures, interestVectors: Matrix, segments: [Int32], segmentNames: [String],
         seeking: [Bool], declaredTags: [[Int32]], attributes: AttributeTable, seedHistory: ListArena
     ) {
         let n = interestVectors.rows

@@ -171,11 +171,11 @@ public struct FeedbackBatch: Sendable {
     /// The outcome of every slate position (aligned with `slates`).
     public let outcomes: [Outcome]
     /// Dwell time of consumed items (0 elsewhere), aligned with `slates`.
-    public let dwell: [Float]
+    public let dwell: DwellTimes
     /// Users who left after this step (no slate until they return).
     public let left: [Int32]
 
-    package init(step: Int, users: [Int32], slateSize: Int, slates: [Int32], outcomes: [Outcome], dwell: [Float], left: [Int32]) {
+    package init(step: Int, users: [Int32], slateSize: Int, slates: [Int32], outcomes: [Outcome], dwell: DwellTimes, left: [Int32]) {
         self.step = step
         self.users = users
         self.slateSize = slateSize
@@ -193,6 +193,48 @@ public struct FeedbackBatch: Sendable {
                 let j = row * k + p
                 try body(Int(u), Int(slates[j]), p, outcomes[j], dwell[j])
             }
+        }
+    }
+}
+
+/// Dwell times of a step's slate positions: 0 where the item was not consumed.
+///
+/// The engine's dwell is a function of the outcome, the user's persona and the item's flags
+/// (`1 + seekingDwell` for a seeker's consumed borderline item, 1 for another consumed item),
+/// so its batches derive each value when it is read instead of storing a Float per position
+/// (40 MB a step at a million users with 10-item slates). Tests and loaders may store them.
+public struct DwellTimes: RandomAccessCollection, Sendable {
+    enum Storage: Sendable {
+        case stored([Float])
+        case derived(outcomes: [Outcome], slates: [Int32], users: [Int32], slateSize: Int, seeking: [Bool], flags: [ItemFlags], bonus: Float)
+    }
+    let storage: Storage
+    public let count: Int
+
+    /// Stored values, one per slate position.
+    public init(_ values: [Float]) {
+        storage = .stored(values)
+        count = values.count
+    }
+
+    /// The engine's rule: a consumed item dwells `1 + bonus` when user `users[row]` is a
+    /// seeker (`seeking`) and the item is flagged borderline, 1 otherwise.
+    init(outcomes: [Outcome], slates: [Int32], users: [Int32], slateSize: Int, seeking: [Bool], flags: [ItemFlags], bonus: Float) {
+        storage = .derived(outcomes: outcomes, slates: slates, users: users, slateSize: slateSize, seeking: seeking, flags: flags, bonus: bonus)
+        count = outcomes.count
+    }
+
+    public var startIndex: Int { 0 }
+    public var endIndex: Int { count }
+
+    public subscript(j: Int) -> Float {
+        switch storage {
+        case .stored(let values):
+            return values[j]
+        case .derived(let outcomes, let slates, let users, let k, let seeking, let flags, let bonus):
+            guard outcomes[j] == .consumed else { return 0 }
+            let u = Int(users[j / k])
+            return 1 + ((seeking[u] && flags[Int(slates[j])].contains(.borderline)) ? bonus : 0)
         }
     }
 }

@@ -119,10 +119,13 @@ public struct SimulationWorld: Sendable {
         self.population = population
         self.interventions = interventions
         self.selections = selections
+        // Without twins the rows are the population's users: share its arrays (copy-on-write).
+        let twinned = total > n
         self.users = UserTable(
             count: total, origin: origin, arm: arm, counterpart: counterpart,
-            segments: origin.map { population.segments[Int($0)] }, segmentNames: population.segmentNames,
-            seeking: origin.map { population.seeking[Int($0)] })
+            segments: twinned ? origin.map { population.segments[Int($0)] } : population.segments,
+            segmentNames: population.segmentNames,
+            seeking: twinned ? origin.map { population.seeking[Int($0)] } : population.seeking)
     }
 
     private static func checkTopics(in action: Intervention.Action, names: [String], intervention: String) throws {
@@ -171,7 +174,7 @@ public final class GroundTruth: @unchecked Sendable {
     /// Embedding dimension.
     public let dimension: Int
     /// Intrinsic topic mixture per user (userCount × topics).
-    public package(set) var mix: [Float]
+    public package(set) var mix: TopicMixtures
     /// Intrinsic interest vector per user (userCount × d).
     public package(set) var vectors: Matrix
 
@@ -189,19 +192,20 @@ public final class GroundTruth: @unchecked Sendable {
             vectors = p.interestVectors
             return
         }
-        var m = [Float](repeating: 0, count: userCount * g)
+        var m = TopicMixtures(topics: g)
+        m.reserveCapacity(users: userCount)
         var v = [Float](repeating: 0, count: userCount * d)
         for (r, o) in world.users.origin.enumerated() {
             let o = Int(o)
-            for t in 0..<g { m[r * g + t] = p.interestMix[o * g + t] }
+            m.appendRow(p.interestMix.row(o))
             for j in 0..<d { v[r * d + j] = p.interestVectors[o, j] }
         }
-        mix = m
+        mix = m.compacted()
         vectors = Matrix(rows: userCount, cols: d, values: v)
     }
 
     /// User u's intrinsic topic mixture.
-    public func mixture(of u: Int) -> ArraySlice<Float> { mix[(u * topicCount)..<((u + 1) * topicCount)] }
+    public func mixture(of u: Int) -> [Float] { mix.row(u) }
 
     /// User u's dominant intrinsic topic (ties → lower index).
     public func dominantTopic(of u: Int) -> Int {

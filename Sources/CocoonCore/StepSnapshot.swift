@@ -16,7 +16,7 @@ public struct StepSnapshot: Sendable {
     /// Outcome per slate position.
     public let outcomes: [Outcome]
     /// Dwell of consumed items per slate position (0 elsewhere).
-    public let dwell: [Float]
+    public let dwell: DwellTimes
     /// Every user's controls at the end of the step (after this step's marks).
     public let controls: ControlTable
     /// Controls that changed at this step: interventions before the slates, then the marks
@@ -27,7 +27,7 @@ public struct StepSnapshot: Sendable {
     /// Users who left after this step.
     public let left: [Int32]
     /// Intrinsic topic mixtures of all users at this step (userCount × topics).
-    public let intrinsicMix: [Float]
+    public let intrinsicMix: TopicMixtures
 
     /// The slate of the user in row `row` of `users`.
     public func slate(row: Int) -> ArraySlice<Int32> {

@@ -13,8 +13,9 @@ final class UserState: @unchecked Sendable {
     let satiation: SharedArray<Float>
     /// Recent exposure share per topic (count × topics).
     let exposure: SharedArray<Float>
-    /// The last slate each user saw (count × k, −1 before the first) and its step.
-    let lastSlate: SharedArray<Int32>
+    /// The last slate each user saw (count × k, −1 before the first; 2 bytes an item for
+    /// catalogs below 65,535 items) and its step.
+    let lastSlate: SharedItemIDs
     let lastSlateStep: SharedArray<Int32>
     /// Items consumed so far (only kept for the rank-utility rule, which never repeats; empty
     /// otherwise).
@@ -37,7 +38,7 @@ final class UserState: @unchecked Sendable {
         exposure = SharedArray(repeating: 0, count: count * topics)
         keepsConsumedTopics = world.interventions.contains { $0.topicReferences.contains(.topConsumed) }
         consumedTopics = SharedArray(repeating: 0, count: keepsConsumedTopics ? count * topics : 0)
-        lastSlate = SharedArray(repeating: -1, count: count * slateSize)
+        lastSlate = SharedItemIDs(repeating: -1, count: count * slateSize, itemCount: world.catalog.count)
         lastSlateStep = SharedArray(repeating: 0, count: count)
         // Only the rank-utility rule reads the consumed sets: other runs keep none (at a million
         // users the copies of the seed histories alone are over 100 MB).

@@ -2,8 +2,10 @@
 ///
 /// A Swift array per user costs a pointer, a heap block and its header — about 70 bytes before
 /// the first element, which at a million users is more than the lists hold. Here the lists are
-/// one values buffer and one offsets buffer (compressed sparse rows: 4 bytes a list plus 4 an
-/// element; at most 2³² − 1 elements in all). Lists grow by whole batches (a step's consumption): ``append(_:)`` rebuilds the
+/// one values buffer and one offsets buffer (compressed sparse rows: 4 bytes a list plus 2 or 4
+/// an element; at most 2³² − 1 elements in all). Elements take 2 bytes while every one is in
+/// 0..<65,535 — the item ids of catalogs below 65,535 items — and 4 from the first that is
+/// not. Lists grow by whole batches (a step's consumption): ``append(_:)`` rebuilds the
 /// buffers once per batch, which costs one pass over what the lists hold.
 public struct ListArena: RandomAccessCollection, Sendable {
     /// How a list keeps its elements.
@@ -14,59 +16,87 @@ public struct ListArena: RandomAccessCollection, Sendable {
         case sortedUnique
     }
 
+    /// One list: a view of the arena's buffer (no copy).
+    public struct List: RandomAccessCollection, Equatable, Sendable {
+        fileprivate let narrow: [UInt16]
+        fileprivate let wide: [Int32]
+        fileprivate let base: Int
+        public let count: Int
+
+        public var startIndex: Int { 0 }
+        public var endIndex: Int { count }
+
+        @inline(__always)
+        public subscript(i: Int) -> Int32 {
+            precondition(i >= 0 && i < count, "index \(i) out of range 0..<\(count)")
+            return wide.isEmpty ? Int32(narrow[base + i]) : wide[base + i]
+        }
+
+        public static func == (a: List, b: List) -> Bool { a.elementsEqual(b) }
+    }
+
     public let order: Order
     private var offsets: [UInt32]
-    private var values: [Int32]
+    /// The elements in 2 bytes while ``isNarrow``, else in `wide`.
+    private var narrow: [UInt16] = []
+    private var wide: [Int32] = []
+    /// Whether the elements are stored in 2 bytes.
+    public private(set) var isNarrow = true
 
     /// One list per element of `initial`, holding its elements (sorted and de-duplicated for
     /// `.sortedUnique`).
     public init<Lists: Collection>(_ initial: Lists, order: Order = .arrival)
     where Lists.Element: Collection, Lists.Element.Element == Int32 {
         self.order = order
-        var offsets = [UInt32](repeating: 0, count: initial.count + 1)
-        var values: [Int32] = []
-        values.reserveCapacity(initial.reduce(0) { $0 + $1.count })
-        var scratch: [Int32] = []
-        for (l, list) in initial.enumerated() {
-            switch order {
-            case .arrival:
-                values.append(contentsOf: list)
-            case .sortedUnique:
-                scratch.removeAll(keepingCapacity: true)
-                scratch.append(contentsOf: list)
-                scratch.sortAndRemoveDuplicates()
-                values.append(contentsOf: scratch)
-            }
-            offsets[l + 1] = ListArena.offset(values.count)
-        }
-        self.offsets = offsets
-        self.values = values
+        offsets = [0]
+        reserveCapacity(lists: initial.count, elements: initial.reduce(0) { $0 + $1.count })
+        for list in initial { appendList(list) }
     }
 
     /// No lists yet (add them with ``appendList(_:)``).
     public init(order: Order = .arrival) {
         self.order = order
         offsets = [0]
-        values = []
     }
 
     /// Reserves room for `lists` more lists holding `elements` more elements.
     public mutating func reserveCapacity(lists: Int, elements: Int) {
         offsets.reserveCapacity(offsets.count + lists)
-        values.reserveCapacity(values.count + elements)
+        if isNarrow { narrow.reserveCapacity(narrow.count + elements) } else { wide.reserveCapacity(wide.count + elements) }
     }
+
+    @inline(__always)
+    private static func fitsNarrow(_ x: Int32) -> Bool { x >= 0 && x < Int32(UInt16.max) }
+
+    /// Moves the elements to 4 bytes each (once, when the first wide value arrives).
+    private mutating func widen() {
+        guard isNarrow else { return }
+        wide = narrow.map { Int32($0) }
+        narrow = []
+        isNarrow = false
+    }
+
+    private var elementCount: Int { isNarrow ? narrow.count : wide.count }
 
     /// Adds a list after the last one (sorted and de-duplicated for `.sortedUnique`).
     public mutating func appendList<C: Collection>(_ list: C) where C.Element == Int32 {
-        switch order {
-        case .arrival:
-            values.append(contentsOf: list)
-        case .sortedUnique:
+        if order == .sortedUnique {
             var set = Array(list)
             set.sortAndRemoveDuplicates()
-            values.append(contentsOf: set)
+            appendElements(set)
+        } else {
+            appendElements(list)
         }
-        offsets.append(ListArena.offset(values.count))
+        offsets.append(ListArena.offset(elementCount))
+    }
+
+    private mutating func appendElements<C: Collection>(_ list: C) where C.Element == Int32 {
+        if isNarrow && !list.allSatisfy(ListArena.fitsNarrow) { widen() }
+        if isNarrow {
+            for x in list { narrow.append(UInt16(truncatingIfNeeded: x)) }
+        } else {
+            wide.append(contentsOf: list)
+        }
     }
 
     /// The lists are the collection's elements, `0..<listCount`.
@@ -80,15 +110,25 @@ public struct ListArena: RandomAccessCollection, Sendable {
     public func count(_ l: Int) -> Int { Int(offsets[l + 1] - offsets[l]) }
 
     /// The elements of list `l` (a view of the buffer).
-    public subscript(l: Int) -> ArraySlice<Int32> { values[range(l)] }
+    public subscript(l: Int) -> List {
+        let r = range(l)
+        return List(narrow: isNarrow ? narrow : [], wide: isNarrow ? [] : wide, base: r.lowerBound, count: r.count)
+    }
 
     /// Calls `body` with every element of list `l`, in order.
     public func forEach(in l: Int, _ body: (Int32) throws -> Void) rethrows {
-        for r in range(l) { try body(values[r]) }
+        if isNarrow {
+            for r in range(l) { try body(Int32(narrow[r])) }
+        } else {
+            for r in range(l) { try body(wide[r]) }
+        }
     }
 
     @inline(__always)
     private func range(_ l: Int) -> Range<Int> { Int(offsets[l])..<Int(offsets[l + 1]) }
+
+    @inline(__always)
+    private func element(_ r: Int) -> Int32 { isNarrow ? Int32(narrow[r]) : wide[r] }
 
     @inline(__always)
     private static func offset(_ n: Int) -> UInt32 {
@@ -100,9 +140,18 @@ public struct ListArena: RandomAccessCollection, Sendable {
     /// list in arrival order). `.arrival` lists append them; `.sortedUnique` lists merge them in.
     public mutating func append(_ additions: [(list: Int32, value: Int32)]) {
         if additions.isEmpty { return }
+        if isNarrow && !additions.allSatisfy({ ListArena.fitsNarrow($0.value) }) { widen() }
         var newOffsets = [UInt32](repeating: 0, count: offsets.count)
         var newValues: [Int32] = []
-        newValues.reserveCapacity(values.count + additions.count)
+        var newNarrow: [UInt16] = []
+        if isNarrow { newNarrow.reserveCapacity(narrow.count + additions.count) } else { newValues.reserveCapacity(wide.count + additions.count) }
+        var written = 0
+        var last: Int32 = 0
+        func put(_ x: Int32) {
+            if isNarrow { newNarrow.append(UInt16(truncatingIfNeeded: x)) } else { newValues.append(x) }
+            written += 1
+            last = x
+        }
         var a = 0
         var group: [Int32] = []
         for l in 0..<listCount {
@@ -114,31 +163,38 @@ public struct ListArena: RandomAccessCollection, Sendable {
             let old = range(l)
             switch order {
             case .arrival:
-                newValues.append(contentsOf: values[old])
-                newValues.append(contentsOf: group)
+                if isNarrow {
+                    newNarrow.append(contentsOf: narrow[old])
+                    for x in group { newNarrow.append(UInt16(truncatingIfNeeded: x)) }
+                    written = newNarrow.count
+                } else {
+                    newValues.append(contentsOf: wide[old])
+                    newValues.append(contentsOf: group)
+                    written = newValues.count
+                }
             case .sortedUnique:
                 group.sort()
                 var r = old.lowerBound
                 var g = 0
                 while r < old.upperBound || g < group.count {
                     let x: Int32
-                    if g == group.count || (r < old.upperBound && values[r] <= group[g]) {
-                        x = values[r]
+                    if g == group.count || (r < old.upperBound && element(r) <= group[g]) {
+                        x = element(r)
                         r += 1
                     } else {
                         x = group[g]
                         g += 1
                     }
-                    if newValues.count == Int(newOffsets[l]) || newValues[newValues.count - 1] != x { newValues.append(x) }
+                    if written == Int(newOffsets[l]) || last != x { put(x) }
                 }
             }
-            newOffsets[l + 1] = ListArena.offset(newValues.count)
+            newOffsets[l + 1] = ListArena.offset(written)
         }
         precondition(a == additions.count, "ListArena.append: additions must be grouped by ascending list")
         offsets = newOffsets
-        values = newValues
+        if isNarrow { narrow = newNarrow } else { wide = newValues }
     }
 
     /// Bytes the buffers hold.
-    public var bytes: Int { values.capacity * 4 + offsets.capacity * 4 }
+    public var bytes: Int { narrow.capacity * 2 + wide.capacity * 4 + offsets.capacity * 4 }
 }

@@ -156,36 +156,89 @@ public enum Homogeneity {
     public static func sampledPairwiseJaccard(
         flat: [Int32], offsets: [Int], sampleSize: Int, seed: Seed, executor: BlockExecutor? = nil
     ) -> Double? {
-        let n = offsets.count - 1
+        sampledMeanJaccard(FlatSets(flat: flat, offsets: offsets), sampleSize: sampleSize, seed: seed, executor: executor)
+    }
+
+    /// The same for sets of one size k in any order, e.g. a step's slates: set j is
+    /// `flat[r·k..<(r + 1)·k]` with r = `rows[j]` (r = j without `rows`), duplicate-free. Each
+    /// sampled pair is sorted in scratch space, so the caller keeps no sorted copy (4 bytes an
+    /// item: 40 MB for a million 10-item slates). Same pairs, same value as the sorted sets.
+    public static func sampledPairwiseJaccard(
+        flat: [Int32], setSize k: Int, rows: [Int]? = nil, sampleSize: Int, seed: Seed, executor: BlockExecutor? = nil
+    ) -> Double? {
+        sampledMeanJaccard(FlatSets(flat: flat, setSize: k, rows: rows), sampleSize: sampleSize, seed: seed, executor: executor)
+    }
+
+    /// Sets in one flat buffer: either compressed rows (`offsets`, each set sorted) or sets of
+    /// one size in any order, possibly a subset of the rows.
+    struct FlatSets: Sendable {
+        let flat: [Int32]
+        let offsets: [Int]
+        let setSize: Int
+        let rows: [Int]?
+        let count: Int
+        let sorted: Bool
+
+        init(flat: [Int32], offsets: [Int]) {
+            self.flat = flat
+            self.offsets = offsets
+            setSize = 0
+            rows = nil
+            count = offsets.count - 1
+            sorted = true
+        }
+
+        init(flat: [Int32], setSize: Int, rows: [Int]?) {
+            self.flat = flat
+            offsets = []
+            self.setSize = setSize
+            self.rows = rows
+            count = rows?.count ?? (setSize > 0 ? flat.count / setSize : 0)
+            sorted = false
+        }
+
+        /// Where set j lies in `flat`.
+        @inline(__always) func range(_ j: Int) -> Range<Int> {
+            if !offsets.isEmpty { return offsets[j]..<offsets[j + 1] }
+            let r = rows?[j] ?? j
+            return (r * setSize)..<((r + 1) * setSize)
+        }
+    }
+
+    /// The seeded sample of pairs of distinct sets (see above).
+    static func sampledMeanJaccard(_ sets: FlatSets, sampleSize: Int, seed: Seed, executor: BlockExecutor?) -> Double? {
+        let n = sets.count
         if n < 2 { return nil }
         let chunks = BlockExecutor.blocks(count: sampleSize, blockSize: 8192)
         let sums = SharedArray<Double>(repeating: 0, count: chunks.count)
         let counts = SharedArray<Int>(repeating: 0, count: chunks.count)
-        let members = flat, starts = offsets
         (executor ?? BlockExecutor(workers: 1)).forEach(blockCount: chunks.count) { c, _ in
             var sum = 0.0
             var counted = 0
             var rng = seed.stream("pairs", c)
-            members.withUnsafeBufferPointer { m in
-                starts.withUnsafeBufferPointer { st in
-                    for _ in chunks[c] {
-                        let a = Int(rng.next(upperBound: UInt64(n)))
-                        var b = Int(rng.next(upperBound: UInt64(n - 1)))
-                        if b >= a { b += 1 }
-                        var i = st[a], j = st[b]
-                        let ie = st[a + 1], je = st[b + 1]
-                        let total = (ie - i) + (je - j)
-                        if total == 0 { continue }
-                        var inter = 0
-                        while i < ie && j < je {
-                            let x = m[i], y = m[j]
-                            if x == y { inter += 1 }
-                            if x <= y { i += 1 }
-                            if y <= x { j += 1 }
-                        }
-                        sum += Double(inter) / Double(total - inter)
-                        counted += 1
+            var sa: [Int32] = [], sb: [Int32] = []
+            sets.flat.withUnsafeBufferPointer { m in
+                for _ in chunks[c] {
+                    let a = Int(rng.next(upperBound: UInt64(n)))
+                    var b = Int(rng.next(upperBound: UInt64(n - 1)))
+                    if b >= a { b += 1 }
+                    let ra = sets.range(a), rb = sets.range(b)
+                    let total = ra.count + rb.count
+                    if total == 0 { continue }
+                    let inter: Int
+                    if sets.sorted {
+                        inter = sortedIntersection(m[ra], m[rb])
+                    } else {
+                        sa.removeAll(keepingCapacity: true)
+                        sb.removeAll(keepingCapacity: true)
+                        sa.append(contentsOf: m[ra])
+                        sb.append(contentsOf: m[rb])
+                        sa.insertionSort()
+                        sb.insertionSort()
+                        inter = sortedIntersection(sa[...], sb[...])
                     }
+                    sum += Double(inter) / Double(total - inter)
+                    counted += 1
                 }
             }
             sums[c] = sum
@@ -193,6 +246,22 @@ public enum Homogeneity {
         }
         let counted = counts.toArray().reduce(0, +)
         return counted > 0 ? sums.toArray().reduce(0, +) / Double(counted) : nil
+    }
+
+    /// |a ∩ b| of two sorted, duplicate-free runs.
+    @inline(__always)
+    static func sortedIntersection<A: RandomAccessCollection<Int32>, B: RandomAccessCollection<Int32>>(_ a: A, _ b: B) -> Int
+    where A.Index == Int, B.Index == Int {
+        var i = a.startIndex, j = b.startIndex
+        let ie = a.endIndex, je = b.endIndex
+        var inter = 0
+        while i < ie && j < je {
+            let x = a[i], y = b[j]
+            if x == y { inter += 1 }
+            if x <= y { i += 1 }
+            if y <= x { j += 1 }
+        }
+        return inter
     }
 
     /// `personalization` (Zhou et al. 2010): `1 − mean_{u≠v} |L_u ∩ L_v| / k` from exposure

@@ -217,7 +217,10 @@ extension MetricRecorder {
             return n > 0 ? sum / Double(n) : nil
         case .pooled?:
             if t == 0 { return nil }
-            let rows = s.users.indices.filter { members[Int(s.users[$0])] }
+            // The group's rows, in an array of exactly their number (8 bytes a user at a million).
+            var rows: [Int] = []
+            rows.reserveCapacity(s.users.reduce(0) { $0 + (members[Int($1)] ? 1 : 0) })
+            for (row, u) in s.users.enumerated() where members[Int(u)] { rows.append(row) }
             if rows.isEmpty { return nil }
             switch id {
             case "aggregate_diversity", "catalog_coverage", "gini_exposure", "entropy_exposure_bits",
@@ -242,23 +245,16 @@ extension MetricRecorder {
                 default: return Homogeneity.personalization(exposure: x, listLengths: rows.map { _ in k }, k: k)
                 }
             case "rec_jaccard_all_pairs":
-                // Validated slates hold distinct items: sorting makes them sets (once per step,
-                // by insertion into one flat buffer).
-                if sortedSlatesCache == nil {
-                    var flat = s.slates
-                    flat.withUnsafeMutableBufferPointer { f in
-                        for r in s.users.indices { f[(r * k)..<((r + 1) * k)].insertionSort() }
-                    }
-                    sortedSlatesCache = flat
+                // Validated slates hold distinct items: sets of k items each, read in place.
+                let whole = rows.count == s.users.count
+                if rows.count <= exactPairLimit {
+                    let sets = rows.map { r in s.slates[(r * k)..<((r + 1) * k)].sorted() }
+                    return Homogeneity.meanPairwiseJaccard(sets, itemCount: run.world.catalog.count)
                 }
-                let sorted = sortedSlatesCache!
-                let offsets = (0...rows.count).map { $0 * k }
-                // The whole snapshot (the population group): the sorted slates as they are.
-                if rows.count == s.users.count { return pairwise(flat: sorted, offsets: offsets, id: id, step: t, group: gi) }
-                var members = [Int32]()
-                members.reserveCapacity(rows.count * k)
-                for r in rows { members.append(contentsOf: sorted[(r * k)..<((r + 1) * k)]) }
-                return pairwise(flat: members, offsets: offsets, id: id, step: t, group: gi)
+                sampled.insert(id)
+                return Homogeneity.sampledPairwiseJaccard(
+                    flat: s.slates, setSize: k, rows: whole ? nil : rows, sampleSize: pairSample, seed: pairSeed(id, t, gi),
+                    executor: executor)
             case "flag_reexposure_rate", "flag_topic_share_delta", "flag_topic_share_did":
                 return flagMetric(id, group: group, groupIndex: gi, snapshot: s)
             default: return nil
@@ -391,17 +387,6 @@ extension MetricRecorder {
         }
         sampled.insert(id)
         return Homogeneity.sampledPairwiseJaccard(sets, sampleSize: pairSample, seed: pairSeed(id, step, group), executor: executor)
-    }
-
-    /// The same for sets stored flat (set j at `flat[offsets[j]..<offsets[j + 1]]`).
-    func pairwise(flat: [Int32], offsets: [Int], id: String, step: Int, group: Int) -> Double? {
-        let count = offsets.count - 1
-        if count <= exactPairLimit {
-            let sets = (0..<count).map { Array(flat[offsets[$0]..<offsets[$0 + 1]]) }
-            return Homogeneity.meanPairwiseJaccard(sets, itemCount: run.world.catalog.count)
-        }
-        sampled.insert(id)
-        return Homogeneity.sampledPairwiseJaccard(flat: flat, offsets: offsets, sampleSize: pairSample, seed: pairSeed(id, step, group), executor: executor)
     }
 
     /// The mean of `value(u, w)` over the group's users u that have a nearest neighbour w (nil

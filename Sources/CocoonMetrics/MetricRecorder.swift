@@ -99,9 +99,8 @@ public final class MetricRecorder: StepObserver, @unchecked Sendable {
     var lastStep = 0
     /// Exposure counts of the current step per group (shared by the exposure metrics).
     var exposureCache: [[Int]?] = []
-    /// Per-step caches shared by the groups: each slate sorted (flat, by row), each user's value
-    /// of a per-user state metric, and the flag metrics of a group.
-    var sortedSlatesCache: [Int32]?
+    /// Per-step caches shared by the groups: each user's value of a per-user state metric, and
+    /// the flag metrics of a group.
     var userValueCache: [String: [Double?]] = [:]
     var flagCache: [Int: (delta: Double?, did: Double?)] = [:]
     /// tr Cov(c(0)) per group (constant over the run).
@@ -205,10 +204,9 @@ public final class MetricRecorder: StepObserver, @unchecked Sendable {
         }
         centroid0 = needCentroids ? (0..<n).map { centroid($0) } : []
         entropy0 = needTopicCounts ? (0..<n).map { u in historyCount[u] == 0 ? nil : ListMetrics.entropyBits(topicShares(u)) } : []
-        seedILD = wants.contains("consumed_ild_delta") ? seedHistory.map { ListMetrics.ildCosine($0[...], geometry) } : []
+        seedILD = wants.contains("consumed_ild_delta") ? seedHistory.map { ListMetrics.ildCosine(Array($0)[...], geometry) } : []
         windowRec = needWindows ? [Double](repeating: 0, count: n * gCount) : []
         windowCons = needWindows ? [Double](repeating: 0, count: n * gCount) : []
-        firstFlagStep = [Int32](repeating: .max, count: n)
         if wants.contains("interaction_jaccard_nn_pairs_minus_ideal") {
             // Above the nearest-neighbour limit the metric is undefined and needs no reference.
             guard reference != nil || n > nearestNeighbourLimit else { throw MetricError.noReference }
@@ -230,15 +228,15 @@ public final class MetricRecorder: StepObserver, @unchecked Sendable {
         let relevanceMetrics = ["alpha_ndcg_at10", "subtopic_recall_at10", "eild_cosine_rel_logdisc", "serendipity_unexp_x_rel"]
         if relevanceMetrics.contains(where: wants.contains) {
             // Mixtures per user row (a twin has its original's).
-            var rows = [Float](repeating: 0, count: n * gCount)
-            for u in 0..<n {
-                let o = Int(run.world.users.origin[u])
-                for t in 0..<gCount { rows[u * gCount + t] = run.world.population.interestMix[o * gCount + t] }
-            }
-            relevant = computeRelevant(mix: rows, users: Array(0..<n))
+            var rows = TopicMixtures(topics: gCount)
+            rows.reserveCapacity(users: n)
+            for u in 0..<n { rows.appendRow(run.world.population.interestMix.row(Int(run.world.users.origin[u]))) }
+            relevant = computeRelevant(mix: rows.compacted(), users: Array(0..<n))
             refreshRelevance(Array(0..<n))
         }
         wantsFlags = wants.contains { ["flag_reexposure_rate", "flag_topic_share_delta", "flag_topic_share_did"].contains($0) }
+        // Each user's first flagged list, for the flag metrics' controls only.
+        firstFlagStep = wantsFlags ? [Int32](repeating: .max, count: n) : []
         excluded = [Bool](repeating: false, count: n)
         shareSum = groups.map { _ in [] }
         shareCount = groups.map { _ in [] }
@@ -284,8 +282,8 @@ public final class MetricRecorder: StepObserver, @unchecked Sendable {
                 series[m][gi][t] = value(id, group: g, groupIndex: gi, snapshot: s, perUser: perUser)
             }
         }
-        // The step's caches are not kept between steps (the sorted slates alone are 40 MB at a
-        // million users).
+        // The step's caches are not kept between steps (per-user values of state metrics are
+        // 8 MB each at a million users).
         resetStepCaches(groups: 0)
         if t > 0 && t % cocoonWindow == 0 {
             for j in windowRec.indices { windowRec[j] = 0; windowCons[j] = 0 }
@@ -295,7 +293,6 @@ public final class MetricRecorder: StepObserver, @unchecked Sendable {
     /// Empties the caches one step's metrics share (`groups` empty exposure slots).
     func resetStepCaches(groups: Int) {
         exposureCache = [[Int]?](repeating: nil, count: groups)
-        sortedSlatesCache = nil
         userValueCache = [:]
         flagCache = [:]
     }
@@ -495,7 +492,7 @@ public final class MetricRecorder: StepObserver, @unchecked Sendable {
 
     /// True likes: for each intrinsic topic g, the ⌈π_g · R⌉ items of g closest to the user's
     /// intrinsic interest (ties → lower item index).
-    func computeRelevant(mix: [Float], users: [Int]) -> [[Int32]] {
+    func computeRelevant(mix: TopicMixtures, users: [Int]) -> [[Int32]] {
         let c = run.world.catalog
         let gCount = c.topics.count
         let byTopic = c.itemsByPrimaryTopic()

@@ -103,7 +103,6 @@ public final class BuiltinRecommender: Recommender, UserRepresenting, @unchecked
         let k = request.slateSize
         var slates = [Int32](repeating: -1, count: request.users.count * k)
         var offRows: [Int] = []
-        var onRows: [Int] = []
         var coldRows = Set<Int>()
         // Users with personalisation off, and cold users the model knows nothing about, get the
         // non-personalised feed.
@@ -114,14 +113,25 @@ public final class BuiltinRecommender: Recommender, UserRepresenting, @unchecked
             if off || cold {
                 offRows.append(row)
                 if cold { coldRows.insert(row) }
-            } else {
-                onRows.append(row)
             }
         }
         prepareNearDuplicates(request)
         if !rerankers.isEmpty || request.wantsTags { model.prepareTopicWeights(log: log) }
         if !offRows.isEmpty { try fillNonPersonal(request, rows: offRows, cold: coldRows, into: &slates) }
-        if !onRows.isEmpty { try fillPersonal(request, rows: onRows, into: &slates) }
+        // The other rows are personalised: all of them, usually, which needs no list of rows
+        // (8 bytes a user).
+        let n = request.users.count
+        if offRows.isEmpty {
+            try fillPersonal(request, rows: 0..<n, into: &slates)
+        } else if offRows.count < n {
+            var onRows: [Int] = []
+            onRows.reserveCapacity(n - offRows.count)
+            var next = 0  // offRows ascend
+            for row in 0..<n {
+                if next < offRows.count && offRows[next] == row { next += 1 } else { onRows.append(row) }
+            }
+            try fillPersonal(request, rows: onRows, into: &slates)
+        }
         var tags: [[Int32]]? = nil
         if request.wantsTags {
             tags = request.users.map { userTags(Int($0), controls: request.controls[Int($0)]) }
@@ -246,7 +256,8 @@ public final class BuiltinRecommender: Recommender, UserRepresenting, @unchecked
 
     // MARK: - Personalised path
 
-    func fillPersonal(_ request: RecommendRequest, rows: [Int], into slates: inout [Int32]) throws {
+    func fillPersonal<Rows: RandomAccessCollection & Sendable>(_ request: RecommendRequest, rows: Rows, into slates: inout [Int32]) throws
+    where Rows.Element == Int, Rows.Index == Int {
         let t = request.step
         let k = request.slateSize
         let active: ScoringModel = t <= warmup ? random : model
@@ -287,7 +298,6 @@ public final class BuiltinRecommender: Recommender, UserRepresenting, @unchecked
         let users = request.users
         let blocks = BlockExecutor.blocks(count: rows.count, blockSize: world.blockSize)
         let spaces = (0..<world.executor.workers).map { _ in ScoringWorkspace() }
-        let out = SharedArray<Int32>(repeating: -1, count: rows.count * k)
         let fallbacks = SharedArray<Int32>(repeating: 0, count: blocks.count)
         let controls = request.controls
         let noise = active.noiseScale
@@ -300,7 +310,8 @@ public final class BuiltinRecommender: Recommender, UserRepresenting, @unchecked
         let itemsByTopic = self.itemsByTopic
         let topics = c.topics
         let primaryTopics = topics.primary
-        _ = try world.executor.tryMap(blockCount: blocks.count) { b, w -> Int in
+        // Blocks write their users' slates straight into `slates` (disjoint rows, no copy).
+        _ = try slates.fillInParallel { out in try world.executor.tryMap(blockCount: blocks.count) { b, w -> Int in
             let blockRows = blocks[b]
             let bUsers = blockRows.map { users[rows[$0]] }
             var uf = Matrix(rows: bUsers.count, cols: f)
@@ -454,15 +465,11 @@ public final class BuiltinRecommender: Recommender, UserRepresenting, @unchecked
             }
             }
             if let failure { throw failure }
-            for (r, row) in blockRows.enumerated() { for p in 0..<k { out[row * k + p] = local[r * k + p] } }
+            for (r, j) in blockRows.enumerated() { for p in 0..<k { out[rows[j] * k + p] = local[r * k + p] } }
             fallbacks[b] = localFallbacks
             return 0
-        }
+        } }
         rerankFallbacks += Int(fallbacks.toArray().reduce(0, +))
-        let result = out.toArray()
-        for (j, row) in rows.enumerated() {
-            for p in 0..<k { slates[row * k + p] = result[j * k + p] }
-        }
     }
 
     /// `(n·w + c·uniform) / (n + c)` with n the user's consumed items and c = `profilePrior`;

@@ -27,27 +27,31 @@ public final class InteractionLog: @unchecked Sendable {
     /// Round 0's counts per item while it is in the window (nil after): the seed history
     /// leaves the window as one round, without keeping its events (40 MB at a million users).
     private var seedCounts: [Float]?
+    /// Whether anything can leave the window: not when the run is known to end before round 0
+    /// would (steps < window), and then neither the events nor round 0's counts are kept.
+    private let windowSlides: Bool
     /// Impressions remembered per user (0 = none).
     public let impressionMemory: Int
-    /// The ring of recent impressions: 2 bytes an item when the catalog has fewer than 65,535
-    /// items (0xFFFF = empty slot), 4 otherwise — at a million users and 100 impressions the
+    /// The ring of recent impressions (−1 = empty slot): 2 bytes an item when the catalog has
+    /// fewer than 65,535 items, 4 otherwise — at a million users and 100 impressions the
     /// difference is 200 MB.
-    private var impressions16: [UInt16]
-    private var impressions32: [Int32]
-    private let compactImpressions: Bool
+    private let impressions: SharedItemIDs
     private var impressionHead: [Int32]
 
     /// Creates a log holding the seed history. `impressionMemory` is the number of recent
     /// impressions remembered per user; `steps` and `slateSize`, when given, cap it at what the
-    /// run can show (a longer ring would never fill).
+    /// run shows before its last request, (steps − 1) · slateSize: a longer ring would never
+    /// fill, and the last step's impressions are never read (20 MB at a million users, 5 steps
+    /// and 10-item slates).
     public init<History: Collection>(
         seedHistory: History, itemCount: Int, window: Int = 50, impressionMemory: Int = 0, steps: Int? = nil, slateSize: Int? = nil
     ) where History.Element: Collection, History.Element.Element == Int32 {
         userCount = seedHistory.count
         self.itemCount = itemCount
         self.window = max(window, 1)
+        windowSlides = steps.map { $0 >= max(window, 1) } ?? true
         var memory = max(impressionMemory, 0)
-        if let t = steps, let k = slateSize { memory = min(memory, max(t, 0) * max(k, 0)) }
+        if let t = steps, let k = slateSize { memory = min(memory, max(t - 1, 0) * max(k, 0)) }
         self.impressionMemory = memory
         if let shared = seedHistory as? ListArena, shared.order == .arrival {
             seedLists = shared
@@ -61,10 +65,8 @@ public final class InteractionLog: @unchecked Sendable {
         }
         itemCounts = counts
         recentCounts = counts
-        seedCounts = counts
-        compactImpressions = itemCount < Int(UInt16.max)
-        impressions16 = [UInt16](repeating: .max, count: compactImpressions ? userCount * self.impressionMemory : 0)
-        impressions32 = [Int32](repeating: -1, count: compactImpressions ? 0 : userCount * self.impressionMemory)
+        seedCounts = windowSlides ? counts : nil
+        impressions = SharedItemIDs(repeating: -1, count: userCount * self.impressionMemory, itemCount: itemCount)
         impressionHead = [Int32](repeating: 0, count: self.impressionMemory > 0 ? userCount : 0)
     }
 
@@ -82,12 +84,7 @@ public final class InteractionLog: @unchecked Sendable {
                 shown.insertionSort()
                 for p in 0..<k {
                     let h = Int(impressionHead[u])
-                    let x = shown[p]
-                    if compactImpressions {
-                        impressions16[u * impressionMemory + h] = x < 0 ? .max : UInt16(x)
-                    } else {
-                        impressions32[u * impressionMemory + h] = x
-                    }
+                    impressions[u * impressionMemory + h] = shown[p]
                     impressionHead[u] = Int32((h + 1) % impressionMemory)
                 }
             }
@@ -105,6 +102,7 @@ public final class InteractionLog: @unchecked Sendable {
             added = added.enumerated().sorted { ($0.element.list, $0.offset) < ($1.element.list, $1.offset) }.map(\.element)
         }
         stepLists.append(added)
+        guard windowSlides else { return }
         recentEvents.append(added.map(\.value))
         if recentEvents.count + (seedCounts == nil ? 0 : 1) > window {
             // Counts are whole numbers (exact in Float), so taking round 0 out at once gives the
@@ -122,9 +120,7 @@ public final class InteractionLog: @unchecked Sendable {
     /// slots not yet filled). Each slate's items are stored sorted, so the array is a
     /// concatenation of a few ascending runs.
     public func recentImpressions(of u: Int) -> [Int32] {
-        let range = (u * impressionMemory)..<((u + 1) * impressionMemory)
-        if !compactImpressions { return Array(impressions32[range]) }
-        return impressions16[range].map { $0 == .max ? -1 : Int32($0) }
+        impressions.ids((u * impressionMemory)..<((u + 1) * impressionMemory))
     }
 
     /// The items user u consumed, oldest first (seed history included; may repeat).

@@ -102,13 +102,14 @@ public final class MovieLensWorld: @unchecked Sendable {
     public static func population(_ spec: PopulationSpec, catalog: Catalog, spec ml: MovieLensSpec, seed: Seed) throws -> Population {
         let data = try load(ml)
         let n = spec.users, g = catalog.topics.count, d = catalog.dimension
-        var mix = [Float](repeating: 0, count: n * g)
+        var mixBuilder = TopicMixtures(topics: g)
+        mixBuilder.reserveCapacity(users: n)
         var vectors = [Float](repeating: 0, count: n * d)
         var history = [[Int32]](repeating: [], count: n)
         for u in 0..<n {
             var r = seed.stream("movielens.user", u)
             let real = Sample.index(below: data.positives.count, using: &r)
-            for t in 0..<g { mix[u * g + t] = Float(data.mixtures[real][t]) }
+            mixBuilder.appendRow((0..<g).map { Float(data.mixtures[real][$0]) })
             var v = (0..<d).map { Double(data.userFactors[real, $0]) + spec.interestNoise / Double(d).squareRoot() * Sample.normal(using: &r) }
             let norm = v.reduce(0) { $0 + $1 * $1 }.squareRoot()
             if norm > 0 { v = v.map { $0 / norm } }
@@ -117,6 +118,7 @@ public final class MovieLensWorld: @unchecked Sendable {
             let take = min(spec.seedHistory, list.count)
             history[u] = Sample.withoutReplacement(k: take, of: list.count, using: &r).map { list[$0] }
         }
+        let mix = mixBuilder.compacted()
         let profiles = Population.drawProfiles(spec, users: n, topics: g, mix: mix, seed: seed)
         return Population(topicCount: g, interestMix: mix, interestVectors: Matrix(rows: n, cols: d, values: vectors),
                           segments: profiles.segments, segmentNames: spec.segments.map(\.name), seeking: profiles.seeking,

@@ -19,9 +19,11 @@ struct CocoonCommand: ParsableCommand {
                       EvaluateCommand.self, RerankCommand.self]
     )
 
-    /// Installs the Ctrl-C / SIGTERM handler, then parses and runs the command.
+    /// Installs the Ctrl-C / SIGTERM handler and the allocator setting, then parses and runs
+    /// the command.
     static func main() {
         InterruptHandler.install()
+        MemoryRuntime.ensureConfigured()
         main(nil)
     }
 }

@@ -194,6 +194,33 @@ private func cosine(_ a: [Float], _ b: [Double]) -> Double {
         for c in flat { #expect(abs(Double(c) - mean) < 6 * mean.squareRoot(), "\(flat)") }
     }
 
+    /// Dwell is derived from the outcome, the persona and the item's flag: 1 + seekingDwell for
+    /// a seeker's consumed borderline item, 1 for any other consumed item, 0 elsewhere — read
+    /// through the snapshot, as observers and the recommender's feedback read it.
+    @Test func dwellFollowsOutcomePersonaAndFlag() throws {
+        let world = try smallWorld(users: 200, items: 300) { c, p in
+            c.borderline = .init(fraction: 0.3)
+            p.segments = [.init(name: "adult", share: 1, seeking: 0.5)]
+        }
+        var b = Behaviour()
+        b.seekingDwell = 2.5
+        let (_, r, _) = run(world, b, UniformRandomRecommender(), steps: 6)
+        var long = 0, short = 0
+        for s in r.snapshots.dropFirst() {
+            #expect(s.dwell.count == s.slates.count)
+            for (row, u) in s.users.enumerated() {
+                for p in 0..<10 {
+                    let j = row * 10 + p
+                    let borderline = world.catalog.flags[Int(s.slates[j])].contains(.borderline)
+                    let expected: Float = s.outcomes[j] != .consumed ? 0 : (world.users.seeking[Int(u)] && borderline ? 3.5 : 1)
+                    #expect(s.dwell[j] == expected, "step \(s.step) user \(u) position \(p)")
+                    if expected == 3.5 { long += 1 } else if expected == 1 { short += 1 }
+                }
+            }
+        }
+        #expect(long > 0 && short > 0)
+    }
+
     @Test func rankUtilityConsumesExactlyOneNewItem() throws {
         let world = try smallWorld(users: 50, items: 300, topics: 6) { c, p in
             c.shape = .dirichlet

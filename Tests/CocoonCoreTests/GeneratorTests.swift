@@ -92,6 +92,8 @@ import Testing
             }
         }
         #expect(Double(inInterest) / Double(total) > 0.9)
+        // Mixtures of 3–5 of 20 topics are stored as their pairs: 4 bytes a user plus 5 a pair.
+        #expect(p.interestMix.isSparse)
     }
 
     @Test func generationIsStableAcrossSizes() throws {
@@ -108,5 +110,60 @@ import Testing
             #expect(Array(a.mixture(of: u)) == Array(b.mixture(of: u)))
             #expect(a.seedHistory[u] == b.seedHistory[u])
         }
+    }
+}
+
+/// The storage of topic mixtures: sparse when users have a few topics, the same Floats as the
+/// dense table either way.
+@Suite struct TopicMixturesTests {
+    /// Five users over 6 topics, two of them all zero.
+    let dense: [Float] = [
+        0.5, 0, 0, 0.25, 0, 0.25,
+        0, 0, 0, 0, 0, 0,
+        0, 1, 0, 0, 0, 0,
+        0.1, 0.2, 0.3, 0.1, 0.2, 0.1,
+        0, 0, 0, 0, 0, 0,
+    ]
+
+    func built(_ topics: Int = 6) -> TopicMixtures {
+        var m = TopicMixtures(topics: topics)
+        for u in 0..<(dense.count / topics) { m.appendRow(dense[(u * topics)..<((u + 1) * topics)]) }
+        return m
+    }
+
+    @Test func sparseRowsReadLikeTheDenseTable() {
+        let m = built()
+        // 4·6 bytes of offsets + 5·10 of pairs = 74 < 120 dense: sparse is kept.
+        let c = m.compacted()
+        #expect(c.isSparse)
+        #expect(c.users == 5 && c.topicCount == 6 && c.count == 30)
+        #expect(Array(c) == dense)
+        #expect(c.row(3) == Array(dense[18..<24]))
+        #expect(c.row(1) == [Float](repeating: 0, count: 6))
+        #expect(c[5] == 0.25 && c[4] == 0 && c[13] == 1)
+    }
+
+    @Test func denseRowsStayDense() {
+        var m = TopicMixtures(topics: 2)
+        for _ in 0..<10 { m.appendRow([Float(0.25), 0.75]) }
+        // Sparse: 44 + 100 bytes against 80 dense.
+        let c = m.compacted()
+        #expect(!c.isSparse)
+        #expect(Array(c) == (0..<10).flatMap { _ in [Float(0.25), 0.75] })
+        let given = TopicMixtures(dense: dense, topics: 6)
+        #expect(!given.isSparse && given.row(3) == Array(dense[18..<24]) && Array(given) == dense)
+    }
+
+    /// Writing a weight turns a sparse table dense (an interest shift may add a topic) and
+    /// leaves copies that shared the storage unchanged.
+    @Test func settingAWeightDensifiesAndCopiesOnWrite() {
+        let before = built().compacted()
+        var after = before
+        after.set(user: 1, topic: 4, to: 0.5)
+        #expect(!after.isSparse && before.isSparse)
+        var expected = dense
+        expected[10] = 0.5
+        #expect(Array(after) == expected)
+        #expect(Array(before) == dense)
     }
 }

@@ -62,3 +62,11 @@ import Testing
         #expect(BLASRuntime.buildDescription.contains("OpenBLAS"))
     }
 }
+
+/// The allocator setting takes on glibc (Linux): mallopt accepted the fixed mmap threshold.
+@Test func allocatorThresholdIsFixedOnGlibc() {
+    #if os(Linux)
+    #expect(MemoryRuntime.ensureConfigured())
+    #expect(MemoryRuntime.mmapThreshold == 1 << 20)
+    #endif
+}

@@ -33,10 +33,38 @@ import Testing
             ordered.forEach(in: l) { seen.append($0) }
             #expect(seen == refOrdered[l])
         }
-        // Flat storage: 4 bytes an element and 8 a list, plus at most the growth slack.
+        // Flat storage: at most 4 bytes an element and 8 a list, plus the growth slack.
         let held = refOrdered.reduce(0) { $0 + $1.count }
         #expect(ordered.bytes <= 2 * (4 * held) + 8 * (lists + 1) + 64)
         #expect(sorted.map { Array($0) } == refSorted)  // the lists as a collection
+    }
+
+    /// Elements take 2 bytes while they fit 0..<65,535 and move to 4 bytes, values unchanged,
+    /// when the first that does not arrives — through a new list or a batch.
+    @Test(arguments: [false, true])
+    func narrowUntilAWideValueArrives(viaBatch: Bool) {
+        var a = ListArena([[3, 65_534, 0], [], [7]])
+        var s = ListArena([[3, 65_534, 0], [], [7]], order: .sortedUnique)
+        #expect(a.isNarrow && s.isNarrow)
+        #expect(a.bytes < 4 * 5 + 4 * 4)
+        a.append([(0, 12), (2, 1)])
+        s.append([(0, 12), (2, 1)])
+        #expect(a.isNarrow && Array(a[0]) == [3, 65_534, 0, 12] && Array(s[2]) == [1, 7])
+        if viaBatch {
+            a.append([(1, 65_535), (2, -1)])
+            s.append([(1, 65_535), (2, -1)])
+        } else {
+            a.appendList([65_535, -1])
+            s.appendList([65_535, -1])
+        }
+        #expect(!a.isNarrow && !s.isNarrow)
+        #expect(Array(a[0]) == [3, 65_534, 0, 12] && Array(s[0]) == [0, 3, 12, 65_534])
+        if viaBatch {
+            #expect(Array(a[1]) == [65_535] && Array(a[2]) == [7, 1, -1] && Array(s[2]) == [-1, 1, 7])
+        } else {
+            #expect(Array(a[3]) == [65_535, -1] && Array(s[3]) == [-1, 65_535])
+        }
+        #expect(a[0] == ListArena([[3, 65_534, 0, 12]])[0])
     }
 
     @Test func seedListsAndEmptyBatches() {

@@ -100,6 +100,29 @@ private func tinyCatalog(_ emb: [[Float]], topics: [Int32], topicCount: Int) thr
         #expect(abs(other - exact) < 0.005, "sampled \(other), exact \(exact)")
     }
 
+    /// Slates are sampled in place, unsorted (each pair sorted in scratch space): the same
+    /// pairs and the same value, to the bit, as the sorted sets — for all rows and for a subset.
+    @Test func sampledJaccardOfUnsortedSlatesEqualsSortedSets() {
+        var r = Seed(12).stream("slates")
+        let k = 10, n = 4000
+        var slates: [Int32] = []
+        for _ in 0..<n {
+            // k distinct items in a random order, like a ranked slate.
+            let items = Sample.withoutReplacement(k: k, of: 300, using: &r).map { Int32($0) }
+            slates.append(contentsOf: Sample.permutation(k, using: &r).map { items[$0] })
+        }
+        let sortedSets = (0..<n).map { slates[($0 * k)..<(($0 + 1) * k)].sorted() }
+        #expect(sortedSets.enumerated().contains { Array(slates[($0.offset * k)..<(($0.offset + 1) * k)]) != $0.element })
+        let all = Homogeneity.sampledPairwiseJaccard(flat: slates, setSize: k, sampleSize: 20_000, seed: Seed(5), executor: BlockExecutor(workers: 2))!
+        let reference = Homogeneity.sampledPairwiseJaccard(sortedSets, sampleSize: 20_000, seed: Seed(5))!
+        #expect(all.bitPattern == reference.bitPattern)
+        let rows = Array(stride(from: 1, to: n, by: 3))
+        let subset = Homogeneity.sampledPairwiseJaccard(flat: slates, setSize: k, rows: rows, sampleSize: 20_000, seed: Seed(5))!
+        let subsetReference = Homogeneity.sampledPairwiseJaccard(rows.map { sortedSets[$0] }, sampleSize: 20_000, seed: Seed(5))!
+        #expect(subset.bitPattern == subsetReference.bitPattern)
+        #expect(subset != all)
+    }
+
     @Test func tiesAndEmptyPairsInJaccard() {
         // Two empty sets are left out; one empty with one non-empty counts as 0.
         let v = Homogeneity.meanPairwiseJaccard([[1, 2], [2, 3], [], []], itemCount: 5)!

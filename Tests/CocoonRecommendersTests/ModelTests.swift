@@ -18,7 +18,7 @@ import Testing
             let outcomes: [Outcome] = slates.indices.map { _ in rng.next() % 2 == 0 ? .consumed : .skipped }
             log.record(FeedbackBatch(
                 step: t, users: [0, 1, 2, 3], slateSize: 3, slates: slates, outcomes: outcomes,
-                dwell: [Float](repeating: 0, count: slates.count), left: []))
+                dwell: DwellTimes([Float](repeating: 0, count: slates.count)), left: []))
             rounds.append(zip(slates, outcomes).filter { $0.1 == .consumed }.map(\.0))
             var expected = [Float](repeating: 0, count: items)
             for r in rounds.suffix(3) { for i in r { expected[Int(i)] += 1 } }
@@ -27,6 +27,36 @@ import Testing
             for r in rounds { for i in r { all[Int(i)] += 1 } }
             #expect(log.itemCounts == all)
         }
+    }
+
+    /// A log that knows the run's length keeps less — the impression ring holds what the run
+    /// shows before its last request, (steps − 1) · slate size, and nothing leaves a window
+    /// longer than the run — yet answers every request of the run as a log that keeps all.
+    @Test func aLogSizedToTheRunAnswersLikeAnUnboundedOne() {
+        let items = 40, k = 3, steps = 4
+        let seed: [[Int32]] = [[0, 1, 1], [2], [], [3, 0]]
+        let sized = InteractionLog(seedHistory: seed, itemCount: items, window: 5, impressionMemory: 100, steps: steps, slateSize: k)
+        let full = InteractionLog(seedHistory: seed, itemCount: items, window: 5, impressionMemory: 100)
+        #expect(sized.impressionMemory == (steps - 1) * k && full.impressionMemory == 100)
+        var rng = RandomStream(key: 8)
+        for t in 1...steps {
+            // Request t reads what steps before t recorded.
+            for u in 0..<4 {
+                let a = sized.recentImpressions(of: u).filter { $0 >= 0 }.sorted()
+                let b = full.recentImpressions(of: u).filter { $0 >= 0 }.sorted()
+                #expect(a == b && a.count == (t - 1) * k, "step \(t) user \(u)")
+            }
+            #expect(sized.recentCounts == full.recentCounts && sized.itemCounts == full.itemCounts)
+            var slates: [Int32] = []
+            for _ in 0..<4 { slates += Sample.withoutReplacement(k: k, of: items, using: &rng).map { Int32($0) } }
+            let outcomes: [Outcome] = slates.indices.map { _ in rng.next() % 2 == 0 ? .consumed : .skipped }
+            let batch = FeedbackBatch(
+                step: t, users: [0, 1, 2, 3], slateSize: k, slates: slates, outcomes: outcomes,
+                dwell: DwellTimes([Float](repeating: 0, count: slates.count)), left: [])
+            sized.record(batch)
+            full.record(batch)
+        }
+        #expect(sized.recentCounts == full.recentCounts && sized.itemCounts == full.itemCounts)
     }
 
     /// The consumed sets are derived from the consumption lists: each user's distinct items,
@@ -42,7 +72,7 @@ import Testing
             let outcomes: [Outcome] = slates.indices.map { _ in rng.next() % 2 == 0 ? .consumed : .skipped }
             log.record(FeedbackBatch(
                 step: t, users: [0, 1, 2], slateSize: 4, slates: slates, outcomes: outcomes,
-                dwell: [Float](repeating: 0, count: slates.count), left: []))
+                dwell: DwellTimes([Float](repeating: 0, count: slates.count)), left: []))
             for (r, o) in outcomes.enumerated() where o == .consumed { lists[r / 4].append(slates[r]) }
         }
         let sets = log.consumedSets

@@ -68,7 +68,7 @@ func feedRandomSteps(
         let outcomes: [Outcome] = slates.indices.map { _ in rng.next() % 3 == 0 ? .consumed : .skipped }
         let fb = FeedbackBatch(
             step: t, users: Array(0..<users), slateSize: k, slates: slates, outcomes: outcomes,
-            dwell: [Float](repeating: 1, count: slates.count), left: [])
+            dwell: DwellTimes([Float](repeating: 1, count: slates.count)), left: [])
         log.record(fb)
         try observe(fb)
     }

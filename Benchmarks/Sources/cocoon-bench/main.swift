@@ -190,6 +190,7 @@ func bareSgemm(items: Matrix, users: Int, workers: Int) -> Double {
 
 func runChild(_ w: Workload, workers: Int, scale: Double, users: Int? = nil) throws -> ChildResult {
     BLASRuntime.ensureConfigured()
+    MemoryRuntime.ensureConfigured()
     PhaseClock.setEnabled(workers == 1 && w.runs == 0)
     var result = ChildResult(
         workload: w.id, workers: workers, users: 0, items: 0, dimension: w.dimension, steps: w.steps, runs: w.runs, buildSeconds: 0,

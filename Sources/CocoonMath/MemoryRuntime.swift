@@ -1,0 +1,30 @@
+import CBLAS  // the C shim also exports <malloc.h>'s mallopt on Linux
+
+/// Process-wide allocator settings.
+///
+/// glibc serves blocks of at least its mmap threshold with `mmap` and gives them back to the
+/// system when they are freed. But after the first such block is freed it raises the threshold
+/// to that block's size (up to 32 MiB), so the arrays of a few MB a step makes and frees at a
+/// million users (4–8 bytes a user: active users, marks, metric rows) come from the heap
+/// instead, where the freed space stays resident and fragments. Cocoon fixes the threshold at
+/// 1 MiB: those arrays map and unmap, smaller ones use the heap. W3 (a million users) peaks at
+/// 781 instead of 823 MiB with the same results; see docs/performance.md.
+public enum MemoryRuntime {
+    /// The fixed mmap threshold, in bytes.
+    public static let mmapThreshold = 1 << 20
+
+    // A `static let` initialiser runs once, thread-safely (swift_once).
+    private static let configured: Bool = {
+        #if os(Linux)
+        return mallopt(M_MMAP_THRESHOLD, Int32(mmapThreshold)) == 1
+        #else
+        return false
+        #endif
+    }()
+
+    /// Fixes the allocator's mmap threshold. Idempotent; ``BlockExecutor`` calls it, and the
+    /// command-line tool at start-up, before the world is built. Returns whether the setting
+    /// took (false off glibc).
+    @discardableResult
+    public static func ensureConfigured() -> Bool { configured }
+}
