@@ -18,15 +18,22 @@ public struct ListArena: RandomAccessCollection, Sendable {
 
     /// One list: a view of the arena's buffer (no copy).
     public struct List: RandomAccessCollection, Equatable, Sendable {
-        fileprivate let narrow: [UInt16]
-        fileprivate let wide: [Int32]
-        fileprivate let base: Int
+        @usableFromInline let narrow: [UInt16]
+        @usableFromInline let wide: [Int32]
+        @usableFromInline let base: Int
         public let count: Int
 
-        public var startIndex: Int { 0 }
-        public var endIndex: Int { count }
+        @usableFromInline init(narrow: [UInt16], wide: [Int32], base: Int, count: Int) {
+            self.narrow = narrow
+            self.wide = wide
+            self.base = base
+            self.count = count
+        }
 
-        @inline(__always)
+        @inlinable public var startIndex: Int { 0 }
+        @inlinable public var endIndex: Int { count }
+
+        @inlinable
         public subscript(i: Int) -> Int32 {
             precondition(i >= 0 && i < count, "index \(i) out of range 0..<\(count)")
             return wide.isEmpty ? Int32(narrow[base + i]) : wide[base + i]

@@ -122,7 +122,7 @@ public final class BuiltinRecommender: Recommender, UserRepresenting, @unchecked
         // (8 bytes a user).
         let n = request.users.count
         if offRows.isEmpty {
-            try fillPersonal(request, rows: 0..<n, into: &slates)
+            try fillPersonal(request, rows: nil, into: &slates)
         } else if offRows.count < n {
             var onRows: [Int] = []
             onRows.reserveCapacity(n - offRows.count)
@@ -256,8 +256,11 @@ public final class BuiltinRecommender: Recommender, UserRepresenting, @unchecked
 
     // MARK: - Personalised path
 
-    func fillPersonal<Rows: RandomAccessCollection & Sendable>(_ request: RecommendRequest, rows: Rows, into slates: inout [Int32]) throws
-    where Rows.Element == Int, Rows.Index == Int {
+    /// Personalised slates for `rows` of the request (nil: every row).
+    func fillPersonal(_ request: RecommendRequest, rows given: [Int]?, into slates: inout [Int32]) throws {
+        let everyRow = given == nil
+        let rowList = given ?? []
+        let rowCount = given?.count ?? request.users.count
         let t = request.step
         let k = request.slateSize
         let active: ScoringModel = t <= warmup ? random : model
@@ -292,11 +295,11 @@ public final class BuiltinRecommender: Recommender, UserRepresenting, @unchecked
             extendedItems = (base, items)
         }
         // Topic directions are needed only to project deleted tags out.
-        let anyDeleted = policy.tags && rows.contains { !request.controls[Int(request.users[$0])].deletedTags.isEmpty }
+        let anyDeleted = policy.tags && (0..<rowCount).contains { j in !request.controls[Int(request.users[everyRow ? j : rowList[j]])].deletedTags.isEmpty }
         let directions = anyDeleted ? topicDirections(base) : []
         let scorer = BlockScorer(items: items, tileSize: 2048)
         let users = request.users
-        let blocks = BlockExecutor.blocks(count: rows.count, blockSize: world.blockSize)
+        let blocks = BlockExecutor.blocks(count: rowCount, blockSize: world.blockSize)
         let spaces = (0..<world.executor.workers).map { _ in ScoringWorkspace() }
         let fallbacks = SharedArray<Int32>(repeating: 0, count: blocks.count)
         let controls = request.controls
@@ -313,7 +316,7 @@ public final class BuiltinRecommender: Recommender, UserRepresenting, @unchecked
         // Blocks write their users' slates straight into `slates` (disjoint rows, no copy).
         _ = try slates.fillInParallel { out in try world.executor.tryMap(blockCount: blocks.count) { b, w -> Int in
             let blockRows = blocks[b]
-            let bUsers = blockRows.map { users[rows[$0]] }
+            let bUsers = blockRows.map { users[everyRow ? $0 : rowList[$0]] }
             var uf = Matrix(rows: bUsers.count, cols: f)
             active.userFactors(bUsers[...], into: &uf)
             var adj: [Adjustments] = []
@@ -465,7 +468,10 @@ public final class BuiltinRecommender: Recommender, UserRepresenting, @unchecked
             }
             }
             if let failure { throw failure }
-            for (r, j) in blockRows.enumerated() { for p in 0..<k { out[rows[j] * k + p] = local[r * k + p] } }
+            for (r, j) in blockRows.enumerated() {
+                let row = everyRow ? j : rowList[j]
+                for p in 0..<k { out[row * k + p] = local[r * k + p] }
+            }
             fallbacks[b] = localFallbacks
             return 0
         } }
