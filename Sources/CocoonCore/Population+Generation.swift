@@ -14,7 +14,6 @@ extension Population {
         let d = catalog.dimension
         var mixBuilder = TopicMixtures(topics: g)
         mixBuilder.reserveCapacity(users: n)
-        var row = [Float](repeating: 0, count: g)
         var vectors = [Float](repeating: 0, count: n * d)
 
         // A segment may restrict its users' interests to some topics.
@@ -27,12 +26,10 @@ extension Population {
                 var r = seed.stream("population.interest", u)
                 let pi = Population.drawMixture(spec, topics: g, allowed: allowed[Int(segmentOf[u])], using: &r)
                 var v = [Double](repeating: 0, count: d)
-                for t in 0..<g {
-                    row[t] = pi[t] > 0 ? Float(pi[t]) : 0
-                    guard pi[t] > 0 else { continue }
+                for t in 0..<g where pi[t] > 0 {
                     for j in 0..<d { v[j] += pi[t] * centroids[t * d + j] }
                 }
-                mixBuilder.appendRow(row)
+                mixBuilder.appendRow(pi.lazy.map { $0 > 0 ? Float($0) : 0 })
                 let scale = spec.interestNoise / Double(d).squareRoot()
                 for j in 0..<d { v[j] += scale * Sample.normal(using: &r) }
                 let norm = v.reduce(0) { $0 + $1 * $1 }.squareRoot()
@@ -46,13 +43,13 @@ extension Population {
                 let theta = Sample.dirichlet(prior, using: &r)
                 for j in 0..<d { vectors[u * d + j] = Float(theta[j]) }
                 // Topics are the attributes when d == topics; otherwise project on centroids.
-                for t in 0..<g { row[t] = 0 }
                 if d == g {
-                    for t in 0..<g { row[t] = Float(theta[t]) }
+                    mixBuilder.appendRow(theta.lazy.map { Float($0) })
                 } else {
+                    var row = [Float](repeating: 0, count: g)
                     row[Int(catalog.topics.primary[0])] = 1
+                    mixBuilder.appendRow(row)
                 }
-                mixBuilder.appendRow(row)
             }
         }
         let mix = mixBuilder.compacted()

@@ -72,12 +72,7 @@ public struct Population: Sendable {
     public func mixture(of u: Int) -> [Float] { interestMix.row(u) }
 
     /// User u's dominant intrinsic topic (ties → lower index).
-    public func dominantTopic(of u: Int) -> Int {
-        let row = mixture(of: u)
-        var best = 0
-        for (j, v) in row.enumerated() where v > row[best] { best = j }
-        return best
-    }
+    public func dominantTopic(of u: Int) -> Int { interestMix.dominantTopic(of: u) }
 
     /// Memberwise initialiser (used by loaders and tests).
     public init(

@@ -59,6 +59,16 @@ public struct SimulationWorld: Sendable {
         return ListArena(users.origin.lazy.map { population.seedHistory[Int($0)] })
     }
 
+    /// Every user's intrinsic topic mixture at creation (twins share their original's): the
+    /// population's own table when there are no twins, a gathered copy otherwise.
+    public var interestMix: TopicMixtures {
+        if users.count == population.count { return population.interestMix }  // origin is the identity
+        var m = TopicMixtures(topics: population.topicCount)
+        m.reserveCapacity(users: users.count)
+        for o in users.origin { m.appendRow(population.interestMix.row(Int(o))) }
+        return m.compacted()
+    }
+
     /// Builds the user table, resolving every selection from `seed`.
     ///
     /// - Throws: ``WorldError`` for an unknown topic or segment name.
@@ -187,20 +197,15 @@ public final class GroundTruth: @unchecked Sendable {
         dimension = d
         // Without twins every user is their own origin: share the population's arrays
         // (copy-on-write: an interest shift copies them then, not before).
-        if world.users.origin.enumerated().allSatisfy({ Int($1) == $0 }) && p.interestMix.count == userCount * g {
-            mix = p.interestMix
+        mix = world.interestMix
+        if userCount == p.count {
             vectors = p.interestVectors
             return
         }
-        var m = TopicMixtures(topics: g)
-        m.reserveCapacity(users: userCount)
         var v = [Float](repeating: 0, count: userCount * d)
         for (r, o) in world.users.origin.enumerated() {
-            let o = Int(o)
-            m.appendRow(p.interestMix.row(o))
-            for j in 0..<d { v[r * d + j] = p.interestVectors[o, j] }
+            for j in 0..<d { v[r * d + j] = p.interestVectors[Int(o), j] }
         }
-        mix = m.compacted()
         vectors = Matrix(rows: userCount, cols: d, values: v)
     }
 
@@ -209,8 +214,6 @@ public final class GroundTruth: @unchecked Sendable {
 
     /// User u's dominant intrinsic topic (ties → lower index).
     public func dominantTopic(of u: Int) -> Int {
-        var best = 0
-        for t in 1..<max(topicCount, 1) where mix[u * topicCount + t] > mix[u * topicCount + best] { best = t }
-        return best
+        mix.dominantTopic(of: u)
     }
 }

@@ -123,6 +123,14 @@ public struct TopicMixtures: RandomAccessCollection, Sendable {
         }
     }
 
+    /// User u's dominant topic: the largest weight, ties → lower index.
+    public func dominantTopic(of u: Int) -> Int {
+        let w = row(u)
+        var best = 0
+        for (t, x) in w.enumerated() where x > w[best] { best = t }
+        return best
+    }
+
     /// Sets user u's weight of topic t (a sparse table turns dense first: only interest shifts
     /// write, and they may add a topic to a row).
     public mutating func set(user u: Int, topic t: Int, to value: Float) {

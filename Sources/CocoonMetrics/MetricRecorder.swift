@@ -228,10 +228,7 @@ public final class MetricRecorder: StepObserver, @unchecked Sendable {
         let relevanceMetrics = ["alpha_ndcg_at10", "subtopic_recall_at10", "eild_cosine_rel_logdisc", "serendipity_unexp_x_rel"]
         if relevanceMetrics.contains(where: wants.contains) {
             // Mixtures per user row (a twin has its original's).
-            var rows = TopicMixtures(topics: gCount)
-            rows.reserveCapacity(users: n)
-            for u in 0..<n { rows.appendRow(run.world.population.interestMix.row(Int(run.world.users.origin[u]))) }
-            relevant = computeRelevant(mix: rows.compacted(), users: Array(0..<n))
+            relevant = computeRelevant(mix: run.world.interestMix, users: Array(0..<n))
             refreshRelevance(Array(0..<n))
         }
         wantsFlags = wants.contains { ["flag_reexposure_rate", "flag_topic_share_delta", "flag_topic_share_did"].contains($0) }
