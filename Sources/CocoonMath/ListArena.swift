@@ -36,7 +36,7 @@ public struct ListArena: RandomAccessCollection, Sendable {
         @inlinable
         public subscript(i: Int) -> Int32 {
             precondition(i >= 0 && i < count, "index \(i) out of range 0..<\(count)")
-            return wide.isEmpty ? Int32(narrow[base + i]) : wide[base + i]
+            return wide.isEmpty ? NarrowItemID.decode(narrow[base + i]) : wide[base + i]
         }
 
         public static func == (a: List, b: List) -> Bool { a.elementsEqual(b) }
@@ -72,13 +72,10 @@ public struct ListArena: RandomAccessCollection, Sendable {
         if isNarrow { narrow.reserveCapacity(narrow.count + elements) } else { wide.reserveCapacity(wide.count + elements) }
     }
 
-    @inline(__always)
-    private static func fitsNarrow(_ x: Int32) -> Bool { x >= 0 && x < Int32(UInt16.max) }
-
     /// Moves the elements to 4 bytes each (once, when the first wide value arrives).
     private mutating func widen() {
         guard isNarrow else { return }
-        wide = narrow.map { Int32($0) }
+        wide = narrow.map(NarrowItemID.decode)
         narrow = []
         isNarrow = false
     }
@@ -98,9 +95,9 @@ public struct ListArena: RandomAccessCollection, Sendable {
     }
 
     private mutating func appendElements<C: Collection>(_ list: C) where C.Element == Int32 {
-        if isNarrow && !list.allSatisfy(ListArena.fitsNarrow) { widen() }
+        if isNarrow && !list.allSatisfy(NarrowItemID.fits) { widen() }
         if isNarrow {
-            for x in list { narrow.append(UInt16(truncatingIfNeeded: x)) }
+            for x in list { narrow.append(NarrowItemID.encode(x)) }
         } else {
             wide.append(contentsOf: list)
         }
@@ -125,7 +122,7 @@ public struct ListArena: RandomAccessCollection, Sendable {
     /// Calls `body` with every element of list `l`, in order.
     public func forEach(in l: Int, _ body: (Int32) throws -> Void) rethrows {
         if isNarrow {
-            for r in range(l) { try body(Int32(narrow[r])) }
+            for r in range(l) { try body(NarrowItemID.decode(narrow[r])) }
         } else {
             for r in range(l) { try body(wide[r]) }
         }
@@ -135,7 +132,7 @@ public struct ListArena: RandomAccessCollection, Sendable {
     private func range(_ l: Int) -> Range<Int> { Int(offsets[l])..<Int(offsets[l + 1]) }
 
     @inline(__always)
-    private func element(_ r: Int) -> Int32 { isNarrow ? Int32(narrow[r]) : wide[r] }
+    private func element(_ r: Int) -> Int32 { isNarrow ? NarrowItemID.decode(narrow[r]) : wide[r] }
 
     @inline(__always)
     private static func offset(_ n: Int) -> UInt32 {
@@ -147,7 +144,7 @@ public struct ListArena: RandomAccessCollection, Sendable {
     /// list in arrival order). `.arrival` lists append them; `.sortedUnique` lists merge them in.
     public mutating func append(_ additions: [(list: Int32, value: Int32)]) {
         if additions.isEmpty { return }
-        if isNarrow && !additions.allSatisfy({ ListArena.fitsNarrow($0.value) }) { widen() }
+        if isNarrow && !additions.allSatisfy({ NarrowItemID.fits($0.value) }) { widen() }
         var newOffsets = [UInt32](repeating: 0, count: offsets.count)
         var newValues: [Int32] = []
         var newNarrow: [UInt16] = []
@@ -155,7 +152,7 @@ public struct ListArena: RandomAccessCollection, Sendable {
         var written = 0
         var last: Int32 = 0
         func put(_ x: Int32) {
-            if isNarrow { newNarrow.append(UInt16(truncatingIfNeeded: x)) } else { newValues.append(x) }
+            if isNarrow { newNarrow.append(NarrowItemID.encode(x)) } else { newValues.append(x) }
             written += 1
             last = x
         }
@@ -172,7 +169,7 @@ public struct ListArena: RandomAccessCollection, Sendable {
             case .arrival:
                 if isNarrow {
                     newNarrow.append(contentsOf: narrow[old])
-                    for x in group { newNarrow.append(UInt16(truncatingIfNeeded: x)) }
+                    for x in group { newNarrow.append(NarrowItemID.encode(x)) }
                     written = newNarrow.count
                 } else {
                     newValues.append(contentsOf: wide[old])

@@ -1,3 +1,20 @@
+/// The 2-byte form of an item id, shared by every store that narrows ids (``SharedItemIDs``,
+/// ``ListArena``): ids in 0..<65,535 are stored as themselves and 0xFFFF stands for −1 (none).
+@usableFromInline
+enum NarrowItemID {
+    @usableFromInline static let none = UInt16.max
+
+    /// Whether every id of a catalog of `itemCount` items fits.
+    @inlinable static func fits(catalog itemCount: Int) -> Bool { itemCount < Int(UInt16.max) }
+
+    /// Whether `x` is an id that fits (−1 does not: lists of items never hold it).
+    @inlinable static func fits(_ x: Int32) -> Bool { x >= 0 && x < Int32(UInt16.max) }
+
+    @inlinable static func encode(_ x: Int32) -> UInt16 { x < 0 ? none : UInt16(truncatingIfNeeded: x) }
+
+    @inlinable static func decode(_ v: UInt16) -> Int32 { v == none ? -1 : Int32(v) }
+}
+
 /// Item ids (−1 = none) that parallel blocks write at **disjoint** indices, like
 /// ``SharedArray``: 2 bytes an id when the catalog has fewer than 65,535 items (0xFFFF stands
 /// for −1), 4 bytes otherwise. At a million users a 10-item slate per user is 20 MB instead of
@@ -13,26 +30,19 @@ public final class SharedItemIDs: @unchecked Sendable {
     /// `count` ids equal to `value` (−1 or an item below `itemCount`).
     public init(repeating value: Int32, count: Int, itemCount: Int) {
         self.count = count
-        isNarrow = itemCount < Int(UInt16.max)
-        narrow = SharedArray(repeating: isNarrow ? SharedItemIDs.narrowed(value) : 0, count: isNarrow ? count : 0)
+        isNarrow = NarrowItemID.fits(catalog: itemCount)
+        narrow = SharedArray(repeating: isNarrow ? NarrowItemID.encode(value) : 0, count: isNarrow ? count : 0)
         wide = SharedArray(repeating: value, count: isNarrow ? 0 : count)
     }
-
-    @inline(__always)
-    static func narrowed(_ x: Int32) -> UInt16 { x < 0 ? .max : UInt16(truncatingIfNeeded: x) }
 
     /// The id at `i` (−1 = none). Not synchronised: write only indices your block owns.
     public subscript(i: Int) -> Int32 {
         get {
-            if isNarrow {
-                let x = narrow[i]
-                return x == .max ? -1 : Int32(x)
-            }
-            return wide[i]
+            isNarrow ? NarrowItemID.decode(narrow[i]) : wide[i]
         }
         set {
-            precondition(newValue < 0 || !isNarrow || newValue < Int32(UInt16.max), "item id \(newValue) does not fit 2 bytes")
-            if isNarrow { narrow[i] = SharedItemIDs.narrowed(newValue) } else { wide[i] = newValue }
+            precondition(newValue < 0 || !isNarrow || NarrowItemID.fits(newValue), "item id \(newValue) does not fit 2 bytes")
+            if isNarrow { narrow[i] = NarrowItemID.encode(newValue) } else { wide[i] = newValue }
         }
     }
 
@@ -43,7 +53,7 @@ public final class SharedItemIDs: @unchecked Sendable {
     public func ids(_ range: Range<Int>) -> [Int32] {
         precondition(range.lowerBound >= 0 && range.upperBound <= count, "range \(range) out of 0..<\(count)")
         if isNarrow {
-            return narrow.withSpan(range) { s in (0..<s.count).map { s[$0] == .max ? -1 : Int32(s[$0]) } }
+            return narrow.withSpan(range) { s in (0..<s.count).map { NarrowItemID.decode(s[$0]) } }
         }
         return wide.withSpan(range) { s in (0..<s.count).map { s[$0] } }
     }
