@@ -27,4 +27,14 @@ public enum MemoryRuntime {
     /// took (false off glibc).
     @discardableResult
     public static func ensureConfigured() -> Bool { configured }
+
+    /// Bytes the allocator currently holds in mapped blocks (glibc's `mallinfo2().hblkhd`; 0
+    /// off glibc): what the fixed threshold sends past the heap.
+    public static var mappedBytes: Int {
+        #if os(Linux)
+        return Int(mallinfo2().hblkhd)
+        #else
+        return 0
+        #endif
+    }
 }
