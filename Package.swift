@@ -30,10 +30,16 @@ let package = Package(
             providers: [.apt(["libopenblas-dev"])]
         ),
 
+        // MARK: - Implementation
+
+        /// Hand-written C kernels (top-k screening with SSE2/AVX2 chosen at run time). Imported
+        /// only by CocoonMath.
+        .target(name: "_CocoonKernels"),
+
         // MARK: - Public API
 
         /// Matrices, BLAS wrappers, top-k, random streams, samplers, the block executor.
-        .target(name: "CocoonMath", dependencies: ["CBLAS"]),
+        .target(name: "CocoonMath", dependencies: ["CBLAS", "_CocoonKernels"]),
 
         /// Catalog, population, behaviour, controls, interventions, the Recommender protocol, the engine.
         .target(name: "CocoonCore", dependencies: ["CocoonMath"]),

@@ -81,32 +81,37 @@ public struct BlockScorer: Sendable {
         let m = items.rows
         let timed = PhaseClock.isEnabled
         var gemmTime: UInt64 = 0, selectTime: UInt64 = 0
-        var t0 = 0
-        while t0 < m {
-            let t1 = min(t0 + tileSize, m)
-            let width = t1 - t0
-            let c0 = PhaseClock.start()
-            workspace.withTile(rows: b, width: width) { tile in
-                Matrix.gemmRows(users, rows: rows, items, itemRange: t0..<t1, into: &tile)
-            }
-            let c1 = PhaseClock.start()
-            for r in 0..<b {
-                workspace.withRow(r, width: width) { span in
-                    adjust?(r, t0, &span)
-                    workspace.selectors[r].offer(span.span, baseIndex: t0)
+        // The tile and the selectors are reached through buffer pointers for the whole block:
+        // per row and tile only the selection itself runs (no array or exclusivity checks).
+        workspace.withTileAndSelectors { tile, selectors in
+            var t0 = 0
+            while t0 < m {
+                let t1 = min(t0 + tileSize, m)
+                let width = t1 - t0
+                let c0 = PhaseClock.start()
+                var view = TileView(base: tile.baseAddress!, rows: b, cols: width)
+                Matrix.gemmRows(users, rows: rows, items, itemRange: t0..<t1, into: &view)
+                let c1 = PhaseClock.start()
+                for r in 0..<b {
+                    let row = UnsafeMutableBufferPointer(rebasing: tile[(r * width)..<((r + 1) * width)])
+                    if let adjust {
+                        var span = row.mutableSpan
+                        adjust(r, t0, &span)
+                    }
+                    selectors[r].offerBuffer(UnsafeBufferPointer(row), baseIndex: t0)
                 }
+                if timed {
+                    gemmTime &+= c1 &- c0
+                    selectTime &+= PhaseClock.now() &- c1
+                }
+                t0 = t1
             }
-            if timed {
-                gemmTime &+= c1 &- c0
-                selectTime &+= PhaseClock.now() &- c1
-            }
-            t0 = t1
+            for r in 0..<b { emit(r, &selectors[r]) }
         }
         if timed {
             PhaseClock.shared.add(.scoring, nanoseconds: gemmTime)
             PhaseClock.shared.add(.topK, nanoseconds: selectTime)
         }
-        for r in 0..<b { emit(r, &workspace.selectors[r]) }
     }
 }
 
@@ -138,11 +143,9 @@ public final class ScoringWorkspace: @unchecked Sendable {
         }
     }
 
-    func withRow(_ r: Int, width: Int, _ body: (inout MutableSpan<Float>) -> Void) {
-        tile.withUnsafeMutableBufferPointer { p in
-            let rowBuffer = UnsafeMutableBufferPointer(rebasing: p[(r * width)..<((r + 1) * width)])
-            var span = rowBuffer.mutableSpan
-            body(&span)
+    func withTileAndSelectors(_ body: (UnsafeMutableBufferPointer<Float>, UnsafeMutableBufferPointer<TopKSelector>) -> Void) {
+        tile.withUnsafeMutableBufferPointer { t in
+            selectors.withUnsafeMutableBufferPointer { s in body(t, s) }
         }
     }
 }

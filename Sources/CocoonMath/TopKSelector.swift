@@ -1,8 +1,12 @@
+internal import _CocoonKernels
+
 /// Keeps the `k` best of a stream of scored items: higher score first, then lower item index.
 ///
 /// A bounded min-heap whose root is the worst kept item. Row scans (``offer(_:baseIndex:)``)
-/// screen 16 scores at a time with one SIMD comparison against the current k-th score, so most
-/// items cost a load and a compare; only the few that beat the threshold touch the heap.
+/// screen 32 scores per branch against the current k-th score (a C kernel, `_CocoonKernels`,
+/// with SSE2 or AVX2 chosen at run time), so most items cost a load and a compare; only the few
+/// that beat the threshold touch the heap. The kernel only compares and moves, so results are
+/// the same on every instruction set.
 ///
 /// Items scored `-infinity` or NaN are never selected: setting a score to `-infinity` is how an
 /// item is excluded (see ``TopK``). If fewer than `k` items qualify, fewer are returned.
@@ -71,37 +75,14 @@ public struct TopKSelector: Sendable {
         replaceRoot(score, index)
     }
 
-    @inlinable
+    @usableFromInline
     mutating func replaceRoot(_ score: Float, _ index: Int32) {
         let n = _count
         scores.withUnsafeMutableBufferPointer { s in
             indices.withUnsafeMutableBufferPointer { ix in
-                TopKSelector.siftDown(s.baseAddress!, ix.baseAddress!, n, score, index)
+                cocoon_heap_replace_root(s.baseAddress!, ix.baseAddress!, n, score, index)
             }
         }
-    }
-
-    /// Replaces the root of the heap `s`/`ix` of `n` items by (score, index) and restores the
-    /// heap order.
-    @inline(__always) @usableFromInline
-    static func siftDown(_ s: UnsafeMutablePointer<Float>, _ ix: UnsafeMutablePointer<Int32>, _ n: Int, _ score: Float, _ index: Int32) {
-        var i = 0
-        while true {
-            let l = 2 &* i &+ 1
-            if l >= n { break }
-            var c = l
-            let r = l &+ 1
-            if r < n && worse(s[r], ix[r], s[l], ix[l]) { c = r }
-            if worse(s[c], ix[c], score, index) {
-                s[i] = s[c]
-                ix[i] = ix[c]
-                i = c
-            } else {
-                break
-            }
-        }
-        s[i] = score
-        ix[i] = index
     }
 
     /// Offers a run of consecutive items: `scores[j]` is the score of item `baseIndex + j`.
@@ -124,6 +105,7 @@ public struct TopKSelector: Sendable {
     mutating func offerBuffer(_ buf: UnsafeBufferPointer<Float>, baseIndex: Int) {
         guard let base = buf.baseAddress else { return }
         let n = buf.count
+        precondition(baseIndex >= 0 && baseIndex + n <= Int(Int32.max), "item indices must fit in Int32")
         var j = 0
         // Fill phase: until k items are kept everything finite enters.
         while j < n && count < k {
@@ -132,32 +114,16 @@ public struct TopKSelector: Sendable {
         }
         if j >= n { return }
         let kept = _count
+        // Right after the fill the k-th best is any k items' worst, which most items would beat:
+        // a floor first, from the rest of the run's chunk maxima.
+        let floor: Float = j == 0 ? -.infinity : withUnsafeTemporaryAllocation(of: Float.self, capacity: 64) {
+            cocoon_topk_floor(base + j, n - j, kept, $0.baseAddress!)
+        }
+        // The rest in the kernel: 32 scores per comparison with the k-th best, and only the
+        // few that beat it touch the heap.
         scores.withUnsafeMutableBufferPointer { sb in
             indices.withUnsafeMutableBufferPointer { ib in
-                let hs = sb.baseAddress!, hi = ib.baseAddress!
-                var thr = hs[0]
-                let raw = UnsafeRawPointer(base)
-                while j &+ 16 <= n {
-                    let v = raw.loadUnaligned(fromByteOffset: j &* 4, as: SIMD16<Float>.self)
-                    if any(v .> SIMD16<Float>(repeating: thr)) {
-                        for t in 0..<16 {
-                            let s = base[j &+ t]
-                            if s > thr {
-                                TopKSelector.siftDown(hs, hi, kept, s, Int32(baseIndex &+ j &+ t))
-                                thr = hs[0]
-                            }
-                        }
-                    }
-                    j &+= 16
-                }
-                while j < n {
-                    let s = base[j]
-                    if s > thr {
-                        TopKSelector.siftDown(hs, hi, kept, s, Int32(baseIndex &+ j))
-                        thr = hs[0]
-                    }
-                    j &+= 1
-                }
+                cocoon_topk_offer_run(base + j, n - j, Int64(baseIndex + j), sb.baseAddress!, ib.baseAddress!, kept, floor)
             }
         }
     }

@@ -10,7 +10,7 @@ private func reference(_ scores: [Float], k: Int, excluded: [Bool]? = nil) -> [I
 }
 
 @Suite struct TopKTests {
-    @Test(arguments: [0, 1, 5, 15, 16, 17, 33, 100, 2049])
+    @Test(arguments: [0, 1, 5, 15, 16, 17, 31, 32, 33, 63, 100, 2049, 5000])
     func matchesFullSortWithTiesAndMasks(n: Int) {
         for trial in 0..<20 {
             var rng = Seed(3).stream("topk", n, trial)
@@ -27,6 +27,32 @@ private func reference(_ scores: [Float], k: Int, excluded: [Bool]? = nil) -> [I
                 #expect(
                     TopK.select(scores, k: k, excluded: mask) == reference(scores, k: k, excluded: mask),
                     "masked n=\(n) trial=\(trial) k=\(k)")
+            }
+        }
+    }
+
+    /// Every kernel instruction set the machine has selects the same items (ties, NaN, -inf,
+    /// the floor taken after the fill, runs shorter and longer than a 32-item chunk).
+    @Test func everyInstructionSetSelectsTheSame() {
+        defer { KernelRuntime.force(nil) }
+        for isa in KernelRuntime.available {
+            KernelRuntime.force(isa)
+            #expect(KernelRuntime.instructionSet == isa)
+            for (trial, n) in [40, 100, 1000, 2048, 2049, 5000, 20_000].enumerated() {
+                var rng = Seed(6).stream("isa", trial)
+                let levels = trial % 2 == 0 ? 7 : 1_000_000  // many ties, or nearly none
+                let scores: [Float] = (0..<n).map { _ in
+                    let r = Sample.index(below: 50, using: &rng)
+                    if r == 0 { return .nan }
+                    if r == 1 { return -.infinity }
+                    return Float(Sample.index(below: levels, using: &rng)) / Float(levels)
+                }
+                for k in [1, 3, 10, 33, 100] {
+                    #expect(TopK.select(scores, k: k) == reference(scores, k: k), "\(isa) n=\(n) k=\(k)")
+                    var tiled = TopKSelector(k: k)
+                    for t in stride(from: 0, to: n, by: 2048) { tiled.offer(Array(scores[t..<min(t + 2048, n)]), baseIndex: t) }
+                    #expect(tiled.sortedIndices().map(Int.init) == reference(scores, k: k), "tiled \(isa) n=\(n) k=\(k)")
+                }
             }
         }
     }

@@ -314,6 +314,119 @@ func printRerankCost() throws {
     }
 }
 
+// MARK: - Tiling of the bare sgemm
+
+/// The bare sgemm of 20,000 users against a catalog, per user block size and item tile width:
+/// which tiling the scorer should use, and that the step's baseline is the fastest one.
+func printTiling() throws {
+    BLASRuntime.ensureConfigured()
+    for (items, d) in [(10_000, 64), (20_000, 64), (10_000, 32)] {
+        var spec = CatalogSpec()
+        spec.items = items
+        spec.dimension = d
+        let catalog = try Catalog.generate(spec, seed: Seed(1))
+        print("")
+        print("Bare sgemm of 20,000 users × \(items) items, d = \(d), 1 worker: ns per user (block rows × tile items)")
+        for block in [64, 128, 256, 512] {
+            var line = "  block \(block):"
+            for tile in [256, 512, 1024, 2048, 4096, items] {
+                let scorer = BlockScorer(items: catalog.unitEmbeddings, tileSize: tile)
+                var r = Seed(99).stream("bench.users", 0)
+                let users = Matrix(rows: block, cols: d, values: (0..<(block * d)).map { _ in Float(Sample.normal(using: &r)) })
+                let space = ScoringWorkspace()
+                scorer.gemmOnly(users: users, rows: 0..<block, workspace: space)
+                let reps = 20_000 / block
+                var best = Double.infinity
+                for _ in 0..<3 {
+                    best = min(best, seconds { for _ in 0..<reps { scorer.gemmOnly(users: users, rows: 0..<block, workspace: space) } })
+                }
+                line += "  \(tile): \(f(best / Double(reps * block) * 1e9, 0))"
+            }
+            print(line)
+        }
+    }
+}
+
+// MARK: - Top-k cost
+
+/// The selection's cost per item: the fused score-and-select of 20,000 users against a catalog
+/// (k = 10, no adjustments) minus the bare sgemm of the same tiles, per tile width. Users are
+/// profiles like the `profile` recommender's: the normalised mean of 20 items of 3 topics.
+func printTopKCost() throws {
+    BLASRuntime.ensureConfigured()
+    var spec = CatalogSpec()
+    spec.items = 10_000
+    spec.dimension = 64
+    let catalog = try Catalog.generate(spec, seed: Seed(1))
+    let byTopic = catalog.itemsByPrimaryTopic()
+    // COCOON_BENCH_SELECT_ONLY=cache (or =fused:TILE): one part only, for cachegrind.
+    let only = ProcessInfo.processInfo.environment["COCOON_BENCH_SELECT_ONLY"]
+    let fusedOnly = only?.hasPrefix("fused:") == true ? Int(only!.dropFirst(6)) : nil
+    let block = 256, users = fusedOnly != nil ? 2_560 : 20_000, d = 64
+    var r = Seed(7).stream("bench.topk")
+    var values = [Float](repeating: 0, count: users * d)
+    for u in 0..<users {
+        let topics = Sample.withoutReplacement(k: 3, of: byTopic.count, using: &r)
+        for x in 0..<20 {
+            let pool = byTopic[topics[x % 3]]
+            let i = Int(pool[Sample.index(below: pool.count, using: &r)])
+            for j in 0..<d { values[u * d + j] += catalog.unitEmbeddings[i, j] }
+        }
+    }
+    let profiles = Matrix(rows: users, cols: d, values: values).rowNormalized()
+    print("")
+    let inCacheOnly = only != nil
+    print("Top-k (k = 10) of 20,000 users × 10,000 items, d = 64, 1 worker, 256-user blocks: ns per item (best of 5)")
+    PhaseClock.setEnabled(true)
+    for tile in fusedOnly.map({ [$0] }) ?? (inCacheOnly ? [] : [256, 512, 1024, 2048]) {
+        let scorer = BlockScorer(items: catalog.unitEmbeddings, tileSize: tile)
+        let space = ScoringWorkspace()
+        let blocks = BlockExecutor.blocks(count: users, blockSize: block)
+        var sink: Int32 = 0
+        var bestSelect = Double.infinity, bestGemm = Double.infinity
+        for _ in 0..<(fusedOnly != nil ? 1 : 5) {
+            PhaseClock.shared.reset()
+            for b in blocks {
+                scorer.topK(users: profiles, rows: b, k: 10, workspace: space) { _, sel in sink &+= sel.sortedIndices()[0] }
+            }
+            let t = PhaseClock.shared.seconds()
+            bestGemm = min(bestGemm, t[PhaseClock.Phase.scoring.rawValue])
+            bestSelect = min(bestSelect, t[PhaseClock.Phase.topK.rawValue])
+        }
+        precondition(sink != 0 || users == 0)
+        let perItem = bestSelect / Double(users * catalog.count) * 1e9
+        print("  tile \(tile): sgemm \(f(bestGemm)) s, select \(f(bestSelect)) s = \(f(perItem, 2)) ns per item")
+    }
+    PhaseClock.setEnabled(false)
+    // The selection alone on rows already in cache: 64 users' scores, offered tile by tile.
+    let rows = 8
+    let scores = BlockScorer(items: catalog.unitEmbeddings).scores(users: profiles, rows: 0..<rows)
+    for tile in fusedOnly != nil ? [] : inCacheOnly ? [1024] : [512, 2048, 10_000] {
+        var sink: Int32 = 0
+        var best = Double.infinity
+        for _ in 0..<5 {
+            best = min(best, seconds {
+                for rep in 0..<(users / rows) {
+                    for u in 0..<rows {
+                        var sel = TopKSelector(k: 10)
+                        scores.storage.withUnsafeBufferPointer { p in
+                            var t0 = 0
+                            while t0 < catalog.count {
+                                let t1 = min(t0 + tile, catalog.count)
+                                sel.offer(Span(_unsafeElements: UnsafeBufferPointer(rebasing: p[(u * catalog.count + t0)..<(u * catalog.count + t1)])), baseIndex: t0)
+                                t0 = t1
+                            }
+                        }
+                        sink &+= sel.sortedIndices()[0] &+ Int32(rep & 1)
+                    }
+                }
+            })
+        }
+        precondition(sink != 0)
+        print("  rows in cache, offered \(tile) at a time: \(f(best / Double(users * catalog.count) * 1e9, 2)) ns per item")
+    }
+}
+
 // MARK: - Parent: run children, print the table
 
 func runInChild(_ id: String, workers: Int, scale: Double, users: Int? = nil) throws -> ChildResult {
@@ -368,13 +481,15 @@ func main() throws {
     let scaling = everything || args.contains { $0.uppercased() == "SCALING" }
     let rerank = everything || args.contains { $0.uppercased() == "RERANK" }
     let pluginBench = everything || args.contains { $0.uppercased() == "PLUGIN" }
-    args.removeAll { ["SCALING", "RERANK", "PLUGIN"].contains($0.uppercased()) }
+    let tiling = everything || args.contains { $0.uppercased() == "TILING" }
+    let topKCost = everything || args.contains { $0.uppercased() == "TOPK" }
+    args.removeAll { ["SCALING", "RERANK", "PLUGIN", "TILING", "TOPK"].contains($0.uppercased()) }
     let chosen = args.isEmpty && !everything ? [] : args.isEmpty ? workloads : try args.map { a in
         guard let w = workloads.first(where: { $0.id == a.uppercased() }) else { throw BenchError.usage("unknown workload \(a)") }
         return w
     }
     BLASRuntime.ensureConfigured()
-    print("cocoon-bench — OpenBLAS \(BLASRuntime.coreName) kernel, \(ProcessInfo.processInfo.activeProcessorCount) CPUs, scale \(scale)")
+    print("cocoon-bench — OpenBLAS \(BLASRuntime.coreName) kernel, \(KernelRuntime.instructionSet) top-k kernels, \(ProcessInfo.processInfo.activeProcessorCount) CPUs, scale \(scale)")
     var results: [ChildResult] = []
     for w in chosen {
         FileHandle.standardError.write("\(w.id): \(w.title) …\n".data(using: .utf8)!)
@@ -402,6 +517,8 @@ func main() throws {
               + (w.runs == 0 ? "; bound 2·(users + items)·d·4 B + 512 MiB = \(f(Double(2 * (one.users + one.items) * w.dimension * 4) / 1_048_576 + 512, 0)) MiB" : ""))
         print("  1 vs 2 workers identical: \(one.fingerprint == two.fingerprint ? "yes" : "NO (\(one.fingerprint) vs \(two.fingerprint))")")
     }
+    if tiling { try printTiling() }
+    if topKCost { try printTopKCost() }
     if rerank { try printRerankCost() }
     if pluginBench { try printPluginOverhead(scale: scale) }
     if scaling {

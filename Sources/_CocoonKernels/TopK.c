@@ -1,0 +1,207 @@
+// Top-k screening kernels (see include/CocoonKernels.h).
+#include "CocoonKernels.h"
+
+#include <math.h>
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#define COCOON_X86 1
+#endif
+
+// 0: the best the machine has; otherwise a COCOON_ISA_* level forced by a test.
+static int forced_isa = 0;
+
+void cocoon_kernels_force_isa(int isa) { __atomic_store_n(&forced_isa, isa, __ATOMIC_RELAXED); }
+
+static int isa(void) {
+    int f = __atomic_load_n(&forced_isa, __ATOMIC_RELAXED);
+    if (f != 0) return f;
+#ifdef COCOON_X86
+    return __builtin_cpu_supports("avx2") ? COCOON_ISA_AVX2 : COCOON_ISA_SSE2;
+#else
+    return COCOON_ISA_PORTABLE;
+#endif
+}
+
+// a is worse than b: lower score, or equal score and larger index.
+static inline int worse(float sa, int32_t ia, float sb, int32_t ib) {
+    return sa < sb || (sa == sb && ia > ib);
+}
+
+static inline void replace_root(float *s, int32_t *ix, ptrdiff_t n, float score, int32_t index) {
+    ptrdiff_t i = 0;
+    for (;;) {
+        ptrdiff_t l = 2 * i + 1;
+        if (l >= n) break;
+        ptrdiff_t c = l, r = l + 1;
+        if (r < n && worse(s[r], ix[r], s[l], ix[l])) c = r;
+        if (!worse(s[c], ix[c], score, index)) break;
+        s[i] = s[c];
+        ix[i] = ix[c];
+        i = c;
+    }
+    s[i] = score;
+    ix[i] = index;
+}
+
+void cocoon_heap_replace_root(float *scores, int32_t *indices, ptrdiff_t n, float score, int32_t index) {
+    replace_root(scores, indices, n, score, index);
+}
+
+// What a score must exceed to enter: the root's score, or just below the floor if that is
+// higher (kept items have lower indices, so a score equal to the root's never enters).
+static inline float threshold(const float *hs, float below) { return hs[0] > below ? hs[0] : below; }
+
+// Offers the lanes set in `bits` (bit l: item j + l) that beat the threshold; returns the new one.
+static inline float visit(uint32_t bits, const float *x, ptrdiff_t j, int64_t base, float *hs, int32_t *hi,
+                          ptrdiff_t k, float thr, float below) {
+    while (bits) {
+        int l = __builtin_ctz(bits);
+        bits &= bits - 1;
+        float s = x[j + l];
+        if (s > thr) {
+            replace_root(hs, hi, k, s, (int32_t)(base + j + l));
+            thr = threshold(hs, below);
+        }
+    }
+    return thr;
+}
+
+static void offer_portable(const float *x, ptrdiff_t j, ptrdiff_t n, int64_t base, float *hs, int32_t *hi, ptrdiff_t k,
+                           float below) {
+    float thr = threshold(hs, below);
+    for (; j < n; j++) {
+        float s = x[j];
+        if (s > thr) {
+            replace_root(hs, hi, k, s, (int32_t)(base + j));
+            thr = threshold(hs, below);
+        }
+    }
+}
+
+// The largest of the values with at least k values ≥ it (the k-th largest), 1 ≤ k ≤ c: ranks by
+// counting, which has no data-dependent branch (c is small: chunks of one run).
+// (Inlined into each instruction set's caller, so the counting loop vectorises for it.)
+static inline __attribute__((always_inline)) float kth_largest(const float *m, int32_t c, int32_t k) {
+    float best = -INFINITY;
+    for (int32_t i = 0; i < c; i++) {
+        int32_t ge = 0;
+        for (int32_t j = 0; j < c; j++) ge += m[j] >= m[i];
+        best = (ge >= k && m[i] > best) ? m[i] : best;
+    }
+    return best;
+}
+
+// Items per chunk of the floor.
+#define FLOOR_CHUNK 64
+
+#ifdef COCOON_X86
+static void offer_sse2(const float *x, ptrdiff_t n, int64_t base, float *hs, int32_t *hi, ptrdiff_t k, float below) {
+    ptrdiff_t j = 0;
+    float thr = threshold(hs, below);
+    __m128 t = _mm_set1_ps(thr);
+    for (; j + 32 <= n; j += 32) {
+        const float *p = x + j;
+        __m128 c0 = _mm_cmpgt_ps(_mm_loadu_ps(p), t), c1 = _mm_cmpgt_ps(_mm_loadu_ps(p + 4), t);
+        __m128 c2 = _mm_cmpgt_ps(_mm_loadu_ps(p + 8), t), c3 = _mm_cmpgt_ps(_mm_loadu_ps(p + 12), t);
+        __m128 c4 = _mm_cmpgt_ps(_mm_loadu_ps(p + 16), t), c5 = _mm_cmpgt_ps(_mm_loadu_ps(p + 20), t);
+        __m128 c6 = _mm_cmpgt_ps(_mm_loadu_ps(p + 24), t), c7 = _mm_cmpgt_ps(_mm_loadu_ps(p + 28), t);
+        __m128 any = _mm_or_ps(_mm_or_ps(_mm_or_ps(c0, c1), _mm_or_ps(c2, c3)), _mm_or_ps(_mm_or_ps(c4, c5), _mm_or_ps(c6, c7)));
+        if (__builtin_expect(_mm_movemask_ps(any) != 0, 0)) {
+            uint32_t bits = (uint32_t)_mm_movemask_ps(c0) | (uint32_t)_mm_movemask_ps(c1) << 4
+                | (uint32_t)_mm_movemask_ps(c2) << 8 | (uint32_t)_mm_movemask_ps(c3) << 12
+                | (uint32_t)_mm_movemask_ps(c4) << 16 | (uint32_t)_mm_movemask_ps(c5) << 20
+                | (uint32_t)_mm_movemask_ps(c6) << 24 | (uint32_t)_mm_movemask_ps(c7) << 28;
+            thr = visit(bits, x, j, base, hs, hi, k, thr, below);
+            t = _mm_set1_ps(thr);
+        }
+    }
+    offer_portable(x, j, n, base, hs, hi, k, below);
+}
+
+static float floor_sse2(const float *x, int32_t c, int32_t k, float *maxima) {
+    for (int32_t q = 0; q < c; q++) {
+        const float *p = x + FLOOR_CHUNK * q;
+        // max(x, m) returns m when x is NaN: NaN never wins.
+        __m128 m = _mm_set1_ps(-INFINITY);
+        for (int v = 0; v < FLOOR_CHUNK; v += 4) m = _mm_max_ps(_mm_loadu_ps(p + v), m);
+        __m128 h = _mm_max_ps(m, _mm_movehl_ps(m, m));
+        h = _mm_max_ss(h, _mm_shuffle_ps(h, h, 1));
+        maxima[q] = _mm_cvtss_f32(h);
+    }
+    return kth_largest(maxima, c, (int32_t)k);
+}
+
+__attribute__((target("avx2")))
+static void offer_avx2(const float *x, ptrdiff_t n, int64_t base, float *hs, int32_t *hi, ptrdiff_t k, float below) {
+    ptrdiff_t j = 0;
+    float thr = threshold(hs, below);
+    __m256 t = _mm256_set1_ps(thr);
+    for (; j + 32 <= n; j += 32) {
+        const float *p = x + j;
+        __m256 c0 = _mm256_cmp_ps(_mm256_loadu_ps(p), t, _CMP_GT_OQ);
+        __m256 c1 = _mm256_cmp_ps(_mm256_loadu_ps(p + 8), t, _CMP_GT_OQ);
+        __m256 c2 = _mm256_cmp_ps(_mm256_loadu_ps(p + 16), t, _CMP_GT_OQ);
+        __m256 c3 = _mm256_cmp_ps(_mm256_loadu_ps(p + 24), t, _CMP_GT_OQ);
+        __m256 any = _mm256_or_ps(_mm256_or_ps(c0, c1), _mm256_or_ps(c2, c3));
+        if (__builtin_expect(_mm256_movemask_ps(any) != 0, 0)) {
+            uint32_t bits = (uint32_t)_mm256_movemask_ps(c0) | (uint32_t)_mm256_movemask_ps(c1) << 8
+                | (uint32_t)_mm256_movemask_ps(c2) << 16 | (uint32_t)_mm256_movemask_ps(c3) << 24;
+            thr = visit(bits, x, j, base, hs, hi, k, thr, below);
+            t = _mm256_set1_ps(thr);
+        }
+    }
+    offer_portable(x, j, n, base, hs, hi, k, below);
+}
+
+__attribute__((target("avx2")))
+static float floor_avx2(const float *x, int32_t c, int32_t k, float *maxima) {
+    for (int32_t q = 0; q < c; q++) {
+        const float *p = x + FLOOR_CHUNK * q;
+        __m256 m = _mm256_set1_ps(-INFINITY);
+        for (int v = 0; v < FLOOR_CHUNK; v += 8) m = _mm256_max_ps(_mm256_loadu_ps(p + v), m);
+        __m128 h = _mm_max_ps(_mm256_castps256_ps128(m), _mm256_extractf128_ps(m, 1));
+        h = _mm_max_ps(h, _mm_movehl_ps(h, h));
+        h = _mm_max_ss(h, _mm_shuffle_ps(h, h, 1));
+        maxima[q] = _mm_cvtss_f32(h);
+    }
+    return kth_largest(maxima, c, (int32_t)k);
+}
+#endif
+
+static float floor_portable(const float *x, int32_t c, int32_t k, float *maxima) {
+    for (int32_t q = 0; q < c; q++) {
+        float m = -INFINITY;
+        for (int v = 0; v < FLOOR_CHUNK; v++) m = x[FLOOR_CHUNK * q + v] > m ? x[FLOOR_CHUNK * q + v] : m;
+        maxima[q] = m;
+    }
+    return kth_largest(maxima, c, (int32_t)k);
+}
+
+float cocoon_topk_floor(const float *x, ptrdiff_t n, ptrdiff_t k, float *scratch) {
+    // Enough chunks to matter, and few enough that ranking them by counting stays cheap.
+    if (k < 1 || n / FLOOR_CHUNK < 2 * k) return -INFINITY;
+    int32_t c = (int32_t)(n / FLOOR_CHUNK > 64 ? 64 : n / FLOOR_CHUNK);
+    switch (isa()) {
+#ifdef COCOON_X86
+    case COCOON_ISA_AVX2: return floor_avx2(x, c, k, scratch);
+    case COCOON_ISA_SSE2: return floor_sse2(x, c, k, scratch);
+#endif
+    default: return floor_portable(x, c, k, scratch);
+    }
+}
+
+void cocoon_topk_offer_run(const float *x, ptrdiff_t n, int64_t base, float *scores, int32_t *indices, ptrdiff_t k,
+                           float floor) {
+    // Strictly above `below` is at least `floor`.
+    float below = floor > -INFINITY ? nextafterf(floor, -INFINITY) : -INFINITY;
+    switch (isa()) {
+#ifdef COCOON_X86
+    case COCOON_ISA_AVX2: offer_avx2(x, n, base, scores, indices, k, below); break;
+    case COCOON_ISA_SSE2: offer_sse2(x, n, base, scores, indices, k, below); break;
+#endif
+    default: offer_portable(x, 0, n, base, scores, indices, k, below); break;
+    }
+}
+
+int cocoon_kernels_isa(void) { return isa(); }

@@ -1,0 +1,42 @@
+// Cocoon's hand-written kernels: the few inner loops where Swift on the baseline x86-64 target
+// cannot express what the hardware does in one instruction (a compare mask as bits). Internal:
+// only CocoonMath imports this module, and no public API exposes it.
+//
+// Every kernel is exact (comparisons and moves, no floating-point arithmetic), so its results
+// are the same bit for bit whichever instruction set a machine runs it with.
+#ifndef COCOON_KERNELS_H
+#define COCOON_KERNELS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/// Replaces the root of the bounded min-heap `scores`/`indices` of `n` items (the root is the
+/// worst kept item: lower score, or equal score and larger index) by (score, index) and restores
+/// the heap order.
+void cocoon_heap_replace_root(float *scores, int32_t *indices, ptrdiff_t n, float score, int32_t index);
+
+/// Offers items `base + j` with scores `x[j]`, j in [0, n), to a full heap of `k` ≥ 1 items whose
+/// indices are all below `base`: an item enters when its score beats the root's and is at least
+/// `floor` (NaN and -infinity never enter). Screens 32 scores per branch with SSE2 or AVX2
+/// (chosen at run time).
+void cocoon_topk_offer_run(const float *x, ptrdiff_t n, int64_t base, float *scores, int32_t *indices, ptrdiff_t k,
+                           float floor);
+
+/// A floor for the k best of `x[0..<n)`: the k-th largest maximum of its first (up to 64) chunks
+/// of 64 (k chunks hold an item at least that good, so no item below it is among the k best), or
+/// -infinity when there are fewer than 2k chunks. `scratch` holds min(n / 64, 64) floats. NaN
+/// never counts.
+float cocoon_topk_floor(const float *x, ptrdiff_t n, ptrdiff_t k, float *scratch);
+
+/// Instruction sets of the kernels.
+enum { COCOON_ISA_PORTABLE = 1, COCOON_ISA_SSE2 = 2, COCOON_ISA_AVX2 = 3 };
+
+/// The instruction set the kernels use: the best this machine has (x86-64: AVX2 when the CPU
+/// has it, else SSE2; elsewhere portable C), unless a test forced one.
+int cocoon_kernels_isa(void);
+
+/// Test hook: makes every kernel use `isa` (a COCOON_ISA_* value the machine supports), or the
+/// machine's best again with 0. Results do not depend on it.
+void cocoon_kernels_force_isa(int isa);
+
+#endif
