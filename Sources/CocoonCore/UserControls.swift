@@ -101,6 +101,9 @@ public struct ControlTable: RandomAccessCollection, MutableCollection, Sendable,
         }
     }
 
+    /// Whether user u holds controls of its own (false: the defaults, without building them).
+    public func hasOwnControls(_ u: Int) -> Bool { slot[u] >= 0 }
+
     /// Number of users holding controls of their own.
     public var customisedCount: Int { entries.count }
 

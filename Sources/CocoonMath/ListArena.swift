@@ -119,6 +119,18 @@ public struct ListArena: RandomAccessCollection, Sendable {
         return List(narrow: isNarrow ? narrow : [], wide: isNarrow ? [] : wide, base: r.lowerBound, count: r.count)
     }
 
+    /// Appends the elements of list `l`, in order, to `out` (no allocation once `out` has room).
+    public func appendElements(of l: Int, to out: inout [Int32]) {
+        let r = range(l)
+        if isNarrow {
+            narrow.withUnsafeBufferPointer { p in
+                for x in r { out.append(NarrowItemID.decode(p[x])) }
+            }
+        } else {
+            out.append(contentsOf: wide[r])
+        }
+    }
+
     /// Calls `body` with every element of list `l`, in order.
     public func forEach(in l: Int, _ body: (Int32) throws -> Void) rethrows {
         if isNarrow {

@@ -266,3 +266,20 @@ public enum DoubleBLAS {
         return out
     }
 }
+
+extension Matrix {
+    /// Scales row `r` to unit norm in place (a zero row stays zero): the same operations as
+    /// ``BLAS/normalized(_:)`` of the row, without a copy.
+    ///
+    /// - Complexity: O(cols).
+    public mutating func normalizeRow(_ r: Int) {
+        precondition(r >= 0 && r < rows, "row \(r) out of range 0..<\(rows)")
+        let d = cols
+        if d == 0 { return }
+        _storage.withUnsafeMutableBufferPointer { p in
+            let row = p.baseAddress! + r * d
+            let n = cblas_snrm2(blasint(d), row, 1)
+            if n > 0 { for j in 0..<d { row[j] = row[j] / n } }
+        }
+    }
+}

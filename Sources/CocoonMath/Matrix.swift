@@ -149,6 +149,39 @@ public struct Matrix: Sendable, Equatable {
     /// The rows as arrays (for tests and small outputs).
     public var rowArrays: [[Float]] { (0..<rows).map { Array(row($0)) } }
 
+    /// Writes into row `r` of `out` the decayed sum of rows `items` of this matrix, oldest
+    /// first: `p ← keep · p + self[i]` for each item i, from p = 0 (so the newest row weighs 1
+    /// and each older one `keep` times less). Each element follows exactly that recurrence.
+    ///
+    /// - Complexity: O(items.count · cols).
+    public func decayedSum(ofRows items: [Int32], keep: Float, into out: inout Matrix, row r: Int) {
+        precondition(out.cols == cols && r >= 0 && r < out.rows, "decayedSum: row \(r) of a \(out.rows) × \(out.cols) output")
+        let d = cols
+        storage.withUnsafeBufferPointer { e in
+            out._storage.withUnsafeMutableBufferPointer { o in
+                let p = o.baseAddress! + r * d
+                p.update(repeating: 0, count: d)
+                let k8 = SIMD8<Float>(repeating: keep)
+                for i in items {
+                    precondition(i >= 0 && Int(i) < rows, "item \(i) out of range 0..<\(rows)")
+                    let src = e.baseAddress! + Int(i) * d
+                    var j = 0
+                    // `keep * p + e` lane by lane: the same rounding as the scalar recurrence.
+                    while j + 8 <= d {
+                        let x = UnsafeRawPointer(src + j).loadUnaligned(as: SIMD8<Float>.self)
+                        let y = UnsafeRawPointer(p + j).loadUnaligned(as: SIMD8<Float>.self)
+                        UnsafeMutableRawPointer(p + j).storeBytes(of: k8 * y + x, as: SIMD8<Float>.self)
+                        j += 8
+                    }
+                    while j < d {
+                        p[j] = keep * p[j] + src[j]
+                        j += 1
+                    }
+                }
+            }
+        }
+    }
+
     /// Mutable access to all elements at once, without copying.
     public mutating func withMutableStorage<R>(_ body: (inout [Float]) throws -> R) rethrows -> R {
         try body(&_storage)

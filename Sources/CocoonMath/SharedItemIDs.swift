@@ -49,6 +49,21 @@ public final class SharedItemIDs: @unchecked Sendable {
     /// A copy of the ids, in order.
     public func toArray() -> [Int32] { ids(0..<count) }
 
+    /// Appends the ids in `range` other than −1, in order, to `out` (no allocation once `out`
+    /// has room).
+    public func appendIDs(_ range: Range<Int>, to out: inout [Int32]) {
+        precondition(range.lowerBound >= 0 && range.upperBound <= count, "range \(range) out of 0..<\(count)")
+        if isNarrow {
+            narrow.withSpan(range) { s in
+                for j in 0..<s.count where s[j] != NarrowItemID.none { out.append(Int32(s[j])) }
+            }
+        } else {
+            wide.withSpan(range) { s in
+                for j in 0..<s.count where s[j] >= 0 { out.append(s[j]) }
+            }
+        }
+    }
+
     /// A copy of the ids in `range`, in order.
     public func ids(_ range: Range<Int>) -> [Int32] {
         precondition(range.lowerBound >= 0 && range.upperBound <= count, "range \(range) out of 0..<\(count)")

@@ -179,21 +179,15 @@ public final class ProfileModel: ScoringModel, @unchecked Sendable {
             return
         }
         guard let c = catalog, let log else { return }
-        // The same step as `add` with weight 1 (`1 · e` is `e` exactly: the same bits).
+        // The same step as `add` with weight 1 (`1 · e` is `e` exactly: the same bits), replayed
+        // from the log into the output row and normalised there.
         let keep = Float(1 - decay)
-        let d = c.dimension
-        var row = [Float](repeating: 0, count: d)
-        c.unitEmbeddings.storage.withUnsafeBufferPointer { e in
-            for (r, u) in users.enumerated() {
-                row.withUnsafeMutableBufferPointer { p in
-                    p.update(repeating: 0)
-                    log.forEachConsumed(by: Int(u)) { i in
-                        let base = Int(i) * d
-                        for j in 0..<d { p[j] = keep * p[j] + e[base + j] }
-                    }
-                }
-                out.setRow(r, to: BLAS.normalized(row))
-            }
+        var history: [Int32] = []
+        for (r, u) in users.enumerated() {
+            history.removeAll(keepingCapacity: true)
+            log.appendConsumed(by: Int(u), to: &history)
+            c.unitEmbeddings.decayedSum(ofRows: history, keep: keep, into: &out, row: r)
+            out.normalizeRow(r)
         }
     }
 

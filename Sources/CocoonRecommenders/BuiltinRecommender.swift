@@ -161,20 +161,39 @@ public final class BuiltinRecommender: Recommender, UserRepresenting, @unchecked
     /// What the control layer does to one user's scores this step.
     struct Adjustments {
         var hard: [Int32] = []  // never shown (sorted)
-        var soft: [Int32] = []  // pushed to the end (sorted)
+        var soft: [Int32] = []  // pushed to the end (sorted; the personalised path groups them by tile instead)
         var topicOffsets: [Float]? = nil
         var isMinor = false
-        var isEmpty: Bool { hard.isEmpty && soft.isEmpty && topicOffsets == nil }
     }
 
-    func adjustments(for u: Int, controls: UserControls, step t: Int, personal: Bool) -> Adjustments {
+    /// The control layer's adjustments for user u; `personal` adds the soft exclusions, sorted.
+    func adjustments(for u: Int, controls: ControlTable, step t: Int, personal: Bool) -> Adjustments {
+        var a = controlAdjustments(for: u, controls: controls, step: t)
+        if personal {
+            var soft: [Int32] = []
+            appendSoftExclusions(of: u, to: &soft)
+            soft.sortAndRemoveDuplicates()
+            a.soft = soft
+        }
+        return a
+    }
+
+    /// Appends the items the control layer pushes to the end of u's personalised feed: what u
+    /// consumed (when excluded) and u's recent impressions (any order, may repeat).
+    func appendSoftExclusions(of u: Int, to out: inout [Int32]) {
+        if policy.excludeConsumed { log.appendConsumed(by: u, to: &out) }
+        if policy.enabled && log.impressionMemory > 0 { log.appendRecentImpressions(of: u, to: &out) }
+    }
+
+    /// The adjustments that come from u's own controls and segment (hard exclusions, topic
+    /// offsets), without the soft ones.
+    func controlAdjustments(for u: Int, controls table: ControlTable, step t: Int) -> Adjustments {
         var a = Adjustments()
         let c = world.catalog
         a.isMinor = world.segments[u] == minorSegment
-        guard policy.enabled else {
-            if personal && policy.excludeConsumed { a.soft = log.consumedSet(of: u) }
-            return a
-        }
+        // Users who never touched a control (most) have nothing more.
+        guard policy.enabled, table.hasOwnControls(u) else { return a }
+        let controls = table[u]
         let g = c.topics.count
         var offsets: [Float]? = nil
         func offset(_ t: Int32, _ v: Float) {
@@ -204,14 +223,7 @@ public final class BuiltinRecommender: Recommender, UserRepresenting, @unchecked
         if policy.tags {
             for t in controls.declaredTags { offset(t, Float(policy.tagBoost)) }
         }
-        if policy.minors && a.isMinor {
-            // minorUnsafe and borderline are handled by the extra item columns.
-        }
-        if personal {
-            let consumed = policy.excludeConsumed ? log.consumedSet(of: u) : []
-            a.soft = log.impressionMemory > 0
-                ? BuiltinRecommender.mergeRuns(consumed[...], log.recentImpressions(of: u)[...]) : consumed
-        }
+        // minorUnsafe and borderline items of minors are handled by the extra item columns.
         a.hard.sort()
         a.topicOffsets = offsets
         return a
@@ -313,33 +325,49 @@ public final class BuiltinRecommender: Recommender, UserRepresenting, @unchecked
         let itemsByTopic = self.itemsByTopic
         let topics = c.topics
         let primaryTopics = topics.primary
+        let tileSize = scorer.tileSize
+        // Slates that are just the top k (no re-ranking, interest channels or exploration).
+        let plainSlates = rerankers.isEmpty && channelTopics == 0 && !exploration.isActive && m == k
         // Blocks write their users' slates straight into `slates` (disjoint rows, no copy).
         _ = try slates.fillInParallel { out in try world.executor.tryMap(blockCount: blocks.count) { b, w -> Int in
             let blockRows = blocks[b]
             let bUsers = blockRows.map { users[everyRow ? $0 : rowList[$0]] }
-            var uf = Matrix(rows: bUsers.count, cols: f)
-            active.userFactors(bUsers[...], into: &uf)
+            var userMatrix = Matrix(rows: bUsers.count, cols: f)
+            active.userFactors(bUsers[...], into: &userMatrix)
             var adj: [Adjustments] = []
             adj.reserveCapacity(bUsers.count)
-            var userMatrix = Matrix(rows: bUsers.count, cols: f + extra)
-            for (r, u32) in bUsers.enumerated() {
+            // Soft exclusions grouped by score tile, gathered through one reused buffer.
+            var soft = TileExclusions(tileSize: scorer.tileSize, itemCount: c.count)
+            var gathered: [Int32] = []
+            for u32 in bUsers {
                 let u = Int(u32)
-                let a = self.adjustments(for: u, controls: controls[u], step: t, personal: true)
-                var row = Array(uf.row(r))
-                if !directions.isEmpty {
-                    for tag in controls[u].deletedTags where Int(tag) < directions.count {
-                        let dir = directions[Int(tag)]
-                        var dot: Float = 0
-                        for j in 0..<f { dot = dot + row[j] * dir[j] }
-                        for j in 0..<f { row[j] = row[j] - dot * dir[j] }
-                    }
-                }
-                if useHarmful { row.append(1) }
-                if useMinor { row.append(a.isMinor ? 1 : 0) }
-                userMatrix.setRow(r, to: row)
-                adj.append(a)
+                adj.append(self.controlAdjustments(for: u, controls: controls, step: t))
+                gathered.removeAll(keepingCapacity: true)
+                self.appendSoftExclusions(of: u, to: &gathered)
+                soft.addRow(gathered)
             }
-            var rngs = bUsers.map { seed.stream(labelHash: noiseHash, Int(streamIDs[Int($0)]), t) }
+            if extra > 0 || !directions.isEmpty {
+                // Deleted tags projected out of the factors, then the control columns.
+                var extended = Matrix(rows: bUsers.count, cols: f + extra)
+                var row = [Float](repeating: 0, count: f + extra)
+                for (r, u32) in bUsers.enumerated() {
+                    for j in 0..<f { row[j] = userMatrix[r, j] }
+                    if !directions.isEmpty && controls.hasOwnControls(Int(u32)) {
+                        for tag in controls[Int(u32)].deletedTags where Int(tag) < directions.count {
+                            let dir = directions[Int(tag)]
+                            var dot: Float = 0
+                            for j in 0..<f { dot = dot + row[j] * dir[j] }
+                            for j in 0..<f { row[j] = row[j] - dot * dir[j] }
+                        }
+                    }
+                    var col = f
+                    if useHarmful { row[col] = 1; col += 1 }
+                    if useMinor { row[col] = adj[r].isMinor ? 1 : 0 }
+                    extended.setRow(r, to: row)
+                }
+                userMatrix = extended
+            }
+            var rngs = noise > 0 ? bUsers.map { seed.stream(labelHash: noiseHash, Int(streamIDs[Int($0)]), t) } : []
             // The model's topic weights: the re-rankers' profile and the interest channels.
             let weights: [[Double]] = self.rerankers.isEmpty ? [] : bUsers.map { self.model.topicWeights(of: Int($0), log: self.log, topics: topics) }
             let gCount = topics.count
@@ -377,17 +405,15 @@ public final class BuiltinRecommender: Recommender, UserRepresenting, @unchecked
                         }
                     }
                     let a = adjs[r]
-                    if !a.isEmpty {
-                        if let o = a.topicOffsets {
-                            // Few topics carry an offset: visit only their items in this tile.
-                            for q in o.indices where o[q] != 0 {
-                                let v = o[q]
-                                BuiltinRecommender.apply(itemsByTopic[q], first: first, span: &span) { $0 + v }
-                            }
+                    if let o = a.topicOffsets {
+                        // Few topics carry an offset: visit only their items in this tile.
+                        for q in o.indices where o[q] != 0 {
+                            let v = o[q]
+                            BuiltinRecommender.apply(itemsByTopic[q], first: first, span: &span) { $0 + v }
                         }
-                        BuiltinRecommender.apply(a.soft, first: first, span: &span) { $0 - 1e4 }
-                        BuiltinRecommender.apply(a.hard, first: first, span: &span) { _ in -.infinity }
                     }
+                    soft.pushDown(row: r, tile: first / tileSize, first: first, scores: &span)
+                    BuiltinRecommender.apply(a.hard, first: first, span: &span) { _ in -.infinity }
                     if !channels.isEmpty {
                         channels[r].withUnsafeMutableBufferPointer { sels in
                             // Thresholds kept in a local array: one compare per item.
@@ -409,6 +435,11 @@ public final class BuiltinRecommender: Recommender, UserRepresenting, @unchecked
                 },
                 emit: { r, sel in
                     guard failure == nil else { return }
+                    if plainSlates && sel.count == k && sel.threshold > -1e8 {
+                        // The usual case: k candidates, none excluded, nothing to re-rank.
+                        _ = sel.drainSorted(into: &local, at: r * k)
+                        return
+                    }
                     let u = Int(bUsers[r])
                     var cands = sel.sorted().filter { $0.score > -1e8 }
                     if !channels.isEmpty {
@@ -533,57 +564,6 @@ public final class BuiltinRecommender: Recommender, UserRepresenting, @unchecked
         }
     }
 
-    /// The sorted union (as a multiset) of a sorted array and the non-negative items of a
-    /// slice made of ascending runs: the runs are merged pairwise (bottom-up, between two
-    /// buffers), never sorted.
-    public static func mergeRuns<Sorted: Collection<Int32>>(_ sorted: Sorted, _ runs: ArraySlice<Int32>) -> [Int32] {
-        var src: [Int32] = []
-        src.reserveCapacity(sorted.count + runs.count)
-        src.append(contentsOf: sorted)
-        var bounds = [0]
-        if !sorted.isEmpty { bounds.append(sorted.count) }
-        for x in runs where x >= 0 {
-            if src.count > bounds[bounds.count - 1], x < src[src.count - 1] { bounds.append(src.count) }
-            src.append(x)
-        }
-        if src.count > bounds[bounds.count - 1] { bounds.append(src.count) }
-        if bounds.count <= 2 { return src }
-        var dst = [Int32](repeating: 0, count: src.count)
-        while bounds.count > 2 {
-            var next = [0]
-            src.withUnsafeBufferPointer { a in
-                dst.withUnsafeMutableBufferPointer { o in
-                    var r = 0
-                    while r + 2 < bounds.count {
-                        // Merge [bounds[r], bounds[r+1]) and [bounds[r+1], bounds[r+2]).
-                        var i = bounds[r], j = bounds[r + 1], w = bounds[r]
-                        let ie = bounds[r + 1], je = bounds[r + 2]
-                        while i < ie && j < je {
-                            // Branch-free: the items are random, a branch would mispredict.
-                            let x = a[i], y = a[j]
-                            let takeB = y < x
-                            o[w] = takeB ? y : x
-                            j &+= takeB ? 1 : 0
-                            i &+= takeB ? 0 : 1
-                            w &+= 1
-                        }
-                        while i < ie { o[w] = a[i]; i += 1; w += 1 }
-                        while j < je { o[w] = a[j]; j += 1; w += 1 }
-                        next.append(je)
-                        r += 2
-                    }
-                    if r + 1 < bounds.count {
-                        for x in bounds[r]..<bounds[r + 1] { o[x] = a[x] }
-                        next.append(bounds[r + 1])
-                    }
-                }
-            }
-            swap(&src, &dst)
-            bounds = next
-        }
-        return src
-    }
-
     /// Runs the re-ranker chain; returns the slate and the number of fallbacks.
     /// Runs the re-ranker chain on one user's candidates (sorted by score, then index) and
     /// returns the slate and the number of fallbacks. Scores are min–max normalised first.
@@ -681,7 +661,7 @@ public final class BuiltinRecommender: Recommender, UserRepresenting, @unchecked
             // Cold users are personalised users with little history: their own consumed and
             // recent items are pushed back so the feed moves on; users with personalisation
             // off get exactly the shared feed.
-            let a = adjustments(for: u, controls: request.controls[u], step: t, personal: isCold)
+            let a = adjustments(for: u, controls: request.controls, step: t, personal: isCold)
             var order = isCold ? sharedCold : shared
             // NON-COMPLIANT cold-start switches apply until the user picks tags.
             let untagged = isCold && request.controls[u].declaredTags.isEmpty

@@ -74,17 +74,12 @@ public final class InteractionLog: @unchecked Sendable {
     public func record(_ feedback: FeedbackBatch) {
         var added: [(list: Int32, value: Int32)] = []
         let k = feedback.slateSize
-        var shown = [Int32](repeating: 0, count: k)
         for (row, u32) in feedback.users.enumerated() {
             let u = Int(u32)
             if impressionMemory > 0 {
-                // Each slate enters the ring sorted, so the ring is a few sorted runs that the
-                // recommender merges instead of sorting (the ring is a set: order is free).
-                for p in 0..<k { shown[p] = feedback.slates[row * k + p] }
-                shown.insertionSort()
                 for p in 0..<k {
                     let h = Int(impressionHead[u])
-                    impressions[u * impressionMemory + h] = shown[p]
+                    impressions[u * impressionMemory + h] = feedback.slates[row * k + p]
                     impressionHead[u] = Int32((h + 1) % impressionMemory)
                 }
             }
@@ -116,11 +111,21 @@ public final class InteractionLog: @unchecked Sendable {
         }
     }
 
-    /// The items user u saw in its last `impressionMemory` impressions (may repeat; -1 for
-    /// slots not yet filled). Each slate's items are stored sorted, so the array is a
-    /// concatenation of a few ascending runs.
+    /// The items user u saw in its last `impressionMemory` impressions, in ring order (may
+    /// repeat; -1 for slots not yet filled).
     public func recentImpressions(of u: Int) -> [Int32] {
         impressions.ids((u * impressionMemory)..<((u + 1) * impressionMemory))
+    }
+
+    /// Appends the items of ``recentImpressions(of:)`` that are filled (no −1) to `out`.
+    public func appendRecentImpressions(of u: Int, to out: inout [Int32]) {
+        impressions.appendIDs((u * impressionMemory)..<((u + 1) * impressionMemory), to: &out)
+    }
+
+    /// Appends the items user u consumed, oldest first (seed history included), to `out`.
+    public func appendConsumed(by u: Int, to out: inout [Int32]) {
+        seedLists.appendElements(of: u, to: &out)
+        stepLists.appendElements(of: u, to: &out)
     }
 
     /// The items user u consumed, oldest first (seed history included; may repeat).

@@ -227,31 +227,42 @@ let compliantKinds = ["reference", "random", "popularity", "oracle", "profile", 
     }
 }
 
-/// The soft exclusions (consumed ∪ recent impressions) are merged from sorted runs instead of
-/// sorted: the merge must give exactly the sorted multiset, whatever the runs look like.
-@Suite struct SoftExclusionMergeTests {
+/// The soft exclusions (consumed ∪ recent impressions) are grouped by score tile with a counting
+/// sort instead of sorted per user: each (user, tile) group must hold exactly that user's items
+/// of the tile, and pushing a tile down must lower each distinct item once, however often it
+/// repeats.
+@Suite struct SoftExclusionTileTests {
     @Test(arguments: [0, 1, 2, 3, 4, 5, 6, 7])
-    func mergeOfRunsIsTheSortedMultiset(seed: UInt64) {
-        var r = Seed(seed).stream("merge")
-        let consumed = Array(Set((0..<Sample.index(below: 40, using: &r)).map { _ in Int32(Sample.index(below: 500, using: &r)) })).sorted()
-        // A ring of `memory` slots written slate by slate (each slate sorted), partly unfilled
-        // (-1) and wrapped at a random head, as InteractionLog keeps it.
-        let k = 1 + Sample.index(below: 12, using: &r)
-        let memory = k * (1 + Sample.index(below: 10, using: &r)) + Sample.index(below: 3, using: &r)
-        var ring = [Int32](repeating: -1, count: memory)
-        var head = 0
-        for _ in 0..<Sample.index(below: 15, using: &r) {
-            let slate = (0..<k).map { _ in Int32(Sample.index(below: 500, using: &r)) }.sorted()
-            for x in slate { ring[head] = x; head = (head + 1) % memory }
+    func groupsHoldEachRowsItemsOfTheirTile(seed: UInt64) {
+        var r = Seed(seed).stream("tiles")
+        let items = 1 + Sample.index(below: 3000, using: &r)
+        let tileSize = [1, 64, 256, 2048][Int(seed) % 4]
+        var grouped = TileExclusions(tileSize: tileSize, itemCount: items)
+        var rows: [[Int32]] = []
+        for _ in 0..<(1 + Sample.index(below: 20, using: &r)) {
+            // Repeats on purpose: consumed items are also among the impressions.
+            let row = (0..<Sample.index(below: 60, using: &r)).map { _ in Int32(Sample.index(below: items, using: &r)) }
+            rows.append(row)
+            grouped.addRow(row)
         }
-        let merged = BuiltinRecommender.mergeRuns(consumed, ring[...])
-        #expect(merged == (consumed + ring.filter { $0 >= 0 }).sorted())
+        #expect(grouped.rows == rows.count)
+        #expect(grouped.tileCount == (items + tileSize - 1) / tileSize)
+        for (ri, row) in rows.enumerated() {
+            for t in 0..<grouped.tileCount {
+                let want = row.filter { Int($0) / tileSize == t }
+                #expect(grouped.items(row: ri, tile: t) == want, "seed \(seed) row \(ri) tile \(t)")
+            }
+        }
     }
 
-    @Test func edgeCases() {
-        #expect(BuiltinRecommender.mergeRuns([], [][...]) == [])
-        #expect(BuiltinRecommender.mergeRuns([3, 7], [-1, -1][...]) == [3, 7])
-        #expect(BuiltinRecommender.mergeRuns([], [5, 1, 1, 9, 2][...]) == [1, 1, 2, 5, 9])
-        #expect(BuiltinRecommender.mergeRuns([2, 4], [4, 3, 2, 1][...]) == [1, 2, 2, 3, 4, 4])
+    @Test func pushDownLowersEachDistinctItemOnce() {
+        var grouped = TileExclusions(tileSize: 4, itemCount: 10)
+        grouped.addRow([5, 9, 5, 6, 5, 1])
+        var scores: [Float] = [0.5, 0.25, -2, 3]  // items 4..<8 (tile 1)
+        scores.withUnsafeMutableBufferPointer { p in
+            var span = p.mutableSpan
+            grouped.pushDown(row: 0, tile: 1, first: 4, scores: &span)
+        }
+        #expect(scores == [0.5, 0.25 - 1e4, -2 - 1e4, 3])
     }
 }
