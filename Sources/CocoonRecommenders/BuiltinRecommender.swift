@@ -51,8 +51,10 @@ public final class BuiltinRecommender: Recommender, UserRepresenting, @unchecked
     var extendedItems: (base: Matrix, items: Matrix)?
     var harmfulTopics: [Bool] = []
     var itemsByCreator: [[Int32]] = []
-    /// Items by primary topic (sorted): topic offsets touch only their topic's items.
-    var itemsByTopic: [[Int32]] = []
+    /// Items by primary topic and score tile: topic offsets touch only their topic's items.
+    var topicTiles: TopicTiles!
+    /// Items per tile of scores (a power of two: exclusions are grouped by `item >> 11`).
+    static let tileSize = 2048
     var minorSegment: Int32 = -1
     /// Fallbacks of re-rankers (no history) so far.
     public private(set) var rerankFallbacks = 0
@@ -92,8 +94,7 @@ public final class BuiltinRecommender: Recommender, UserRepresenting, @unchecked
         harmfulTopics = (0..<c.topics.count).map { sizes[$0] > 0 && 2 * harmfulCount[$0] > sizes[$0] }
         itemsByCreator = [[Int32]](repeating: [], count: c.creatorCount)
         for i in 0..<c.count { itemsByCreator[Int(c.creators[i])].append(Int32(i)) }
-        itemsByTopic = [[Int32]](repeating: [], count: c.topics.count)
-        for i in 0..<c.count { itemsByTopic[Int(c.topics.primary[i])].append(Int32(i)) }
+        topicTiles = TopicTiles(primary: c.topics.primary, topicCount: c.topics.count, tileSize: Self.tileSize)
         minorSegment = world.segmentNames.firstIndex(of: "minor").map(Int32.init) ?? -1
         try model.start(world, log: log, truth: truth)
         try random.start(world, log: log, truth: nil)
@@ -257,8 +258,14 @@ public final class BuiltinRecommender: Recommender, UserRepresenting, @unchecked
         for start in stride(from: 0, to: missing.count, by: Self.nearDuplicateBlock) {
             let block = missing[start..<min(start + Self.nearDuplicateBlock, missing.count)]
             let sims = Matrix.cosineSimilarity(rowsOf: c.unitEmbeddings.gatherRows(block), rowsOf: c.unitEmbeddings)
-            for (r, i) in block.enumerated() {
-                nearDuplicates[i] = (0..<c.count).filter { $0 != Int(i) && sims[r, $0] >= th }.map(Int32.init)
+            let m = c.count
+            sims.storage.withUnsafeBufferPointer { s in
+                for (r, i) in block.enumerated() {
+                    var near: [Int32] = []
+                    let row = s.baseAddress! + r * m
+                    for j in 0..<m where row[j] >= th && j != Int(i) { near.append(Int32(j)) }
+                    nearDuplicates[i] = near
+                }
             }
         }
     }
@@ -309,7 +316,7 @@ public final class BuiltinRecommender: Recommender, UserRepresenting, @unchecked
         // Topic directions are needed only to project deleted tags out.
         let anyDeleted = policy.tags && (0..<rowCount).contains { j in !request.controls[Int(request.users[everyRow ? j : rowList[j]])].deletedTags.isEmpty }
         let directions = anyDeleted ? topicDirections(base) : []
-        let scorer = BlockScorer(items: items, tileSize: 2048)
+        let scorer = BlockScorer(items: items, tileSize: Self.tileSize)
         let users = request.users
         let blocks = BlockExecutor.blocks(count: rowCount, blockSize: world.blockSize)
         let spaces = (0..<world.executor.workers).map { _ in ScoringWorkspace() }
@@ -322,7 +329,7 @@ public final class BuiltinRecommender: Recommender, UserRepresenting, @unchecked
         let noiseHash = StableHash.fnv1a64("scores.noise")
         // Needed only when a user runs out of candidates: computed on first use.
         let fillOrder = Lazy { self.nonPersonalRanking(step: t) }
-        let itemsByTopic = self.itemsByTopic
+        let topicTiles = self.topicTiles!
         let topics = c.topics
         let primaryTopics = topics.primary
         let tileSize = scorer.tileSize
@@ -336,34 +343,47 @@ public final class BuiltinRecommender: Recommender, UserRepresenting, @unchecked
             active.userFactors(bUsers[...], into: &userMatrix)
             var adj: [Adjustments] = []
             adj.reserveCapacity(bUsers.count)
-            // Soft exclusions grouped by score tile, gathered through one reused buffer.
+            // What the control layer does to each row's tiles, in flat per-block buffers (the
+            // per-tile closure below then touches no reference-counted value): soft and hard
+            // exclusions grouped by tile, topic offsets.
             var soft = TileExclusions(tileSize: scorer.tileSize, itemCount: c.count)
+            var hard = TileExclusions(tileSize: scorer.tileSize, itemCount: c.count)
+            var offsets = TopicOffsetRows(topicCount: topics.count)
             var gathered: [Int32] = []
             for u32 in bUsers {
                 let u = Int(u32)
-                adj.append(self.controlAdjustments(for: u, controls: controls, step: t))
+                let a = self.controlAdjustments(for: u, controls: controls, step: t)
                 gathered.removeAll(keepingCapacity: true)
                 self.appendSoftExclusions(of: u, to: &gathered)
                 soft.addRow(gathered)
+                hard.addRow(a.hard)
+                offsets.addRow(a.topicOffsets, topics: topicTiles, itemCount: c.count)
+                adj.append(a)
             }
             if extra > 0 || !directions.isEmpty {
                 // Deleted tags projected out of the factors, then the control columns.
                 var extended = Matrix(rows: bUsers.count, cols: f + extra)
-                var row = [Float](repeating: 0, count: f + extra)
-                for (r, u32) in bUsers.enumerated() {
-                    for j in 0..<f { row[j] = userMatrix[r, j] }
-                    if !directions.isEmpty && controls.hasOwnControls(Int(u32)) {
-                        for tag in controls[Int(u32)].deletedTags where Int(tag) < directions.count {
-                            let dir = directions[Int(tag)]
-                            var dot: Float = 0
-                            for j in 0..<f { dot = dot + row[j] * dir[j] }
-                            for j in 0..<f { row[j] = row[j] - dot * dir[j] }
+                let width = f + extra
+                userMatrix.storage.withUnsafeBufferPointer { src in
+                    extended.withMutableStorage { dstArray in
+                        dstArray.withUnsafeMutableBufferPointer { dst in
+                            for (r, u32) in bUsers.enumerated() {
+                                let row = dst.baseAddress! + r * width
+                                for j in 0..<f { row[j] = src[r * f + j] }
+                                if !directions.isEmpty && controls.hasOwnControls(Int(u32)) {
+                                    for tag in controls[Int(u32)].deletedTags where Int(tag) < directions.count {
+                                        let dir = directions[Int(tag)]
+                                        var dot: Float = 0
+                                        for j in 0..<f { dot = dot + row[j] * dir[j] }
+                                        for j in 0..<f { row[j] = row[j] - dot * dir[j] }
+                                    }
+                                }
+                                var col = f
+                                if useHarmful { row[col] = 1; col += 1 }
+                                if useMinor { row[col] = adj[r].isMinor ? 1 : 0 }
+                            }
                         }
                     }
-                    var col = f
-                    if useHarmful { row[col] = 1; col += 1 }
-                    if useMinor { row[col] = adj[r].isMinor ? 1 : 0 }
-                    extended.setRow(r, to: row)
                 }
                 userMatrix = extended
             }
@@ -404,16 +424,10 @@ public final class BuiltinRecommender: Recommender, UserRepresenting, @unchecked
                             for j in 0..<n { span[j] = span[j] + noise * Float(Sample.gumbel(using: &rngs[r])) }
                         }
                     }
-                    let a = adjs[r]
-                    if let o = a.topicOffsets {
-                        // Few topics carry an offset: visit only their items in this tile.
-                        for q in o.indices where o[q] != 0 {
-                            let v = o[q]
-                            BuiltinRecommender.apply(itemsByTopic[q], first: first, span: &span) { $0 + v }
-                        }
-                    }
-                    soft.pushDown(row: r, tile: first / tileSize, first: first, scores: &span)
-                    BuiltinRecommender.apply(a.hard, first: first, span: &span) { _ in -.infinity }
+                    let tile = first / tileSize
+                    offsets.apply(row: r, tile: tile, first: first, scores: &span, topics: topicTiles, primary: primaryTopics)
+                    soft.pushDown(row: r, tile: tile, first: first, scores: &span)
+                    hard.exclude(row: r, tile: tile, first: first, scores: &span)
                     if !channels.isEmpty {
                         channels[r].withUnsafeMutableBufferPointer { sels in
                             // Thresholds kept in a local array: one compare per item.
@@ -542,26 +556,6 @@ public final class BuiltinRecommender: Recommender, UserRepresenting, @unchecked
             for j in 0..<f { dirs[t][j] += factors[i, j] }
         }
         return dirs.map { BLAS.normalized($0) }
-    }
-
-    /// Sets `transform(score)` for the items of `sorted` that fall in the tile starting at `first`.
-    static func apply(_ sorted: [Int32], first: Int, span: inout MutableSpan<Float>, _ transform: (Float) -> Float) {
-        if sorted.isEmpty { return }
-        let n = span.count
-        var lo = 0
-        var hi = sorted.count
-        while lo < hi {
-            let mid = (lo + hi) / 2
-            if Int(sorted[mid]) < first { lo = mid + 1 } else { hi = mid }
-        }
-        var j = lo
-        var last: Int32 = -1
-        while j < sorted.count && Int(sorted[j]) < first + n {
-            let i = sorted[j]
-            if i != last { span[Int(i) - first] = transform(span[Int(i) - first]) }
-            last = i
-            j += 1
-        }
     }
 
     /// Runs the re-ranker chain; returns the slate and the number of fallbacks.

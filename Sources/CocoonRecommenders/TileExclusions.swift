@@ -72,8 +72,116 @@ package struct TileExclusions {
         }
     }
 
+    /// Sets the score of every item of row r in tile t to `-infinity` (never shown).
+    package func exclude(row r: Int, tile t: Int, first: Int, scores: inout MutableSpan<Float>) {
+        let lo = Int(starts[r * tileCount + t]), hi = Int(starts[r * tileCount + t + 1])
+        if lo == hi { return }
+        items.withUnsafeBufferPointer { all in
+            for x in lo..<hi { scores[Int(all[x]) - first] = -.infinity }
+        }
+    }
+
     /// Row r's items in tile t, in the order they were added (test hook).
     package func items(row r: Int, tile t: Int) -> [Int32] {
         Array(items[Int(starts[r * tileCount + t])..<Int(starts[r * tileCount + t + 1])])
+    }
+}
+
+/// The items of each primary topic grouped by score tile (built once per catalog), so a topic
+/// offset visits only its topic's items in a tile without a search.
+package struct TopicTiles: Sendable {
+    package let tileCount: Int
+    /// Topic-major, ascending within a topic.
+    let items: [Int32]
+    /// `starts[q * (tileCount + 1) + t]`: where topic q's items in tile t begin; the entry at
+    /// t = tileCount is the end of topic q.
+    let starts: [Int32]
+
+    package init(primary: [Int32], topicCount g: Int, tileSize: Int) {
+        precondition(tileSize > 0 && tileSize & (tileSize - 1) == 0, "tileSize must be a power of two, got \(tileSize)")
+        let t = max((primary.count + tileSize - 1) / tileSize, 1)
+        tileCount = t
+        var byTopic = [[Int32]](repeating: [], count: g)
+        for (i, q) in primary.enumerated() { byTopic[Int(q)].append(Int32(i)) }
+        var items: [Int32] = []
+        var starts: [Int32] = []
+        items.reserveCapacity(primary.count)
+        starts.reserveCapacity(g * (t + 1))
+        let shift = tileSize.trailingZeroBitCount
+        for list in byTopic {
+            var next = 0
+            for tile in 0...t {
+                while next < list.count && Int(list[next]) >> shift < tile { next += 1 }
+                starts.append(Int32(items.count + next))
+            }
+            items.append(contentsOf: list)
+        }
+        self.items = items
+        self.starts = starts
+    }
+
+    /// Number of items whose primary topic is q.
+    package func size(of q: Int) -> Int { Int(starts[q * (tileCount + 1) + tileCount] - starts[q * (tileCount + 1)]) }
+
+    /// Topic q's items in tile t (test hook).
+    package func items(topic q: Int, tile t: Int) -> [Int32] {
+        Array(items[Int(starts[q * (tileCount + 1) + t])..<Int(starts[q * (tileCount + 1) + t + 1])])
+    }
+}
+
+/// Each row's topic offsets for one scored block: "not this kind of content" penalties,
+/// blocked topics (−∞) and declared-tag boosts, added to the scores of the topic's items.
+///
+/// A row whose offset topics hold few items visits just those items; one whose offset topics
+/// hold more than a quarter of the catalog adds its offset table to every score of the tile
+/// (adding 0 leaves a score as it is), which costs less than visiting most items one by one.
+package struct TopicOffsetRows {
+    let topicCount: Int
+    private var values: [Float] = []
+    /// Per row: 0 no offsets, 1 visit the offset topics' items, 2 add to every item.
+    private var mode: [UInt8] = []
+
+    package init(topicCount: Int) { self.topicCount = topicCount }
+
+    /// Adds the next row's offsets (nil: none).
+    package mutating func addRow(_ offsets: [Float]?, topics: TopicTiles, itemCount: Int) {
+        guard let o = offsets else {
+            mode.append(0)
+            return
+        }
+        let r = mode.count
+        if values.count < (r + 1) * topicCount { values.append(contentsOf: repeatElement(0, count: (r + 1) * topicCount - values.count)) }
+        var mass = 0
+        for q in 0..<topicCount where o[q] != 0 {
+            values[r * topicCount + q] = o[q]
+            mass += topics.size(of: q)
+        }
+        mode.append(4 * mass > itemCount ? 2 : 1)
+    }
+
+    /// Adds row r's offsets to the scores of tile t (items `first ..< first + scores.count`);
+    /// `primary` is every item's primary topic.
+    package func apply(row r: Int, tile t: Int, first: Int, scores: inout MutableSpan<Float>, topics: TopicTiles, primary: [Int32]) {
+        let m = mode[r]
+        if m == 0 { return }
+        let g = topicCount
+        values.withUnsafeBufferPointer { v in
+            let off = v.baseAddress! + r * g
+            if m == 2 {
+                primary.withUnsafeBufferPointer { prim in
+                    for j in 0..<scores.count { scores[j] = scores[j] + off[Int(prim[first + j])] }
+                }
+                return
+            }
+            topics.items.withUnsafeBufferPointer { items in
+                topics.starts.withUnsafeBufferPointer { starts in
+                    for q in 0..<g where off[q] != 0 {
+                        let x = off[q]
+                        let s = q * (topics.tileCount + 1) + t
+                        for i in Int(starts[s])..<Int(starts[s + 1]) { scores[Int(items[i]) - first] = scores[Int(items[i]) - first] + x }
+                    }
+                }
+            }
+        }
     }
 }

@@ -266,3 +266,44 @@ let compliantKinds = ["reference", "random", "popularity", "oracle", "profile", 
         #expect(scores == [0.5, 0.25 - 1e4, -2 - 1e4, 3])
     }
 }
+
+/// Topic offsets touch each offset topic's items of a tile, found through the per-tile topic
+/// index; a row whose offset topics hold most of the catalog adds its table to every score. Both
+/// ways must give the scores a plain loop over the items gives.
+@Suite struct TopicOffsetTests {
+    @Test(arguments: [0, 1, 2, 3, 4, 5])
+    func sparseAndDenseOffsetsEqualAPlainLoop(seed: UInt64) {
+        var r = Seed(seed).stream("offsets")
+        let items = 50 + Sample.index(below: 3000, using: &r)
+        let g = 2 + Sample.index(below: 25, using: &r)
+        let tileSize = [16, 256, 2048][Int(seed) % 3]
+        let primary = (0..<items).map { _ in Int32(Sample.index(below: g, using: &r)) }
+        let topicTiles = TopicTiles(primary: primary, topicCount: g, tileSize: tileSize)
+        for q in 0..<g {
+            #expect(topicTiles.size(of: q) == primary.filter { $0 == q }.count)
+            for t in 0..<topicTiles.tileCount {
+                #expect(topicTiles.items(topic: q, tile: t) == (0..<items).filter { primary[$0] == q && $0 / tileSize == t }.map(Int32.init))
+            }
+        }
+        // Row 0: one small topic (visited item by item); row 1: most topics (dense); row 2: none.
+        var one = [Float](repeating: 0, count: g)
+        one[Int(primary[0])] = -2
+        var many = (0..<g).map { _ in Float(Sample.index(below: 5, using: &r)) - 2 }
+        many[1] = -.infinity
+        var rows = TopicOffsetRows(topicCount: g)
+        for o in [one, many, nil] { rows.addRow(o, topics: topicTiles, itemCount: items) }
+        let base = (0..<items).map { _ in Float(Sample.uniform(using: &r)) }
+        for (row, o) in [one, many, nil].enumerated() {
+            var scores = base
+            for t0 in stride(from: 0, to: items, by: tileSize) {
+                let t1 = min(t0 + tileSize, items)
+                scores.withUnsafeMutableBufferPointer { p in
+                    var span = UnsafeMutableBufferPointer(rebasing: p[t0..<t1]).mutableSpan
+                    rows.apply(row: row, tile: t0 / tileSize, first: t0, scores: &span, topics: topicTiles, primary: primary)
+                }
+            }
+            let want = (0..<items).map { i in o.map { base[i] + $0[Int(primary[i])] } ?? base[i] }
+            #expect(scores == want, "seed \(seed) row \(row)")
+        }
+    }
+}
