@@ -98,20 +98,24 @@ public final class OracleModel: ScoringModel, @unchecked Sendable {
 /// what they consumed (each new consumption multiplies older weights by `1 − decay`); scores
 /// are cosines of profile and item. With `dwellWeighted`, each item counts by its dwell time.
 ///
-/// The profile is a function of the log's consumption list, so the model builds each block's
-/// profiles when the block is scored, by replaying the list (the same operations in the same
-/// order as keeping them up to date, so the same bits), instead of holding users × d floats
-/// (128 MB at a million users and d = 32). Replaying costs O(history · d) per user and step
-/// against scoring's O(items · d): about 4% of W1's step, whose histories reach 60 items
-/// (docs/performance.md). Dwell-weighted profiles are kept, as the log has no dwell times.
+/// The profile is a function of the log's consumption list. While users × d floats fit in
+/// ``keptProfileBudget`` bytes (64 MiB: 262,144 users at d = 64) the model keeps every profile
+/// up to date as consumption arrives; above it, it builds each block's profiles when the block
+/// is scored, by replaying the list, instead of holding them (128 MB at a million users and
+/// d = 32). Both do the same operations in the same order, so they give the same bits; the
+/// replay costs O(history · d) per user and step, mostly cache misses on the history's item
+/// rows (docs/performance.md). Dwell-weighted profiles are always kept, as the log has no
+/// dwell times.
 public final class ProfileModel: ScoringModel, @unchecked Sendable {
     public let kind: String
     /// Forgetting per new consumption (0 = remember everything equally).
     public let decay: Double
     /// Weight consumption by dwell time (engagement chasing).
     public let dwellWeighted: Bool
+    /// Bytes of kept profiles (users × d × 4) above which profiles are replayed instead.
+    public let keptProfileBudget: Int
     public private(set) var itemFactors = Matrix(rows: 0, cols: 0)
-    /// The kept profiles (users × d), dwell-weighted only; empty otherwise.
+    /// The kept profiles (users × d); empty when they are replayed.
     package private(set) var profiles = Matrix(rows: 0, cols: 0)
     /// The log the profiles are replayed from.
     var log: InteractionLog?
@@ -123,11 +127,18 @@ public final class ProfileModel: ScoringModel, @unchecked Sendable {
     var topicWeightsStore: [Double] = []
     var topicCount = 0
 
-    public init(kind: String = "profile", decay: Double = 0.05, dwellWeighted: Bool = false) {
+    /// The default of ``keptProfileBudget``: 64 MiB.
+    public static let defaultKeptProfileBudget = 64 << 20
+
+    public init(kind: String = "profile", decay: Double = 0.05, dwellWeighted: Bool = false, keptProfileBudget: Int = ProfileModel.defaultKeptProfileBudget) {
         self.kind = kind
         self.decay = decay
         self.dwellWeighted = dwellWeighted
+        self.keptProfileBudget = keptProfileBudget
     }
+
+    /// Whether the profiles are kept (else replayed per block).
+    public var keepsProfiles: Bool { profiles.rows > 0 }
 
     public func start(_ world: RecommenderWorld, log: InteractionLog, truth: GroundTruth?) throws {
         let c = world.catalog
@@ -135,17 +146,23 @@ public final class ProfileModel: ScoringModel, @unchecked Sendable {
         topicCount = c.topics.count
         catalog = c
         self.log = log
-        guard dwellWeighted else { return }
+        if dwellWeighted {
+            topicWeightsStore = [Double](repeating: 0, count: world.userCount * topicCount)
+        }
+        guard dwellWeighted || world.userCount * c.dimension * 4 <= keptProfileBudget else { return }
         profiles = Matrix(rows: world.userCount, cols: c.dimension)
-        topicWeightsStore = [Double](repeating: 0, count: world.userCount * topicCount)
         for u in 0..<world.userCount {
-            log.forEachConsumed(by: u) { i in add(user: u, item: Int(i), weight: 1, catalog: c) }
+            log.forEachConsumed(by: u) { i in
+                addProfile(user: u, item: Int(i), weight: 1, catalog: c)
+                if dwellWeighted { addTopics(user: u, item: Int(i), weight: 1, catalog: c) }
+            }
         }
     }
     var catalog: Catalog?
 
-    /// Adds a consumption to a kept (dwell-weighted) profile.
-    func add(user u: Int, item i: Int, weight w: Float, catalog c: Catalog) {
+    /// Adds a consumption to a kept profile: `p ← keep · p + w · e` (`1 · e` is `e` exactly, so
+    /// with w = 1 this is the replay's step).
+    func addProfile(user u: Int, item i: Int, weight w: Float, catalog c: Catalog) {
         let keep = Float(1 - decay)
         let d = c.dimension
         c.unitEmbeddings.storage.withUnsafeBufferPointer { e in
@@ -153,7 +170,6 @@ public final class ProfileModel: ScoringModel, @unchecked Sendable {
                 for j in 0..<d { row[j] = keep * row[j] + w * e[i * d + j] }
             }
         }
-        addTopics(user: u, item: i, weight: w, catalog: c)
     }
 
     func addTopics(user u: Int, item i: Int, weight w: Float, catalog c: Catalog) {
@@ -174,13 +190,16 @@ public final class ProfileModel: ScoringModel, @unchecked Sendable {
     }
 
     public func userFactors(_ users: ArraySlice<Int32>, into out: inout Matrix) {
-        if dwellWeighted {
-            for (r, u) in users.enumerated() { out.setRow(r, to: BLAS.normalized(profiles.row(Int(u)))) }
+        if keepsProfiles {
+            for (r, u) in users.enumerated() {
+                out.setRow(r, to: profiles.row(Int(u)))
+                out.normalizeRow(r)
+            }
             return
         }
         guard let c = catalog, let log else { return }
-        // The same step as `add` with weight 1 (`1 · e` is `e` exactly: the same bits), replayed
-        // from the log into the output row and normalised there.
+        // The same step as `addProfile` with weight 1, replayed from the log into the output
+        // row and normalised there.
         let keep = Float(1 - decay)
         var history: [Int32] = []
         for (r, u) in users.enumerated() {
@@ -193,14 +212,12 @@ public final class ProfileModel: ScoringModel, @unchecked Sendable {
 
     public func observe(_ feedback: FeedbackBatch, log: InteractionLog) throws {
         // The profiles are replayed from the log; kept topic weights move as they arrive.
-        guard let c = catalog, dwellWeighted || !topicWeightsStore.isEmpty else { return }
+        guard let c = catalog, keepsProfiles || !topicWeightsStore.isEmpty else { return }
         feedback.forEachEvent { u, i, _, outcome, dwell in
             guard outcome == .consumed else { return }
-            if dwellWeighted {
-                add(user: u, item: i, weight: dwell, catalog: c)
-            } else {
-                addTopics(user: u, item: i, weight: 1, catalog: c)
-            }
+            let w = dwellWeighted ? dwell : 1
+            if keepsProfiles { addProfile(user: u, item: i, weight: w, catalog: c) }
+            if !topicWeightsStore.isEmpty { addTopics(user: u, item: i, weight: w, catalog: c) }
         }
     }
 

@@ -134,7 +134,8 @@ package struct TopicTiles: Sendable {
 ///
 /// A row whose offset topics hold few items visits just those items; one whose offset topics
 /// hold more than a quarter of the catalog adds its offset table to every score of the tile
-/// (adding 0 leaves a score as it is), which costs less than visiting most items one by one.
+/// (adding 0 leaves a score as it is). A visited item costs about four times a streamed one (a
+/// tile of scores is larger than the cache), hence the quarter (measured on W1).
 package struct TopicOffsetRows {
     let topicCount: Int
     private var values: [Float] = []
@@ -168,8 +169,13 @@ package struct TopicOffsetRows {
         values.withUnsafeBufferPointer { v in
             let off = v.baseAddress! + r * g
             if m == 2 {
+                let n = scores.count
+                precondition(first >= 0 && first + n <= primary.count, "tile outside the catalog")
                 primary.withUnsafeBufferPointer { prim in
-                    for j in 0..<scores.count { scores[j] = scores[j] + off[Int(prim[first + j])] }
+                    scores.withUnsafeMutableBufferPointer { row in
+                        let topic = prim.baseAddress! + first, x = row.baseAddress!
+                        for j in 0..<n { x[j] = x[j] + off[Int(topic[j])] }
+                    }
                 }
                 return
             }

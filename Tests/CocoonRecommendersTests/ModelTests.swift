@@ -111,29 +111,34 @@ import Testing
         #expect(nonZero == Int(users))
     }
 
-    /// The profile model replays each block's profiles from the log instead of keeping them;
-    /// a kept profile (the dwell-weighted path, every dwell 1) must give the same bits.
+    /// Above its memory budget the profile model replays each block's profiles from the log
+    /// instead of keeping them; kept profiles (within the budget, and the dwell-weighted path
+    /// with every dwell 1) must give the same bits.
     @Test func replayedProfilesEqualProfilesKeptFromTheStart() throws {
         let w = try world(users: 50, items: 150, topics: 5, d: 8) { _, p in p.seedHistory = 4 }
         let users = Int32(w.users.count)
         let (rw, log) = modelWorld(w, slateSize: 5, steps: 8, seed: 4)
-        let kept = ProfileModel(decay: 0.2, dwellWeighted: true)
-        let replayed = ProfileModel(decay: 0.2)
-        try kept.start(rw, log: log, truth: nil)
-        try replayed.start(rw, log: log, truth: nil)
-        #expect(replayed.profiles.rows == 0)
+        let dwell = ProfileModel(decay: 0.2, dwellWeighted: true)
+        let kept = ProfileModel(decay: 0.2)
+        // 50 users × 8 floats need 1,600 bytes: one byte less and the model replays.
+        let replayed = ProfileModel(decay: 0.2, keptProfileBudget: 50 * 8 * 4 - 1)
+        for m in [dwell, kept, replayed] { try m.start(rw, log: log, truth: nil) }
+        #expect(dwell.keepsProfiles && kept.keepsProfiles && !replayed.keepsProfiles)
+        #expect(replayed.profiles.rows == 0 && kept.profiles.rows == 50)
         try feedRandomSteps(rw, log: log, steps: 8, key: 12) { fb in
-            try kept.observe(fb, log: log)
-            try replayed.observe(fb, log: log)
+            for m in [dwell, kept, replayed] { try m.observe(fb, log: log) }
         }
         // Blocks in any order and size: rows 7..<30, then everyone.
         for range in [7..<30, 0..<Int(users)] {
             let ids = Array(Int32(range.lowerBound)..<Int32(range.upperBound))[...]
             var a = Matrix(rows: ids.count, cols: 8)
             var b = Matrix(rows: ids.count, cols: 8)
-            kept.userFactors(ids, into: &a)
+            var c = Matrix(rows: ids.count, cols: 8)
+            dwell.userFactors(ids, into: &a)
             replayed.userFactors(ids, into: &b)
+            kept.userFactors(ids, into: &c)
             #expect(a.storage.map(\.bitPattern) == b.storage.map(\.bitPattern))
+            #expect(c.storage.map(\.bitPattern) == b.storage.map(\.bitPattern))
             // Unit rows: every user has consumed something (the seed history).
             #expect(b.rowNorms().allSatisfy { abs($0 - 1) < 1e-5 })
         }
