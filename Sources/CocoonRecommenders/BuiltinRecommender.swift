@@ -53,7 +53,7 @@ public final class BuiltinRecommender: Recommender, UserRepresenting, @unchecked
     var itemsByCreator: [[Int32]] = []
     /// Items by primary topic and score tile: topic offsets touch only their topic's items.
     var topicTiles: TopicTiles!
-    /// Items per tile of scores (a power of two: exclusions are grouped by `item >> 11`).
+    /// Items per tile of scores (a power of two: exclusions are grouped by `item >> log2(tileSize)`).
     static let tileSize = 2048
     var minorSegment: Int32 = -1
     /// Fallbacks of re-rankers (no history) so far.

@@ -92,8 +92,7 @@ static inline __attribute__((always_inline)) float kth_largest(const float *m, i
     return best;
 }
 
-// Items per chunk of the floor.
-#define FLOOR_CHUNK 64
+// Items per chunk of the floor: the largest of 64, 32, 16 that leaves at least 2k chunks.
 
 #ifdef COCOON_X86
 static void offer_sse2(const float *x, ptrdiff_t n, int64_t base, float *hs, int32_t *hi, ptrdiff_t k, float below) {
@@ -119,12 +118,12 @@ static void offer_sse2(const float *x, ptrdiff_t n, int64_t base, float *hs, int
     offer_portable(x, j, n, base, hs, hi, k, below);
 }
 
-static float floor_sse2(const float *x, int32_t c, int32_t k, float *maxima) {
+static float floor_sse2(const float *x, int32_t c, int32_t w, int32_t k, float *maxima) {
     for (int32_t q = 0; q < c; q++) {
-        const float *p = x + FLOOR_CHUNK * q;
+        const float *p = x + (ptrdiff_t)w * q;
         // max(x, m) returns m when x is NaN: NaN never wins.
         __m128 m = _mm_set1_ps(-INFINITY);
-        for (int v = 0; v < FLOOR_CHUNK; v += 4) m = _mm_max_ps(_mm_loadu_ps(p + v), m);
+        for (int v = 0; v < w; v += 4) m = _mm_max_ps(_mm_loadu_ps(p + v), m);
         __m128 h = _mm_max_ps(m, _mm_movehl_ps(m, m));
         h = _mm_max_ss(h, _mm_shuffle_ps(h, h, 1));
         maxima[q] = _mm_cvtss_f32(h);
@@ -155,11 +154,11 @@ static void offer_avx2(const float *x, ptrdiff_t n, int64_t base, float *hs, int
 }
 
 __attribute__((target("avx2")))
-static float floor_avx2(const float *x, int32_t c, int32_t k, float *maxima) {
+static float floor_avx2(const float *x, int32_t c, int32_t w, int32_t k, float *maxima) {
     for (int32_t q = 0; q < c; q++) {
-        const float *p = x + FLOOR_CHUNK * q;
+        const float *p = x + (ptrdiff_t)w * q;
         __m256 m = _mm256_set1_ps(-INFINITY);
-        for (int v = 0; v < FLOOR_CHUNK; v += 8) m = _mm256_max_ps(_mm256_loadu_ps(p + v), m);
+        for (int v = 0; v < w; v += 8) m = _mm256_max_ps(_mm256_loadu_ps(p + v), m);
         __m128 h = _mm_max_ps(_mm256_castps256_ps128(m), _mm256_extractf128_ps(m, 1));
         h = _mm_max_ps(h, _mm_movehl_ps(h, h));
         h = _mm_max_ss(h, _mm_shuffle_ps(h, h, 1));
@@ -169,10 +168,10 @@ static float floor_avx2(const float *x, int32_t c, int32_t k, float *maxima) {
 }
 #endif
 
-static float floor_portable(const float *x, int32_t c, int32_t k, float *maxima) {
+static float floor_portable(const float *x, int32_t c, int32_t w, int32_t k, float *maxima) {
     for (int32_t q = 0; q < c; q++) {
         float m = -INFINITY;
-        for (int v = 0; v < FLOOR_CHUNK; v++) m = x[FLOOR_CHUNK * q + v] > m ? x[FLOOR_CHUNK * q + v] : m;
+        for (int v = 0; v < w; v++) m = x[(ptrdiff_t)w * q + v] > m ? x[(ptrdiff_t)w * q + v] : m;
         maxima[q] = m;
     }
     return kth_largest(maxima, c, (int32_t)k);
@@ -180,14 +179,16 @@ static float floor_portable(const float *x, int32_t c, int32_t k, float *maxima)
 
 float cocoon_topk_floor(const float *x, ptrdiff_t n, ptrdiff_t k, float *scratch) {
     // Enough chunks to matter, and few enough that ranking them by counting stays cheap.
-    if (k < 1 || n / FLOOR_CHUNK < 2 * k) return -INFINITY;
-    int32_t c = (int32_t)(n / FLOOR_CHUNK > 64 ? 64 : n / FLOOR_CHUNK);
+    int32_t w = 64;
+    while (w > 16 && n / w < 2 * k) w /= 2;
+    if (k < 1 || n / w < 2 * k) return -INFINITY;
+    int32_t c = (int32_t)(n / w > 64 ? 64 : n / w);
     switch (isa()) {
 #ifdef COCOON_X86
-    case COCOON_ISA_AVX2: return floor_avx2(x, c, k, scratch);
-    case COCOON_ISA_SSE2: return floor_sse2(x, c, k, scratch);
+    case COCOON_ISA_AVX2: return floor_avx2(x, c, w, k, scratch);
+    case COCOON_ISA_SSE2: return floor_sse2(x, c, w, k, scratch);
 #endif
-    default: return floor_portable(x, c, k, scratch);
+    default: return floor_portable(x, c, w, k, scratch);
     }
 }
 

@@ -22,10 +22,10 @@ void cocoon_heap_replace_root(float *scores, int32_t *indices, ptrdiff_t n, floa
 void cocoon_topk_offer_run(const float *x, ptrdiff_t n, int64_t base, float *scores, int32_t *indices, ptrdiff_t k,
                            float floor);
 
-/// A floor for the k best of `x[0..<n)`: the k-th largest maximum of its first (up to 64) chunks
-/// of 64 (k chunks hold an item at least that good, so no item below it is among the k best), or
-/// -infinity when there are fewer than 2k chunks. `scratch` holds min(n / 64, 64) floats. NaN
-/// never counts.
+/// A floor for the k best of `x[0..<n)`: the k-th largest maximum of its first (up to 64)
+/// chunks of 64 items — 32 or 16 when that leaves too few chunks (k chunks hold an item at least
+/// that good, so no item below it is among the k best), or -infinity when there are fewer than
+/// 2k chunks of 16. `scratch` holds 64 floats. NaN never counts.
 float cocoon_topk_floor(const float *x, ptrdiff_t n, ptrdiff_t k, float *scratch);
 
 /// Instruction sets of the kernels.
