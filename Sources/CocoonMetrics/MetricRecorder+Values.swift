@@ -62,8 +62,13 @@ extension MetricRecorder {
             var slateSum = [Double](repeating: 0, count: d)  // Σ ê_i over the slate
             var isRel = [Bool](repeating: false, count: k)
             var items = [Int32](repeating: 0, count: k)
-            for row in blocks[b] {
+            let block = blocks[b]
+            for row in block {
                 let u = Int(s.users[row])
+                // The slate two users ahead: its unit rows come from memory, not cache.
+                if needSum && row + 2 < block.upperBound {
+                    Prefetch.rows(of: geo.unit, s.slates[((row + 2) * k)..<((row + 3) * k)], rowLength: d)
+                }
                 for x in 0..<k { items[x] = s.slates[row * k + x] }
                 let list = s.slates[(row * k)..<((row + 1) * k)]
                 let hCount = histCount[u]

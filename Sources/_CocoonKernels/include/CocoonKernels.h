@@ -39,4 +39,11 @@ int cocoon_kernels_isa(void);
 /// machine's best again with 0. Results do not depend on it.
 void cocoon_kernels_force_isa(int isa);
 
+/// Asks the CPU to bring the `bytes` bytes at `p` into cache (a hint: never faults, changes no
+/// result).
+static inline void cocoon_prefetch(const void *p, ptrdiff_t bytes) {
+    const char *c = (const char *)p;
+    for (ptrdiff_t o = 0; o < bytes; o += 64) __builtin_prefetch(c + o, 0, 3);
+}
+
 #endif

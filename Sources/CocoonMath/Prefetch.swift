@@ -1,0 +1,18 @@
+internal import _CocoonKernels
+
+/// Cache hints for loops that read scattered rows (a slate's item embeddings, user by user):
+/// asking for the next user's rows while the current one is computed hides the memory latency
+/// that otherwise dominates such loops. A hint never changes a result.
+public enum Prefetch {
+    /// Hints that rows `items` of the row-major `storage` (rows of `rowLength` elements) will be
+    /// read soon. Indices outside the array are ignored.
+    public static func rows<T>(of storage: [T], _ items: ArraySlice<Int32>, rowLength: Int) {
+        let stride = MemoryLayout<T>.stride
+        storage.withUnsafeBufferPointer { p in
+            guard let base = p.baseAddress else { return }
+            for i in items where i >= 0 && (Int(i) + 1) * rowLength <= p.count {
+                cocoon_prefetch(base + Int(i) * rowLength, rowLength * stride)
+            }
+        }
+    }
+}
