@@ -45,7 +45,12 @@ public final class BuiltinRecommender: Recommender, UserRepresenting, @unchecked
     var truth: GroundTruth?
     var geometry: ItemGeometry!
     let random = RandomModel()
-    var nearDuplicates: [Int32: [Int32]] = [:]
+    /// Each item's near-duplicates once computed (nil: not yet; an array by item id, looked up
+    /// for every mark of every user each step).
+    var nearDuplicates: [[Int32]?] = []
+    /// The catalog's unit embeddings normalised once more (what `Matrix.cosineSimilarity` does
+    /// to its operands), kept instead of renormalising the catalog for every batch of marks.
+    var nearDuplicateRows = Matrix(rows: 0, cols: 0)
     // The model's item factors with the control columns appended, kept while the factors do
     // not change.
     var extendedItems: (base: Matrix, items: Matrix)?
@@ -96,6 +101,7 @@ public final class BuiltinRecommender: Recommender, UserRepresenting, @unchecked
         for i in 0..<c.count { itemsByCreator[Int(c.creators[i])].append(Int32(i)) }
         topicTiles = TopicTiles(primary: c.topics.primary, topicCount: c.topics.count, tileSize: Self.tileSize)
         minorSegment = world.segmentNames.firstIndex(of: "minor").map(Int32.init) ?? -1
+        nearDuplicates = [[Int32]?](repeating: nil, count: policy.notInterested ? c.count : 0)
         try model.start(world, log: log, truth: truth)
         try random.start(world, log: log, truth: nil)
     }
@@ -207,7 +213,7 @@ public final class BuiltinRecommender: Recommender, UserRepresenting, @unchecked
                 case .item:
                     a.hard.append(m.item)
                     if policy.nearDuplicateHorizon == 0 || t - Int(m.listStep) <= policy.nearDuplicateHorizon {
-                        a.hard.append(contentsOf: nearDuplicates[m.item] ?? [])
+                        a.hard.append(contentsOf: nearDuplicates[Int(m.item)] ?? [])
                     }
                 case .topic:
                     a.hard.append(m.item)
@@ -246,7 +252,7 @@ public final class BuiltinRecommender: Recommender, UserRepresenting, @unchecked
         var missing: [Int32] = []
         var pending = [Bool](repeating: false, count: c.count)
         for ch in request.changes where ch.kind == .notInterested {
-            if let m = ch.mark, m.scope == .item, nearDuplicates[m.item] == nil, !pending[Int(m.item)] {
+            if let m = ch.mark, m.scope == .item, nearDuplicates[Int(m.item)] == nil, !pending[Int(m.item)] {
                 pending[Int(m.item)] = true
                 missing.append(m.item)
             }
@@ -257,14 +263,16 @@ public final class BuiltinRecommender: Recommender, UserRepresenting, @unchecked
         let th = Float(policy.nearDuplicateThreshold)
         for start in stride(from: 0, to: missing.count, by: Self.nearDuplicateBlock) {
             let block = missing[start..<min(start + Self.nearDuplicateBlock, missing.count)]
-            let sims = Matrix.cosineSimilarity(rowsOf: c.unitEmbeddings.gatherRows(block), rowsOf: c.unitEmbeddings)
+            // Row normalisation is per row: gathering normalised rows equals normalising gathered ones.
+            if nearDuplicateRows.rows != c.count { nearDuplicateRows = c.unitEmbeddings.rowNormalized() }
+            let sims = nearDuplicateRows.gatherRows(block).multiplied(by: nearDuplicateRows, transposeOther: true)
             let m = c.count
             sims.storage.withUnsafeBufferPointer { s in
                 for (r, i) in block.enumerated() {
                     var near: [Int32] = []
                     let row = s.baseAddress! + r * m
                     for j in 0..<m where row[j] >= th && j != Int(i) { near.append(Int32(j)) }
-                    nearDuplicates[i] = near
+                    nearDuplicates[Int(i)] = near
                 }
             }
         }
