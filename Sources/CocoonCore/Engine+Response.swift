@@ -35,6 +35,7 @@ extension Engine {
         let seed = config.seed
         let choiceHash = StableHash.fnv1a64("behaviour.choice")
         let knownHash = StableHash.fnv1a64("behaviour.known")
+        let positionLog = (0..<k).map { log2(Double($0 + 1)) }
 
         out.fillInParallel { outcomes in executor.forEach(blockCount: blocks.count) { blk, _ in
             var utility = [Double](repeating: 0, count: k)
@@ -46,13 +47,24 @@ extension Engine {
                 var rng = seed.stream(labelHash: choiceHash, Int(origin[u]), t)
                 // Affinity: cosine of the current interest with each shown item
                 // (rank-utility: the raw dot product of preference and attributes).
+                // The k dot products advance together, element by element: each is still summed
+                // in order (the same bits), but the k sums no longer wait on one another.
                 st.pref.withSpan((u * d)..<((u + 1) * d)) { pu in
-                    for p in 0..<k {
-                        let i = Int(slates[base + p])
-                        let src = b.choice == .rankUtility ? raw : unit
-                        var s: Float = 0
-                        for j in 0..<d { s = s + pu[j] * src[i * d + j] }
-                        affinity[p] = s
+                    (b.choice == .rankUtility ? raw : unit).withUnsafeBufferPointer { src in
+                        affinity.withUnsafeMutableBufferPointer { a in
+                            withUnsafeTemporaryAllocation(of: UnsafePointer<Float>.self, capacity: k) { rows in
+                                for p in 0..<k {
+                                    let i = Int(slates[base + p])
+                                    precondition(i >= 0 && (i + 1) * d <= src.count, "item \(i) outside the catalog")
+                                    rows[p] = src.baseAddress! + i * d
+                                    a[p] = 0
+                                }
+                                for j in 0..<d {
+                                    let x = pu[j]
+                                    for p in 0..<k { a[p] = a[p] + x * rows[p][j] }
+                                }
+                            }
+                        }
                     }
                 }
                 var consumedAny = false
@@ -70,16 +82,21 @@ extension Engine {
                         // Softmax over the slate plus the no-click option, position bias included.
                         var mx = b.noClickUtility
                         for p in 0..<k {
-                            utility[p] -= b.positionBias * log2(Double(p + 1))
+                            utility[p] -= b.positionBias * positionLog[p]
                             mx = max(mx, utility[p])
                         }
-                        var total = exp(b.noClickUtility - mx)
-                        for p in 0..<k { total += exp(utility[p] - mx) }
+                        // Each exponential once (the walk below adds the same values again).
+                        let none = exp(b.noClickUtility - mx)
+                        var total = none
+                        for p in 0..<k {
+                            utility[p] = exp(utility[p] - mx)
+                            total += utility[p]
+                        }
                         let target = Sample.uniform(using: &rng) * total
-                        var acc = exp(b.noClickUtility - mx)
+                        var acc = none
                         if target >= acc {
                             for p in 0..<k {
-                                acc += exp(utility[p] - mx)
+                                acc += utility[p]
                                 if target < acc || p == k - 1 {
                                     outcomes[base + p] = .consumed
                                     consumedAny = true

@@ -45,7 +45,7 @@ extension MetricRecorder {
         let blocks = BlockExecutor.blocks(count: n, blockSize: blockSize)
         let out = SharedArray<Double>(repeating: .nan, count: n * ids.count)
         let histCount = historyCount, rel = relevant, ideal = idealDCG, relTopics = relevantTopicCount
-        let counts = topicCounts, unitSums = sumUnit
+        let counts = topicCounts
         // Metric ids resolved once per step, not compared as strings per user.
         let codes = ids.map { ListMetricID(rawValue: $0) }
         let needSum = codes.contains(.ildCosine) || codes.contains(.unexpectedness)
@@ -54,6 +54,20 @@ extension MetricRecorder {
             ? itemUsers.map { log2(Double(max($0, 1)) / Double(historyUsers)) } : []
         let needShares = codes.contains { [.topicCoverage, .entropy, .calibration].contains($0) }
         let needRelevance = codes.contains { [.serendipity, .alphaNDCG, .subtopicRecall, .eild].contains($0) }
+        // The step's consumption joins the history vector sums here, user by user right after
+        // the user's list metrics (which read the sums before it), while the slate's rows are in
+        // cache; `absorb` then skips them. The sums are moved out for the pass (no copy).
+        var rawSums: [Double] = [], unitSumsStore: [Double] = []
+        swap(&rawSums, &sumRaw)
+        swap(&unitSumsStore, &sumUnit)
+        defer {
+            swap(&rawSums, &sumRaw)
+            swap(&unitSumsStore, &sumUnit)
+        }
+        let addRaw = needCentroids, addUnit = needUnitSums
+        vectorSumsAbsorbed = addRaw || addUnit
+        let outcomes = s.outcomes
+        rawSums.fillInParallel { rawOut in unitSumsStore.fillInParallel { unitSums in
         executor.forEach(blockCount: blocks.count) { b, _ in
             var q = [Double](repeating: 0, count: gCount)  // the slate's topic shares
             var p = [Double](repeating: 0, count: gCount)  // the history's topic shares
@@ -61,6 +75,8 @@ extension MetricRecorder {
             var topicRun = [Int](repeating: 0, count: gCount)
             var slateSum = [Double](repeating: 0, count: d)  // Σ ê_i over the slate
             var isRel = [Bool](repeating: false, count: k)
+            // Per item, the row (+1) whose relevant items were last marked.
+            var relStamp = [Int32](repeating: 0, count: needRelevance ? c.count : 0)
             var items = [Int32](repeating: 0, count: k)
             let block = blocks[b]
             for row in block {
@@ -93,7 +109,10 @@ extension MetricRecorder {
                     for x in 0..<gCount { q[x] = q[x] / kk }
                 }
                 if needRelevance {
-                    for x in 0..<k { isRel[x] = rel[u].sortedContains(items[x]) }
+                    // Mark u's relevant items with u's stamp, then look the slate up: no search.
+                    let stamp = Int32(row + 1)
+                    rel[u].withUnsafeBufferPointer { r in for i in r { relStamp[Int(i)] = stamp } }
+                    for x in 0..<k { isRel[x] = relStamp[Int(items[x])] == stamp }
                 }
                 for (j, code) in codes.enumerated() {
                     var v = Double.nan
@@ -195,8 +214,15 @@ extension MetricRecorder {
                     }
                     out[row * ids.count + j] = v
                 }
+                // This step's consumption, in slate order (as `absorb` adds it).
+                for x in 0..<k where outcomes[row * k + x] == .consumed {
+                    let i = Int(items[x])
+                    if addRaw { for jj in 0..<d { rawOut[u * d + jj] += geo.raw[i * d + jj] } }
+                    if addUnit { for jj in 0..<d { unitSums[u * d + jj] += geo.unit[i * d + jj] } }
+                }
             }
         }
+        } }
         return ListValues(ids: ids, values: out)
     }
 

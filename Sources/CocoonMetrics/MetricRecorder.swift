@@ -97,6 +97,9 @@ public final class MetricRecorder: StepObserver, @unchecked Sendable {
     var needConsumed = false
     var needItemUsers = false
     var lastStep = 0
+    /// Whether this step's list-metric pass already added the consumption to the history
+    /// vector sums (`sumRaw`, `sumUnit`).
+    var vectorSumsAbsorbed = false
     /// Exposure counts of the current step per group (shared by the exposure metrics).
     var exposureCache: [[Int]?] = []
     /// Per-step caches shared by the groups: each user's value of a per-user state metric, and
@@ -247,6 +250,7 @@ public final class MetricRecorder: StepObserver, @unchecked Sendable {
         // List metrics use the history before the list was produced (H_u of METRICS.md); state
         // metrics at step t include what was consumed at t.
         resetStepCaches(groups: groups.count)
+        vectorSumsAbsorbed = false
         let perUser = t > 0 ? listMetrics(s) : ListValues()
         if t > 0 { absorb(s) }
         if t > 0, let r = reference, t < r.consumed.count {
@@ -410,7 +414,7 @@ public final class MetricRecorder: StepObserver, @unchecked Sendable {
                     cons[u].append(i)
                     consSet[u].sortedInsert(i)
                 }
-                if needCentroids || needUnitSums { eaten.append((Int32(u), i)) }
+                if (needCentroids || needUnitSums) && !vectorSumsAbsorbed { eaten.append((Int32(u), i)) }
                 if needTopicCounts || needWindows {
                     for j in lo..<hi {
                         let q = Int(members[j])
