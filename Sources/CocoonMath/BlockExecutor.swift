@@ -162,6 +162,12 @@ public struct ParallelBuffer<Element>: @unchecked Sendable {
     }
 
     public var count: Int { base.count }
+
+    /// Element i modified in place (no copy of an element that is itself an array).
+    @inlinable
+    public func withElement<R>(_ i: Int, _ body: (inout Element) throws -> R) rethrows -> R {
+        try body(&base[i])
+    }
 }
 
 extension Array {

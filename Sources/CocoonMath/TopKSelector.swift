@@ -54,25 +54,35 @@ public struct TopKSelector: Sendable {
     public mutating func offer(_ score: Float, index: Int32) {
         guard k > 0, score > -.infinity else { return }  // false for NaN too
         if count < k {
-            // Sift up.
-            var i = _count
+            let n = _count
             _count += 1
-            while i > 0 {
-                let p = (i - 1) >> 1
-                if TopKSelector.worse(score, index, scores[p], indices[p]) {
-                    scores[i] = scores[p]
-                    indices[i] = indices[p]
-                    i = p
-                } else {
-                    break
+            scores.withUnsafeMutableBufferPointer { s in
+                indices.withUnsafeMutableBufferPointer { ix in
+                    TopKSelector.siftUp(score, index, at: n, s.baseAddress!, ix.baseAddress!)
                 }
             }
-            scores[i] = score
-            indices[i] = index
             return
         }
         guard TopKSelector.worse(scores[0], indices[0], score, index) else { return }
         replaceRoot(score, index)
+    }
+
+    /// Places (score, index) at heap slot `i` (the new last one) and sifts it up.
+    @inline(__always) @usableFromInline
+    static func siftUp(_ score: Float, _ index: Int32, at start: Int, _ s: UnsafeMutablePointer<Float>, _ ix: UnsafeMutablePointer<Int32>) {
+        var i = start
+        while i > 0 {
+            let p = (i - 1) >> 1
+            if worse(score, index, s[p], ix[p]) {
+                s[i] = s[p]
+                ix[i] = ix[p]
+                i = p
+            } else {
+                break
+            }
+        }
+        s[i] = score
+        ix[i] = index
     }
 
     @usableFromInline
@@ -103,32 +113,39 @@ public struct TopKSelector: Sendable {
 
     @usableFromInline
     mutating func offerBuffer(_ buf: UnsafeBufferPointer<Float>, baseIndex: Int) {
-        guard let base = buf.baseAddress else { return }
+        guard let base = buf.baseAddress, k > 0 else { return }
         let n = buf.count
         precondition(baseIndex >= 0 && baseIndex + n <= Int(Int32.max), "item indices must fit in Int32")
-        var j = 0
-        // Fill phase: until k items are kept everything finite enters.
-        while j < n && count < k {
-            offer(base[j], index: Int32(baseIndex + j))
-            j += 1
-        }
-        if j >= n { return }
-        let kept = _count
-        // Right after the fill the k-th best is any k items' worst, which most items would beat:
-        // a floor first, from the rest of the run's chunk maxima.
-        let floor: Float = j == 0 ? -.infinity : withUnsafeTemporaryAllocation(of: Float.self, capacity: 64) {
-            cocoon_topk_floor(base + j, n - j, kept, $0.baseAddress!)
-        }
-        // The rest in the kernel: 32 scores per comparison with the k-th best, and only the
-        // few that beat it touch the heap.
+        let k = self.k
+        var kept = _count
+        // The heap through pointers for the whole run (one uniqueness check per array).
         scores.withUnsafeMutableBufferPointer { sb in
             indices.withUnsafeMutableBufferPointer { ib in
-                cocoon_topk_offer_run(base + j, n - j, Int64(baseIndex + j), sb.baseAddress!, ib.baseAddress!, kept, floor)
+                let s = sb.baseAddress!, ix = ib.baseAddress!
+                var j = 0
+                // Fill phase: until k items are kept everything finite enters.
+                while j < n && kept < k {
+                    let x = base[j]
+                    if x > -.infinity {
+                        TopKSelector.siftUp(x, Int32(baseIndex + j), at: kept, s, ix)
+                        kept += 1
+                    }
+                    j += 1
+                }
+                if j >= n { return }
+                // Right after the fill the k-th best is any k items' worst, which most items
+                // would beat: a floor first, from the rest of the run's chunk maxima.
+                let floor: Float = j == 0 ? -.infinity : withUnsafeTemporaryAllocation(of: Float.self, capacity: 64) {
+                    cocoon_topk_floor(base + j, n - j, kept, $0.baseAddress!)
+                }
+                // The rest in the kernel: 32 scores per comparison with the k-th best, and only
+                // the few that beat it touch the heap.
+                cocoon_topk_offer_run(base + j, n - j, Int64(baseIndex + j), s, ix, kept, floor)
             }
         }
+        _count = kept
     }
 
-    /// The kept items, best first (score descending, then index ascending).
     public func sorted() -> [(index: Int32, score: Float)] {
         var out: [(index: Int32, score: Float)] = []
         out.reserveCapacity(count)
@@ -147,13 +164,23 @@ public struct TopKSelector: Sendable {
     /// - Complexity: O(k log k).
     public mutating func drainSorted(into output: inout [Int32], at offset: Int) -> Int {
         let n = count
-        var pos = offset + n - 1
-        while count > 0 {
-            output[pos] = indices[0]
-            pos -= 1
-            _count -= 1
-            if _count > 0 { replaceRoot(scores[_count], indices[_count]) }
+        precondition(offset >= 0 && offset + n <= output.count, "output too short")
+        scores.withUnsafeMutableBufferPointer { sb in
+            indices.withUnsafeMutableBufferPointer { ib in
+                output.withUnsafeMutableBufferPointer { out in
+                    let s = sb.baseAddress!, ix = ib.baseAddress!
+                    var left = n
+                    var pos = offset + n - 1
+                    while left > 0 {
+                        out[pos] = ix[0]
+                        pos -= 1
+                        left -= 1
+                        if left > 0 { cocoon_heap_replace_root(s, ix, left, s[left], ix[left]) }
+                    }
+                }
+            }
         }
+        _count = 0
         return n
     }
 }

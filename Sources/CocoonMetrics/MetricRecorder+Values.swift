@@ -248,25 +248,33 @@ extension MetricRecorder {
             return n > 0 ? sum / Double(n) : nil
         case .pooled?:
             if t == 0 { return nil }
-            // The group's rows, in an array of exactly their number (8 bytes a user at a million).
-            var rows: [Int] = []
-            rows.reserveCapacity(s.users.reduce(0) { $0 + (members[Int($1)] ? 1 : 0) })
-            for (row, u) in s.users.enumerated() where members[Int(u)] { rows.append(row) }
+            // The group's rows, in an array of exactly their number (8 bytes a user at a million),
+            // once per step and group.
+            let rows: [Int]
+            if let cached = rowsCache[gi] {
+                rows = cached
+            } else {
+                var list: [Int] = []
+                list.reserveCapacity(s.users.reduce(0) { $0 + (members[Int($1)] ? 1 : 0) })
+                for (row, u) in s.users.enumerated() where members[Int(u)] { list.append(row) }
+                rowsCache[gi] = list
+                rows = list
+            }
             if rows.isEmpty { return nil }
             switch id {
             case "aggregate_diversity", "catalog_coverage", "gini_exposure", "entropy_exposure_bits",
                 "entropy_exposure_normalised", "personalization":
-                // The exposure counts are shared by these metrics: counted once per step and group.
-                let x: [Int]
+                // The exposure counts and their metrics are shared: computed once per step and group.
+                let x: [Int], e: ExposureMetrics
                 if let cached = exposureCache[gi] {
-                    x = cached
+                    (x, e) = cached
                 } else {
                     var counts = [Int](repeating: 0, count: c.count)
                     for r in rows { for p in 0..<k { counts[Int(s.slates[r * k + p])] += 1 } }
-                    exposureCache[gi] = counts
                     x = counts
+                    e = ExposureMetrics(counts: counts)
+                    exposureCache[gi] = (x, e)
                 }
-                let e = ExposureMetrics(counts: x)
                 switch id {
                 case "aggregate_diversity": return Double(e.aggregateDiversity)
                 case "catalog_coverage": return e.catalogCoverage
@@ -422,11 +430,20 @@ extension MetricRecorder {
 
     /// The mean of `value(u, w)` over the group's users u that have a nearest neighbour w (nil
     /// values skipped; nil when none is defined or no pairs were made).
-    func meanOverNearestPairs(_ users: [Int], group gi: Int, _ value: (Int, Int) -> Double?) -> Double? {
+    func meanOverNearestPairs(_ users: [Int], group gi: Int, _ value: @Sendable (Int, Int) -> Double?) -> Double? {
         if nearest.isEmpty { return nil }
         let nn = nearest[gi]
-        let v = users.compactMap { u in nn[u].flatMap { value(u, $0) } }
-        return v.isEmpty ? nil : v.reduce(0, +) / Double(v.count)
+        // The pairs' values on the executor, in user order; summed in that order.
+        let blocks = BlockExecutor.blocks(count: users.count, blockSize: blockSize)
+        let parts = executor.map(blockCount: blocks.count) { b, _ -> [Double] in
+            blocks[b].compactMap { j in nn[users[j]].flatMap { value(users[j], $0) } }
+        }
+        var sum = 0.0, n = 0
+        for part in parts {
+            for x in part { sum += x }
+            n += part.count
+        }
+        return n > 0 ? sum / Double(n) : nil
     }
 
     /// The seed of a metric's pair sample at a step for a group.
@@ -438,42 +455,69 @@ extension MetricRecorder {
     func flagMetric(_ id: String, group: MetricGroup, groupIndex gi: Int, snapshot s: StepSnapshot) -> Double? {
         let t = s.step
         let topics = run.world.catalog.topics
+        let members = group.members
+        let flagList = flags
+        // The flags (every one so far) in blocks on the executor; what each block finds comes
+        // back in flag order, and sums are taken in that order (the same bits for any workers).
+        let ranges = BlockExecutor.blocks(count: flagList.count, blockSize: Self.flagBlock)
         if id == "flag_reexposure_rate" {
-            var eligible = 0, shown = 0
-            for f in flags where f.r < t && group.members[Int(f.user)] {
-                eligible += 1
-                if slate(of: f.user, at: t)?.contains(f.item) ?? false { shown += 1 }
+            let parts = executor.map(blockCount: ranges.count) { b, _ -> (eligible: Int, shown: Int) in
+                var eligible = 0, shown = 0
+                for f in flagList[ranges[b]] where f.r < t && members[Int(f.user)] {
+                    eligible += 1
+                    if self.slate(of: f.user, at: t)?.contains(f.item) ?? false { shown += 1 }
+                }
+                return (eligible, shown)
             }
+            let eligible = parts.reduce(0) { $0 + $1.eligible }, shown = parts.reduce(0) { $0 + $1.shown }
             return eligible > 0 ? Double(shown) / Double(eligible) : nil
         }
         if let cached = flagCache[gi] { return id == "flag_topic_share_delta" ? cached.delta : cached.did }
-        func share(_ l: ArraySlice<Int32>, _ g: Int32) -> Double {
+        @Sendable func share(_ l: ArraySlice<Int32>, _ g: Int32) -> Double {
             var hits = 0
             for i in l where topics.topics(of: Int(i)).contains(g) { hits += 1 }
             return Double(hits) / Double(l.count)
         }
-        func controlMean(_ step: Int, _ g: Int) -> Double? {
-            let n = shareCount[gi][step] - excludedCount[gi][step]
+        @Sendable func controlMean(_ step: Int, _ g: Int) -> Double? {
+            let n = self.shareCount[gi][step] - self.excludedCount[gi][step]
             guard n > 0 else { return nil }
-            return (shareSum[gi][step][g] - excludedSum[gi][step][g]) / Double(n)
+            return (self.shareSum[gi][step][g] - self.excludedSum[gi][step][g]) / Double(n)
         }
-        // Both metrics in one pass over the group's flags (summed in flag order).
+        // Both metrics in one pass over the group's flags: per flag, the change of its topic's
+        // share and that change less the control's (nil without a control).
+        let parts = executor.map(blockCount: ranges.count) { b, _ -> [(delta: Double, did: Double?)] in
+            var out: [(delta: Double, did: Double?)] = []
+            for f in flagList[ranges[b]] where f.r < t && members[Int(f.user)] {
+                guard let now = self.slate(of: f.user, at: t), let then = self.slate(of: f.user, at: f.r), !now.isEmpty, !then.isEmpty
+                else { continue }
+                let d = share(now, f.topic) - share(then, f.topic)
+                if let a = controlMean(t, Int(f.topic)), let c = controlMean(f.r, Int(f.topic)) {
+                    out.append((d, d - (a - c)))
+                } else {
+                    out.append((d, nil))
+                }
+            }
+            return out
+        }
         var deltaSum = 0.0, didSum = 0.0
         var deltaCount = 0, didCount = 0
-        for f in flags where f.r < t && group.members[Int(f.user)] {
-            guard let now = slate(of: f.user, at: t), let then = slate(of: f.user, at: f.r), !now.isEmpty, !then.isEmpty else { continue }
-            let d = share(now, f.topic) - share(then, f.topic)
-            deltaSum += d
-            deltaCount += 1
-            if let a = controlMean(t, Int(f.topic)), let b = controlMean(f.r, Int(f.topic)) {
-                didSum += d - (a - b)
-                didCount += 1
+        for part in parts {
+            for v in part {
+                deltaSum += v.delta
+                deltaCount += 1
+                if let x = v.did {
+                    didSum += x
+                    didCount += 1
+                }
             }
         }
         let result = (delta: deltaCount > 0 ? deltaSum / Double(deltaCount) : nil, did: didCount > 0 ? didSum / Double(didCount) : nil)
         flagCache[gi] = result
         return id == "flag_topic_share_delta" ? result.delta : result.did
     }
+
+    /// Flags per block of the flag metrics.
+    static let flagBlock = 4096
 }
 
 /// The per-list metrics ``MetricRecorder/listMetrics(_:)`` computes, by METRICS.md id.

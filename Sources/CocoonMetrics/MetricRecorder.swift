@@ -100,8 +100,12 @@ public final class MetricRecorder: StepObserver, @unchecked Sendable {
     /// Whether this step's list-metric pass already added the consumption to the history
     /// vector sums (`sumRaw`, `sumUnit`).
     var vectorSumsAbsorbed = false
-    /// Exposure counts of the current step per group (shared by the exposure metrics).
-    var exposureCache: [[Int]?] = []
+    /// Exposure counts of the current step per group and the metrics computed from them
+    /// (shared by the exposure metrics: counted, sorted and summed once per step and group).
+    var exposureCache: [(counts: [Int], metrics: ExposureMetrics)?] = []
+    /// The snapshot rows of each group's members at the current step (shared by the pooled
+    /// metrics).
+    var rowsCache: [[Int]?] = []
     /// Per-step caches shared by the groups: each user's value of a per-user state metric, and
     /// the flag metrics of a group.
     var userValueCache: [String: [Double?]] = [:]
@@ -293,7 +297,8 @@ public final class MetricRecorder: StepObserver, @unchecked Sendable {
 
     /// Empties the caches one step's metrics share (`groups` empty exposure slots).
     func resetStepCaches(groups: Int) {
-        exposureCache = [[Int]?](repeating: nil, count: groups)
+        exposureCache = .init(repeating: nil, count: groups)
+        rowsCache = .init(repeating: nil, count: groups)
         userValueCache = [:]
         flagCache = [:]
     }
@@ -386,51 +391,80 @@ public final class MetricRecorder: StepObserver, @unchecked Sendable {
         let d = c.dimension
         let gCount = c.topics.count
         let k = s.slateSize
-        var eaten: [(user: Int32, item: Int32)] = []
-        // The accumulators are moved into locals for the loop (unique, so no copy-on-write or
-        // exclusivity checks per element) and put back after it.
-        var hist = history, histCount = historyCount, histSet = historySet, cons = consumed, consSet = consumedSet
-        var wRec = windowRec, wCons = windowCons, tCounts = topicCounts, iCount = itemCount, iUsers = itemUsers
-        history = []; historyCount = []; historySet = []; consumed = []; consumedSet = []
-        windowRec = []; windowCons = []; topicCounts = []; itemCount = []; itemUsers = []
+        let n = s.users.count
         let offsets = c.topics.offsets, members = c.topics.members
-        let outcomes = s.outcomes, slates = s.slates
-        for (row, u32) in s.users.enumerated() {
-            let u = Int(u32)
-            for p in 0..<k {
-                let i = slates[row * k + p]
-                let lo = Int(offsets[Int(i)])
-                let hi = Int(offsets[Int(i) + 1])
-                let share = 1 / Double(hi - lo)
-                if needWindows { for j in lo..<hi { wRec[u * gCount + Int(members[j])] += share } }
-                guard outcomes[row * k + p] == .consumed else { continue }
-                if needHistoryLists { hist[u].append(i) }
-                histCount[u] += 1
-                if histCount[u] == 1 { historyUsers += 1 }
-                historyRows += 1
-                iCount[Int(i)] += 1
-                if needItemUsers && histSet[u].sortedInsert(i) { iUsers[Int(i)] += 1 }
-                if needConsumed {
-                    cons[u].append(i)
-                    consSet[u].sortedInsert(i)
-                }
-                if (needCentroids || needUnitSums) && !vectorSumsAbsorbed { eaten.append((Int32(u), i)) }
-                if needTopicCounts || needWindows {
-                    for j in lo..<hi {
-                        let q = Int(members[j])
-                        if needTopicCounts { tCounts[u * gCount + q] += share }
-                        if needWindows { wCons[u * gCount + q] += share }
+        let outcomes = s.outcomes, slates = s.slates, users = s.users
+        let windows = needWindows, topicSums = needTopicCounts, lists = needHistoryLists, itemSets = needItemUsers
+        let consumedLists = needConsumed
+        let addRaw = needCentroids && !vectorSumsAbsorbed, addUnit = needUnitSums && !vectorSumsAbsorbed
+        let raw = geometry.raw, unit = geometry.unit
+        // Per slate position: 0 not consumed, 1 consumed, 2 consumed and new to the user's
+        // history set. Everything per user is updated by user blocks on the executor (each
+        // user's own rows, in slate order: the same sums as one pass); the per-item counts
+        // follow from these marks in one pass.
+        var marks = [UInt8](repeating: 0, count: n * k)
+        let blocks = BlockExecutor.blocks(count: n, blockSize: blockSize)
+        let newUsers = marks.fillInParallel { mark in
+            historyCount.fillInParallel { histCount in
+            history.fillInParallel { hist in
+            historySet.fillInParallel { histSet in
+            consumed.fillInParallel { cons in
+            consumedSet.fillInParallel { consSet in
+            windowRec.fillInParallel { wRec in
+            windowCons.fillInParallel { wCons in
+            topicCounts.fillInParallel { tCounts in
+            sumRaw.fillInParallel { rawSums in
+            sumUnit.fillInParallel { unitSums in
+                executor.map(blockCount: blocks.count) { b, _ -> Int in
+                    var fresh = 0
+                    for row in blocks[b] {
+                        let u = Int(users[row])
+                        for p in 0..<k {
+                            let i = slates[row * k + p]
+                            let lo = Int(offsets[Int(i)])
+                            let hi = Int(offsets[Int(i) + 1])
+                            let share = 1 / Double(hi - lo)
+                            if windows { for j in lo..<hi { wRec[u * gCount + Int(members[j])] += share } }
+                            guard outcomes[row * k + p] == .consumed else { continue }
+                            mark[row * k + p] = 1
+                            if lists { hist.withElement(u) { $0.append(i) } }
+                            histCount[u] += 1
+                            if histCount[u] == 1 { fresh += 1 }
+                            if itemSets && histSet.withElement(u, { $0.sortedInsert(i) }) { mark[row * k + p] = 2 }
+                            if consumedLists {
+                                cons.withElement(u) { $0.append(i) }
+                                consSet.withElement(u) { _ = $0.sortedInsert(i) }
+                            }
+                            if addRaw { for j in 0..<d { rawSums[u * d + j] += raw[Int(i) * d + j] } }
+                            if addUnit { for j in 0..<d { unitSums[u * d + j] += unit[Int(i) * d + j] } }
+                            if topicSums || windows {
+                                for j in lo..<hi {
+                                    let q = Int(members[j])
+                                    if topicSums { tCounts[u * gCount + q] += share }
+                                    if windows { wCons[u * gCount + q] += share }
+                                }
+                            }
+                        }
+                    }
+                    return fresh
+                }.reduce(0, +)
+            } } } } } } } } } }
+        }
+        historyUsers += newUsers
+        var rows = 0
+        marks.withUnsafeBufferPointer { m in
+            itemCount.withUnsafeMutableBufferPointer { iCount in
+                itemUsers.withUnsafeMutableBufferPointer { iUsers in
+                    for x in 0..<m.count where m[x] != 0 {
+                        let i = Int(slates[x])
+                        iCount[i] += 1
+                        if m[x] == 2 { iUsers[i] += 1 }
+                        rows += 1
                     }
                 }
             }
         }
-        history = hist; historyCount = histCount; historySet = histSet; consumed = cons; consumedSet = consSet
-        windowRec = wRec; windowCons = wCons; topicCounts = tCounts; itemCount = iCount; itemUsers = iUsers
-        // The vector sums in a second pass over raw buffers (same order per user).
-        for (u, i) in eaten {
-            if needCentroids { MetricRecorder.addRows(CollectionOfOne(i), user: Int(u), from: geometry.raw, into: &sumRaw, dimension: d) }
-            if needUnitSums { MetricRecorder.addRows(CollectionOfOne(i), user: Int(u), from: geometry.unit, into: &sumUnit, dimension: d) }
-        }
+        historyRows += rows
         // Interest shifts change relevance.
         let shifted = s.changes.filter { $0.kind == .interestShift }.map { Int($0.user) }
         if !shifted.isEmpty && !relevant.isEmpty {

@@ -115,7 +115,8 @@ public final class BuiltinRecommender: Recommender, UserRepresenting, @unchecked
         // non-personalised feed.
         let coldStart = !(model is RandomModel) && !(model is PopularityModel) && !model.readsGroundTruth && request.step > warmup
         for (row, u) in request.users.enumerated() {
-            let off = policy.personalisationOff && !request.controls[Int(u)].personalisation
+            // Only users with controls of their own can have switched personalisation off.
+            let off = policy.personalisationOff && request.controls.hasOwnControls(Int(u)) && !request.controls[Int(u)].personalisation
             let cold = !off && coldStart && log.consumedCount(of: Int(u)) < coldStartItems
             if off || cold {
                 offRows.append(row)
@@ -259,27 +260,35 @@ public final class BuiltinRecommender: Recommender, UserRepresenting, @unchecked
         }
         if missing.isEmpty { return }
         // In blocks of items: at a million users nearly every item is marked in the first
-        // steps, and a missing × catalog similarity matrix would be catalog² floats.
+        // steps, and a missing × catalog similarity matrix would be catalog² floats. The blocks
+        // run on the executor (single-threaded BLAS each, the same product shapes whatever the
+        // worker count, so the same bits); each writes only its own items' lists.
         let th = Float(policy.nearDuplicateThreshold)
-        for start in stride(from: 0, to: missing.count, by: Self.nearDuplicateBlock) {
-            let block = missing[start..<min(start + Self.nearDuplicateBlock, missing.count)]
-            // Row normalisation is per row: gathering normalised rows equals normalising gathered ones.
-            if nearDuplicateRows.rows != c.count { nearDuplicateRows = c.unitEmbeddings.rowNormalized() }
-            let sims = nearDuplicateRows.gatherRows(block).multiplied(by: nearDuplicateRows, transposeOther: true)
-            let m = c.count
-            sims.storage.withUnsafeBufferPointer { s in
-                for (r, i) in block.enumerated() {
+        // Row normalisation is per row: gathering normalised rows equals normalising gathered ones.
+        if nearDuplicateRows.rows != c.count { nearDuplicateRows = c.unitEmbeddings.rowNormalized() }
+        let rows = nearDuplicateRows
+        let m = c.count
+        let ranges = BlockExecutor.blocks(count: missing.count, blockSize: Self.nearDuplicateBlock)
+        let marked = missing
+        let lists = world.executor.map(blockCount: ranges.count) { b, _ -> [[Int32]] in
+            let block = marked[ranges[b]]
+            let sims = rows.gatherRows(block).multiplied(by: rows, transposeOther: true)
+            return sims.storage.withUnsafeBufferPointer { s in
+                block.enumerated().map { r, i in
                     var near: [Int32] = []
                     let row = s.baseAddress! + r * m
                     for j in 0..<m where row[j] >= th && j != Int(i) { near.append(Int32(j)) }
-                    nearDuplicates[Int(i)] = near
+                    return near
                 }
             }
+        }
+        for (b, range) in ranges.enumerated() {
+            for (r, i) in missing[range].enumerated() { nearDuplicates[Int(i)] = lists[b][r] }
         }
     }
 
     /// Items whose near-duplicates are computed in one product.
-    static let nearDuplicateBlock = 256
+    static let nearDuplicateBlock = 64
 
     // MARK: - Personalised path
 
@@ -343,6 +352,8 @@ public final class BuiltinRecommender: Recommender, UserRepresenting, @unchecked
         let tileSize = scorer.tileSize
         // Slates that are just the top k (no re-ranking, interest channels or exploration).
         let plainSlates = rerankers.isEmpty && channelTopics == 0 && !exploration.isActive && m == k
+        // Read once, not per user (`world` is a struct of many arrays).
+        let segments = world.segments, minorSegment = self.minorSegment, ownControls = policy.enabled
         // Blocks write their users' slates straight into `slates` (disjoint rows, no copy).
         _ = try slates.fillInParallel { out in try world.executor.tryMap(blockCount: blocks.count) { b, w -> Int in
             let blockRows = blocks[b]
@@ -360,7 +371,13 @@ public final class BuiltinRecommender: Recommender, UserRepresenting, @unchecked
             var gathered: [Int32] = []
             for u32 in bUsers {
                 let u = Int(u32)
-                let a = self.controlAdjustments(for: u, controls: controls, step: t)
+                // Users who never touched a control (most) need only their segment.
+                var a = Adjustments()
+                if ownControls && controls.hasOwnControls(u) {
+                    a = self.controlAdjustments(for: u, controls: controls, step: t)
+                } else {
+                    a.isMinor = segments[u] == minorSegment
+                }
                 gathered.removeAll(keepingCapacity: true)
                 self.appendSoftExclusions(of: u, to: &gathered)
                 soft.addRow(gathered)

@@ -22,6 +22,29 @@ final class TiltedRandom: Recommender {
     func stop() {}
 }
 
+/// A generated world (d = 8) in which an intervention marks the first item of `fraction` of
+/// the users "not interested" at step `markAt`; catalog, population and world seeded from
+/// `seed`, `seed + 1`, `seed + 2`.
+func markedWorld(
+    items: Int, topics: Int, users: Int, seed: UInt64, markAt: Int, fraction: Double, scope: MarkScope
+) throws -> SimulationWorld {
+    var cs = CatalogSpec()
+    cs.items = items
+    cs.topics = topics
+    cs.dimension = 8
+    var ps = PopulationSpec()
+    ps.users = users
+    let catalog = try Catalog.generate(cs, seed: Seed(seed))
+    let pop = Population.generate(ps, catalog: catalog, seed: Seed(seed + 1))
+    return try SimulationWorld(
+        catalog: catalog, population: pop,
+        interventions: [
+            Intervention(
+                name: "mark", start: markAt, selection: { var x = Intervention.Selection(); x.fraction = fraction; return x }(),
+                action: .notInterested(pick: .first, scope: scope, count: 1))
+        ], seed: Seed(seed + 2))
+}
+
 final class Keep: StepObserver {
     var run: RunContext!
     var snaps: [StepSnapshot] = []
@@ -33,21 +56,8 @@ final class Keep: StepObserver {
     /// The per-step recorder and the offline evaluator agree on the same data: the recorder's
     /// value at step T equals `cocoon evaluate` on (history before T, slates of T).
     @Test func recorderMatchesOfflineEvaluation() throws {
-        var cs = CatalogSpec()
-        cs.items = 300
-        cs.topics = 7
-        cs.dimension = 8
-        var ps = PopulationSpec()
-        ps.users = 120
-        let catalog = try Catalog.generate(cs, seed: Seed(1))
-        let pop = Population.generate(ps, catalog: catalog, seed: Seed(2))
-        let world = try SimulationWorld(
-            catalog: catalog, population: pop,
-            interventions: [
-                Intervention(
-                    name: "mark", start: 3, selection: { var x = Intervention.Selection(); x.fraction = 0.5; return x }(),
-                    action: .notInterested(pick: .first, scope: .item, count: 1))
-            ], seed: Seed(3))
+        let world = try markedWorld(items: 300, topics: 7, users: 120, seed: 1, markAt: 3, fraction: 0.5, scope: .item)
+        let catalog = world.catalog
         let steps = 6
         var behaviour = Behaviour()
         behaviour.notInterested.enabled = false  // only the intervention's flags, which the files hold
@@ -121,5 +131,31 @@ final class Keep: StepObserver {
         #expect(recorder.series("ild_cosine")![0] == nil)
         #expect(abs(recorder.series("centroid_drift_cosine")![0]!) < 1e-15)
         #expect(recorder.series("population_mean_pairwise_cosine_distance")![0] != nil)
+    }
+}
+
+/// The recorder's work runs in user blocks on the executor (list metrics, the consumption's
+/// bookkeeping, the flag metrics' flags, nearest pairs): every default metric, with many small
+/// blocks and "not interested" flags, gives the same bits for 1 and 3 workers.
+@Suite struct RecorderWorkerTests {
+    @Test func everyDefaultMetricIsTheSameForAnyWorkerCount() throws {
+        let world = try markedWorld(items: 400, topics: 6, users: 150, seed: 11, markAt: 2, fraction: 0.4, scope: .topic)
+        func series(workers: Int) -> [[UInt64?]] {
+            let engine = Engine(
+                world: world, behaviour: Behaviour(), recommender: TiltedRandom(),
+                config: EngineConfig(steps: 8, slateSize: 6, seed: Seed(14)))
+            let recorder = MetricRecorder(
+                metrics: MetricCatalog.defaultSet, executor: BlockExecutor(workers: workers), blockSize: 7, seed: Seed(15))
+            #expect(engine.run(observers: [recorder]).failure == nil)
+            return MetricCatalog.defaultSet.map { id in (recorder.series(id) ?? []).map { $0?.bitPattern } }
+        }
+        let one = series(workers: 1)
+        let three = series(workers: 3)
+        #expect(one == three)
+        // The comparison has values to compare: most metrics are defined at the last step,
+        // the flag metrics among them.
+        let defined = zip(MetricCatalog.defaultSet, one).filter { $0.1.last.map { $0 != nil } ?? false }.map(\.0)
+        #expect(defined.count > MetricCatalog.defaultSet.count / 2, "\(defined)")
+        #expect(defined.contains("flag_topic_share_delta") && defined.contains("interaction_jaccard_nn_pairs"))
     }
 }
