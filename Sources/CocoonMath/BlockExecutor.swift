@@ -86,11 +86,14 @@ private struct UncheckedBox<T>: @unchecked Sendable {
 /// (``toArray()``) see every write, because `concurrentPerform` returns only after all
 /// workers finished.
 public final class SharedArray<Element>: @unchecked Sendable {
-    private let base: UnsafeMutablePointer<Element>
+    // Inlinable access (base, _read, _write, init): callers in other modules get code
+    // specialised for their element type instead of generic calls per element.
+    @usableFromInline let base: UnsafeMutablePointer<Element>
     /// Number of elements.
     public let count: Int
 
     /// Creates the array with `count` copies of `value`.
+    @inlinable
     public init(repeating value: Element, count: Int) {
         precondition(count >= 0, "count must be ≥ 0, got \(count)")
         self.count = count
@@ -125,10 +128,11 @@ public final class SharedArray<Element>: @unchecked Sendable {
         }
     }
 
-    @usableFromInline func _read(_ i: Int) -> Element { base[i] }
-    @usableFromInline func _write(_ i: Int, _ v: Element) { base[i] = v }
+    @inlinable func _read(_ i: Int) -> Element { base[i] }
+    @inlinable func _write(_ i: Int, _ v: Element) { base[i] = v }
 
     /// Calls `body` with the elements `range` as a mutable span (no copy).
+    @inlinable
     public func withMutableSpan<R>(_ range: Range<Int>, _ body: (inout MutableSpan<Element>) throws -> R) rethrows -> R {
         precondition(range.lowerBound >= 0 && range.upperBound <= count, "range \(range) out of 0..<\(count)")
         let buf = UnsafeMutableBufferPointer(start: base + range.lowerBound, count: range.count)
@@ -137,6 +141,7 @@ public final class SharedArray<Element>: @unchecked Sendable {
     }
 
     /// Calls `body` with the elements `range` as a read-only span (no copy).
+    @inlinable
     public func withSpan<R>(_ range: Range<Int>, _ body: (Span<Element>) throws -> R) rethrows -> R {
         precondition(range.lowerBound >= 0 && range.upperBound <= count, "range \(range) out of 0..<\(count)")
         let buf = UnsafeBufferPointer(start: base + range.lowerBound, count: range.count)
@@ -144,6 +149,7 @@ public final class SharedArray<Element>: @unchecked Sendable {
     }
 
     /// A copy of the elements, in order.
+    @inlinable
     public func toArray() -> [Element] {
         Array(UnsafeBufferPointer(start: base, count: count))
     }

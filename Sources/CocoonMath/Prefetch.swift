@@ -15,4 +15,13 @@ public enum Prefetch {
             }
         }
     }
+
+    /// Hints row `item` of the row-major `storage` (rows of `rowLength` elements); an index
+    /// outside the array is ignored.
+    public static func row<T>(of storage: [T], _ item: Int, rowLength: Int) {
+        storage.withUnsafeBufferPointer { p in
+            guard let base = p.baseAddress, item >= 0, (item + 1) * rowLength <= p.count else { return }
+            cocoon_prefetch(base + item * rowLength, rowLength * MemoryLayout<T>.stride)
+        }
+    }
 }

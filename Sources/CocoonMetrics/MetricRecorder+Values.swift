@@ -67,6 +67,7 @@ extension MetricRecorder {
         let addRaw = needCentroids, addUnit = needUnitSums
         vectorSumsAbsorbed = addRaw || addUnit
         let outcomes = s.outcomes
+        let unitRows = geo.unit, rawRows = geo.raw
         rawSums.fillInParallel { rawOut in unitSumsStore.fillInParallel { unitSums in
         executor.forEach(blockCount: blocks.count) { b, _ in
             var q = [Double](repeating: 0, count: gCount)  // the slate's topic shares
@@ -79,25 +80,39 @@ extension MetricRecorder {
             var relStamp = [Int32](repeating: 0, count: needRelevance ? c.count : 0)
             var items = [Int32](repeating: 0, count: k)
             let block = blocks[b]
+            // Σ ‖ê_i‖² of four users at a time: one dependent chain of k·d additions each (the
+            // reference order), four chains advancing together instead of one after another.
+            var groupSquares = [Double](repeating: 0, count: 4)
             for row in block {
                 let u = Int(s.users[row])
-                // The slate two users ahead: its unit rows come from memory, not cache.
-                if needSum && row + 2 < block.upperBound {
-                    Prefetch.rows(of: geo.unit, s.slates[((row + 2) * k)..<((row + 3) * k)], rowLength: d)
+                let lane = (row - block.lowerBound) & 3
+                if needSum && lane == 0 {
+                    // The next four users' slates: their unit rows come from memory, not cache.
+                    let ahead = min(row + 4, block.upperBound)..<min(row + 8, block.upperBound)
+                    if !ahead.isEmpty {
+                        Prefetch.rows(of: unitRows, s.slates[(ahead.lowerBound * k)..<(ahead.upperBound * k)], rowLength: d)
+                    }
+                    MetricRecorder.slateSquares(
+                        rows: row..<min(row + 4, block.upperBound), slates: s.slates, k: k, unit: unitRows, dimension: d,
+                        into: &groupSquares)
+                }
+                // And the raw rows of what that user consumed (added to the centroid sums below).
+                if addRaw && row + 2 < block.upperBound {
+                    for x in ((row + 2) * k)..<((row + 3) * k) where outcomes[x] == .consumed {
+                        Prefetch.row(of: rawRows, Int(s.slates[x]), rowLength: d)
+                    }
                 }
                 for x in 0..<k { items[x] = s.slates[row * k + x] }
                 let list = s.slates[(row * k)..<((row + 1) * k)]
                 let hCount = histCount[u]
-                var squares = 0.0  // Σ ‖ê_i‖² (1 per item, 0 for a zero embedding)
+                let squares = groupSquares[lane]  // Σ ‖ê_i‖² (1 per item, 0 for a zero embedding)
                 if needSum {
                     for j in 0..<d { slateSum[j] = 0 }
-                    geo.unit.withUnsafeBufferPointer { unit in
-                        for i in items {
-                            let row = unit.baseAddress! + Int(i) * d
-                            for j in 0..<d {
-                                let x = row[j]
-                                slateSum[j] += x
-                                squares += x * x
+                    unitRows.withUnsafeBufferPointer { unit in
+                        slateSum.withUnsafeMutableBufferPointer { sum in
+                            for i in items {
+                                let row = unit.baseAddress! + Int(i) * d
+                                for j in 0..<d { sum[j] += row[j] }
                             }
                         }
                     }
@@ -187,7 +202,7 @@ extension MetricRecorder {
                             for x in 0..<k where isRel[x] {
                                 let i = Int(items[x])
                                 var dot = 0.0
-                                for jj in 0..<d { dot += geo.unit[i * d + jj] * (unitSums[u * d + jj] / nh) }
+                                for jj in 0..<d { dot += unitRows[i * d + jj] * (unitSums[u * d + jj] / nh) }
                                 sum += 1 - dot
                             }
                             v = sum / Double(k)
@@ -217,13 +232,57 @@ extension MetricRecorder {
                 // This step's consumption, in slate order (as `absorb` adds it).
                 for x in 0..<k where outcomes[row * k + x] == .consumed {
                     let i = Int(items[x])
-                    if addRaw { for jj in 0..<d { rawOut[u * d + jj] += geo.raw[i * d + jj] } }
-                    if addUnit { for jj in 0..<d { unitSums[u * d + jj] += geo.unit[i * d + jj] } }
+                    if addRaw { for jj in 0..<d { rawOut[u * d + jj] += rawRows[i * d + jj] } }
+                    if addUnit { for jj in 0..<d { unitSums[u * d + jj] += unitRows[i * d + jj] } }
                 }
             }
         }
         } }
         return ListValues(ids: ids, values: out)
+    }
+
+    /// `out[r − rows.lowerBound]` = Σ over row r's slate items i (in slate order) and j of
+    /// unit[i, j]², summed in that order — for up to four rows, whose chains advance together.
+    static func slateSquares(
+        rows: Range<Int>, slates: [Int32], k: Int, unit: [Double], dimension d: Int, into out: inout [Double]
+    ) {
+        precondition(rows.count <= 4 && out.count >= 4, "up to four rows")
+        unit.withUnsafeBufferPointer { u in
+            slates.withUnsafeBufferPointer { sl in
+                let base = u.baseAddress!
+                func item(_ r: Int, _ x: Int) -> UnsafePointer<Double> {
+                    let i = Int(sl[r * k + x])
+                    precondition(i >= 0 && (i + 1) * d <= u.count, "item \(i) outside the catalog")
+                    return base + i * d
+                }
+                if rows.count == 4 {
+                    let r0 = rows.lowerBound
+                    var s0 = 0.0, s1 = 0.0, s2 = 0.0, s3 = 0.0
+                    for x in 0..<k {
+                        let a = item(r0, x), b = item(r0 + 1, x), c = item(r0 + 2, x), e = item(r0 + 3, x)
+                        for j in 0..<d {
+                            s0 += a[j] * a[j]
+                            s1 += b[j] * b[j]
+                            s2 += c[j] * c[j]
+                            s3 += e[j] * e[j]
+                        }
+                    }
+                    out[0] = s0
+                    out[1] = s1
+                    out[2] = s2
+                    out[3] = s3
+                } else {
+                    for r in rows {
+                        var s = 0.0
+                        for x in 0..<k {
+                            let a = item(r, x)
+                            for j in 0..<d { s += a[j] * a[j] }
+                        }
+                        out[r - rows.lowerBound] = s
+                    }
+                }
+            }
+        }
     }
 
     /// The value of one metric for one group at the snapshot's step.

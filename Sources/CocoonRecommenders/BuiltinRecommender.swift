@@ -331,7 +331,10 @@ public final class BuiltinRecommender: Recommender, UserRepresenting, @unchecked
             extendedItems = (base, items)
         }
         // Topic directions are needed only to project deleted tags out.
-        let anyDeleted = policy.tags && (0..<rowCount).contains { j in !request.controls[Int(request.users[everyRow ? j : rowList[j]])].deletedTags.isEmpty }
+        let anyDeleted = policy.tags && (0..<rowCount).contains { j in
+            let u = Int(request.users[everyRow ? j : rowList[j]])
+            return request.controls.hasOwnControls(u) && !request.controls[u].deletedTags.isEmpty
+        }
         let directions = anyDeleted ? topicDirections(base) : []
         let scorer = BlockScorer(items: items, tileSize: Self.tileSize)
         let users = request.users
@@ -354,6 +357,9 @@ public final class BuiltinRecommender: Recommender, UserRepresenting, @unchecked
         let plainSlates = rerankers.isEmpty && channelTopics == 0 && !exploration.isActive && m == k
         // Read once, not per user (`world` is a struct of many arrays).
         let segments = world.segments, minorSegment = self.minorSegment, ownControls = policy.enabled
+        // The soft exclusions (as `appendSoftExclusions`), with the log and policy read once.
+        let log: InteractionLog = self.log
+        let excludeConsumed = policy.excludeConsumed, excludeRecent = policy.enabled && log.impressionMemory > 0
         // Blocks write their users' slates straight into `slates` (disjoint rows, no copy).
         _ = try slates.fillInParallel { out in try world.executor.tryMap(blockCount: blocks.count) { b, w -> Int in
             let blockRows = blocks[b]
@@ -379,7 +385,8 @@ public final class BuiltinRecommender: Recommender, UserRepresenting, @unchecked
                     a.isMinor = segments[u] == minorSegment
                 }
                 gathered.removeAll(keepingCapacity: true)
-                self.appendSoftExclusions(of: u, to: &gathered)
+                if excludeConsumed { log.appendConsumed(by: u, to: &gathered) }
+                if excludeRecent { log.appendRecentImpressions(of: u, to: &gathered) }
                 soft.addRow(gathered)
                 hard.addRow(a.hard)
                 offsets.addRow(a.topicOffsets, topics: topicTiles, itemCount: c.count)

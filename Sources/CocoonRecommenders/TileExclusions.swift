@@ -34,18 +34,24 @@ package struct TileExclusions {
     package mutating func addRow(_ row: [Int32]) {
         let t = tileCount, s = shift
         let base = items.count
+        // Room for the row's tile ends and items at once, written through pointers.
+        let firstEnd = starts.count
+        starts.append(contentsOf: repeatElement(Int32(base), count: t))
+        if row.isEmpty { return }
         items.append(contentsOf: repeatElement(0, count: row.count))
         counts.withUnsafeMutableBufferPointer { c in
             c.update(repeating: 0)
             row.withUnsafeBufferPointer { r in
                 for i in r { c[Int(i) >> s] &+= 1 }
                 // Counts become each tile's write position.
-                var at = Int32(base)
-                for q in 0..<t {
-                    let n = c[q]
-                    c[q] = at
-                    at &+= n
-                    starts.append(at)
+                starts.withUnsafeMutableBufferPointer { ends in
+                    var at = Int32(base)
+                    for q in 0..<t {
+                        let n = c[q]
+                        c[q] = at
+                        at &+= n
+                        ends[firstEnd + q] = at
+                    }
                 }
                 items.withUnsafeMutableBufferPointer { out in
                     for i in r {
