@@ -286,9 +286,19 @@ public struct Popularity: Sendable {
     /// The tail set (C10): the ⌊20%⌋ (at least one) least interacted items among those with
     /// an interaction, ties → smaller index.
     public static func tail(counts c: [Int]) -> [Bool] {
-        let interacted = c.indices.filter { c[$0] > 0 }.sorted { c[$0] != c[$1] ? c[$0] < c[$1] : $0 < $1 }
         var t = [Bool](repeating: false, count: c.count)
-        for i in interacted.prefix(max(Int(0.2 * Double(interacted.count)), 1)) where !interacted.isEmpty { t[i] = true }
+        // Interacted items by (count, index) ascending: as one 64-bit key each (count above,
+        // index below), sorted without a comparison closure — the same order.
+        guard c.count <= Int(UInt32.max), c.allSatisfy({ $0 <= Int(UInt32.max) }) else {
+            let interacted = c.indices.filter { c[$0] > 0 }.sorted { c[$0] != c[$1] ? c[$0] < c[$1] : $0 < $1 }
+            for i in interacted.prefix(max(Int(0.2 * Double(interacted.count)), 1)) where !interacted.isEmpty { t[i] = true }
+            return t
+        }
+        var keys: [UInt64] = []
+        keys.reserveCapacity(c.count)
+        for (i, x) in c.enumerated() where x > 0 { keys.append(UInt64(x) << 32 | UInt64(i)) }
+        keys.sort()
+        for key in keys.prefix(max(Int(0.2 * Double(keys.count)), 1)) { t[Int(key & 0xFFFF_FFFF)] = true }
         return t
     }
 

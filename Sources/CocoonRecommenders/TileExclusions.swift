@@ -11,6 +11,8 @@ package struct TileExclusions {
     package let tileSize: Int
     /// Tiles of the catalog.
     package let tileCount: Int
+    /// Items of the catalog.
+    package let itemCount: Int
     private let shift: Int
     /// The items, row by row and, within a row, tile by tile.
     private var items: [Int32] = []
@@ -23,6 +25,7 @@ package struct TileExclusions {
         precondition(tileSize > 0 && tileSize & (tileSize - 1) == 0, "tileSize must be a power of two, got \(tileSize)")
         self.tileSize = tileSize
         tileCount = max((itemCount + tileSize - 1) / tileSize, 1)
+        self.itemCount = itemCount
         shift = tileSize.trailingZeroBitCount
         counts = [Int32](repeating: 0, count: tileCount)
     }
@@ -70,10 +73,15 @@ package struct TileExclusions {
     package func pushDown(row r: Int, tile t: Int, first: Int, scores: inout MutableSpan<Float>) {
         let lo = Int(starts[r * tileCount + t]), hi = Int(starts[r * tileCount + t + 1])
         if lo == hi { return }
+        // Every item of the group lies in the tile (grouped by `item >> log2(tileSize)`), so
+        // the scores are reached through a pointer without a check per item.
+        precondition(isTile(t, first: first, count: scores.count), "scores of items \(first)..<\(first + scores.count) are not tile \(t)")
         items.withUnsafeBufferPointer { all in
-            withUnsafeTemporaryAllocation(of: Float.self, capacity: hi - lo) { lowered in
-                for x in lo..<hi { lowered[x - lo] = scores[Int(all[x]) - first] - 1e4 }
-                for x in lo..<hi { scores[Int(all[x]) - first] = lowered[x - lo] }
+            scores.withUnsafeMutableBufferPointer { row in
+                withUnsafeTemporaryAllocation(of: Float.self, capacity: hi - lo) { lowered in
+                    for x in lo..<hi { lowered[x - lo] = row[Int(all[x]) - first] - 1e4 }
+                    for x in lo..<hi { row[Int(all[x]) - first] = lowered[x - lo] }
+                }
             }
         }
     }
@@ -82,9 +90,17 @@ package struct TileExclusions {
     package func exclude(row r: Int, tile t: Int, first: Int, scores: inout MutableSpan<Float>) {
         let lo = Int(starts[r * tileCount + t]), hi = Int(starts[r * tileCount + t + 1])
         if lo == hi { return }
+        precondition(isTile(t, first: first, count: scores.count), "scores of items \(first)..<\(first + scores.count) are not tile \(t)")
         items.withUnsafeBufferPointer { all in
-            for x in lo..<hi { scores[Int(all[x]) - first] = -.infinity }
+            scores.withUnsafeMutableBufferPointer { row in
+                for x in lo..<hi { row[Int(all[x]) - first] = -.infinity }
+            }
         }
+    }
+
+    /// Whether `count` scores from item `first` are the whole of tile t.
+    func isTile(_ t: Int, first: Int, count: Int) -> Bool {
+        t >= 0 && t < tileCount && first == t * tileSize && count == min(tileSize, itemCount - first)
     }
 
     /// Row r's items in tile t, in the order they were added (test hook).
@@ -97,6 +113,7 @@ package struct TileExclusions {
 /// offset visits only its topic's items in a tile without a search.
 package struct TopicTiles: Sendable {
     package let tileCount: Int
+    package let tileSize: Int
     /// Topic-major, ascending within a topic.
     let items: [Int32]
     /// `starts[q * (tileCount + 1) + t]`: where topic q's items in tile t begin; the entry at
@@ -107,6 +124,7 @@ package struct TopicTiles: Sendable {
         precondition(tileSize > 0 && tileSize & (tileSize - 1) == 0, "tileSize must be a power of two, got \(tileSize)")
         let t = max((primary.count + tileSize - 1) / tileSize, 1)
         tileCount = t
+        self.tileSize = tileSize
         var byTopic = [[Int32]](repeating: [], count: g)
         for (i, q) in primary.enumerated() { byTopic[Int(q)].append(Int32(i)) }
         var items: [Int32] = []
@@ -185,12 +203,23 @@ package struct TopicOffsetRows {
                 }
                 return
             }
+            // A topic's items of tile t lie in the tile (TopicTiles groups them so): the scores
+            // are reached through a pointer without a check per item.
+            precondition(
+                t >= 0 && t < topics.tileCount && first == t * topics.tileSize
+                    && scores.count == min(topics.tileSize, primary.count - first),
+                "scores of items \(first)..<\(first + scores.count) are not tile \(t)")
             topics.items.withUnsafeBufferPointer { items in
                 topics.starts.withUnsafeBufferPointer { starts in
-                    for q in 0..<g where off[q] != 0 {
-                        let x = off[q]
-                        let s = q * (topics.tileCount + 1) + t
-                        for i in Int(starts[s])..<Int(starts[s + 1]) { scores[Int(items[i]) - first] = scores[Int(items[i]) - first] + x }
+                    scores.withUnsafeMutableBufferPointer { row in
+                        for q in 0..<g where off[q] != 0 {
+                            let x = off[q]
+                            let s = q * (topics.tileCount + 1) + t
+                            for i in Int(starts[s])..<Int(starts[s + 1]) {
+                                let j = Int(items[i]) - first
+                                row[j] = row[j] + x
+                            }
+                        }
                     }
                 }
             }

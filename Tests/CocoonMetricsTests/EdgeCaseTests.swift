@@ -172,3 +172,21 @@ private func tinyCatalog(_ emb: [[Float]], topics: [Int32], topicCount: Int) thr
         #expect(StateMetrics.nearestNeighbours(q, tieSeed: Seed(9))[7] == 8)
     }
 }
+
+@Suite struct PopularityTailTests {
+    /// The tail is the least interacted 20% of the interacted items (ties by lower index): by
+    /// hand on a small case, and against the definition on counts with many ties.
+    @Test func tailIsTheLeastInteractedFifth() {
+        // Interacted: items 0 (5), 2 (1), 3 (1), 5 (9), 6 (2), … 9 (3): 7 items → max(⌊1.4⌋, 1) = 1.
+        let c = [5, 0, 1, 1, 0, 9, 2, 4, 0, 3]
+        #expect(Popularity.tail(counts: c) == c.indices.map { $0 == 2 })
+        #expect(Popularity.tail(counts: [0, 0]) == [false, false])
+        var r = Seed(21).stream("tail")
+        let counts = (0..<5_000).map { _ in Sample.index(below: 6, using: &r) }
+        let interacted = counts.indices.filter { counts[$0] > 0 }.sorted { counts[$0] != counts[$1] ? counts[$0] < counts[$1] : $0 < $1 }
+        let expected = Set(interacted.prefix(Int(0.2 * Double(interacted.count))))
+        let tail = Popularity.tail(counts: counts)
+        #expect(tail.indices.filter { tail[$0] } == expected.sorted())
+        #expect(expected.count == Int(0.2 * Double(interacted.count)) && expected.count > 500)
+    }
+}
