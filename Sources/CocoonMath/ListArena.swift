@@ -123,13 +123,11 @@ public struct ListArena: RandomAccessCollection, Sendable {
     public func appendElements(of l: Int, to out: inout [Int32]) {
         let r = range(l)
         if isNarrow {
-            // Room for the list at once, decoded through pointers (no append per element).
-            let start = out.count
-            out.append(contentsOf: repeatElement(0, count: r.count))
-            narrow.withUnsafeBufferPointer { p in
-                out.withUnsafeMutableBufferPointer { o in
-                    for (j, x) in r.enumerated() { o[start + j] = NarrowItemID.decode(p[x]) }
+            out.appendInPlace(upTo: r.count, filler: 0) { room in
+                narrow.withUnsafeBufferPointer { p in
+                    for (j, x) in r.enumerated() { room[j] = NarrowItemID.decode(p[x]) }
                 }
+                return r.count
             }
         } else {
             out.append(contentsOf: wide[r])

@@ -7,21 +7,19 @@ public enum Prefetch {
     /// Hints that rows `items` of the row-major `storage` (rows of `rowLength` elements) will be
     /// read soon. Indices outside the array are ignored.
     public static func rows<T>(of storage: [T], _ items: ArraySlice<Int32>, rowLength: Int) {
-        let stride = MemoryLayout<T>.stride
         storage.withUnsafeBufferPointer { p in
-            guard let base = p.baseAddress else { return }
-            for i in items where i >= 0 && (Int(i) + 1) * rowLength <= p.count {
-                cocoon_prefetch(base + Int(i) * rowLength, rowLength * stride)
-            }
+            for i in items { hint(p, Int(i), rowLength) }
         }
     }
 
     /// Hints row `item` of the row-major `storage` (rows of `rowLength` elements); an index
     /// outside the array is ignored.
     public static func row<T>(of storage: [T], _ item: Int, rowLength: Int) {
-        storage.withUnsafeBufferPointer { p in
-            guard let base = p.baseAddress, item >= 0, (item + 1) * rowLength <= p.count else { return }
-            cocoon_prefetch(base + item * rowLength, rowLength * MemoryLayout<T>.stride)
-        }
+        storage.withUnsafeBufferPointer { p in hint(p, item, rowLength) }
+    }
+
+    private static func hint<T>(_ p: UnsafeBufferPointer<T>, _ item: Int, _ rowLength: Int) {
+        guard let base = p.baseAddress, item >= 0, (item + 1) * rowLength <= p.count else { return }
+        cocoon_prefetch(base + item * rowLength, rowLength * MemoryLayout<T>.stride)
     }
 }

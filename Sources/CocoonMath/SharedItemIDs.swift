@@ -53,30 +53,26 @@ public final class SharedItemIDs: @unchecked Sendable {
     /// has room).
     public func appendIDs(_ range: Range<Int>, to out: inout [Int32]) {
         precondition(range.lowerBound >= 0 && range.upperBound <= count, "range \(range) out of 0..<\(count)")
-        // Room for the whole range at once, written through a pointer, then trimmed to the
-        // ids present (no append, and no uniqueness check, per id).
-        let start = out.count
-        out.append(contentsOf: repeatElement(0, count: range.count))
-        let kept = out.withUnsafeMutableBufferPointer { o in
-            var n = start
+        // Room for the whole range at once, trimmed to the ids present.
+        out.appendInPlace(upTo: range.count, filler: 0) { room in
+            var n = 0
             if isNarrow {
                 narrow.withSpan(range) { s in
                     for j in 0..<s.count where s[j] != NarrowItemID.none {
-                        o[n] = Int32(s[j])
+                        room[n] = Int32(s[j])
                         n += 1
                     }
                 }
             } else {
                 wide.withSpan(range) { s in
                     for j in 0..<s.count where s[j] >= 0 {
-                        o[n] = s[j]
+                        room[n] = s[j]
                         n += 1
                     }
                 }
             }
             return n
         }
-        out.removeLast(out.count - kept)
     }
 
     /// A copy of the ids in `range`, in order.

@@ -67,7 +67,7 @@ public struct TopKSelector: Sendable {
         replaceRoot(score, index)
     }
 
-    /// Places (score, index) at heap slot `i` (the new last one) and sifts it up.
+    /// Places (score, index) at heap slot `start` (the new last one) and sifts it up.
     @inline(__always) @usableFromInline
     static func siftUp(_ score: Float, _ index: Int32, at start: Int, _ s: UnsafeMutablePointer<Float>, _ ix: UnsafeMutablePointer<Int32>) {
         var i = start
@@ -146,6 +146,7 @@ public struct TopKSelector: Sendable {
         _count = kept
     }
 
+    /// The kept items, best first (score descending, then index ascending).
     public func sorted() -> [(index: Int32, score: Float)] {
         var out: [(index: Int32, score: Float)] = []
         out.reserveCapacity(count)

@@ -8,6 +8,9 @@ import Foundation
 struct ListValues {
     var ids: [String] = []
     var values = SharedArray<Double>(repeating: .nan, count: 0)
+    /// Whether the pass also added the step's consumption to the history vector sums
+    /// (`sumRaw`, `sumUnit`), which ``MetricRecorder/absorb(_:vectorSumsAdded:)`` then skips.
+    var addedVectorSums = false
 
     /// The column of metric `id`, or nil when it was not computed.
     func column(of id: String) -> Int? { ids.firstIndex(of: id) }
@@ -24,7 +27,7 @@ extension MetricRecorder {
     ///
     /// Each user's slate is read once into per-block scratch buffers (topic shares, the sum of
     /// the slate's unit vectors, relevance flags), and the history-side inputs come from
-    /// accumulators kept up to date by ``absorb(_:)`` (topic counts, sums of unit vectors), so
+    /// accumulators kept up to date by ``absorb(_:vectorSumsAdded:)`` (topic counts, sums of unit vectors), so
     /// the cost per user is O(k·d + |G|) whatever the history length. ILD and unexpectedness
     /// use sums of unit vectors (Σ_{a<b} ê_a·ê_b = (‖Σ ê‖² − Σ‖ê‖²)/2, Σ_i ê_i·m = (Σ ê)·m),
     /// which equal the pairwise definitions of ``ListMetrics`` up to rounding (≈ 1e-15); the
@@ -56,28 +59,22 @@ extension MetricRecorder {
         let needRelevance = codes.contains { [.serendipity, .alphaNDCG, .subtopicRecall, .eild].contains($0) }
         // The step's consumption joins the history vector sums here, user by user right after
         // the user's list metrics (which read the sums before it), while the slate's rows are in
-        // cache; `absorb` then skips them. The sums are moved out for the pass (no copy).
-        var rawSums: [Double] = [], unitSumsStore: [Double] = []
-        swap(&rawSums, &sumRaw)
-        swap(&unitSumsStore, &sumUnit)
-        defer {
-            swap(&rawSums, &sumRaw)
-            swap(&unitSumsStore, &sumUnit)
-        }
+        // cache; `absorb` then skips them.
         let addRaw = needCentroids, addUnit = needUnitSums
-        vectorSumsAbsorbed = addRaw || addUnit
         let outcomes = s.outcomes
         let unitRows = geo.unit, rawRows = geo.raw
-        rawSums.fillInParallel { rawOut in unitSumsStore.fillInParallel { unitSums in
-        executor.forEach(blockCount: blocks.count) { b, _ in
+        // Per worker, per item: the row (+1) whose relevant items were last marked (rows are
+        // distinct within a step, so a table needs no clearing between users).
+        let relStamps = (0..<executor.workers).map { _ in SharedArray<Int32>(repeating: 0, count: needRelevance ? c.count : 0) }
+        sumRaw.fillInParallel { rawOut in sumUnit.fillInParallel { unitSums in
+        executor.forEach(blockCount: blocks.count) { b, w in
             var q = [Double](repeating: 0, count: gCount)  // the slate's topic shares
             var p = [Double](repeating: 0, count: gCount)  // the history's topic shares
             var present = [Bool](repeating: false, count: gCount)
             var topicRun = [Int](repeating: 0, count: gCount)
             var slateSum = [Double](repeating: 0, count: d)  // Σ ê_i over the slate
             var isRel = [Bool](repeating: false, count: k)
-            // Per item, the row (+1) whose relevant items were last marked.
-            var relStamp = [Int32](repeating: 0, count: needRelevance ? c.count : 0)
+            let relStamp = relStamps[w]
             var items = [Int32](repeating: 0, count: k)
             let block = blocks[b]
             // Σ ‖ê_i‖² of four users at a time: one dependent chain of k·d additions each (the
@@ -238,7 +235,7 @@ extension MetricRecorder {
             }
         }
         } }
-        return ListValues(ids: ids, values: out)
+        return ListValues(ids: ids, values: out, addedVectorSums: addRaw || addUnit)
     }
 
     /// `out[r − rows.lowerBound]` = Σ over row r's slate items i (in slate order) and j of

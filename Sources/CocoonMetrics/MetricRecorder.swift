@@ -97,9 +97,6 @@ public final class MetricRecorder: StepObserver, @unchecked Sendable {
     var needConsumed = false
     var needItemUsers = false
     var lastStep = 0
-    /// Whether this step's list-metric pass already added the consumption to the history
-    /// vector sums (`sumRaw`, `sumUnit`).
-    var vectorSumsAbsorbed = false
     /// Exposure counts of the current step per group and the metrics computed from them
     /// (shared by the exposure metrics: counted, sorted and summed once per step and group).
     var exposureCache: [(counts: [Int], metrics: ExposureMetrics)?] = []
@@ -254,9 +251,8 @@ public final class MetricRecorder: StepObserver, @unchecked Sendable {
         // List metrics use the history before the list was produced (H_u of METRICS.md); state
         // metrics at step t include what was consumed at t.
         resetStepCaches(groups: groups.count)
-        vectorSumsAbsorbed = false
         let perUser = t > 0 ? listMetrics(s) : ListValues()
-        if t > 0 { absorb(s) }
+        if t > 0 { absorb(s, vectorSumsAdded: perUser.addedVectorSums) }
         if t > 0, let r = reference, t < r.consumed.count {
             for (u, i) in r.consumed[t] where Int(u) < referenceSet.count { referenceSet[Int(u)].sortedInsert(i) }
         }
@@ -386,7 +382,9 @@ public final class MetricRecorder: StepObserver, @unchecked Sendable {
 
     // MARK: - Accumulation
 
-    func absorb(_ s: StepSnapshot) {
+    /// Adds the step's consumption to the accumulators (`vectorSumsAdded`: the list-metric
+    /// pass already added it to the vector sums).
+    func absorb(_ s: StepSnapshot, vectorSumsAdded: Bool) {
         let c = run.world.catalog
         let d = c.dimension
         let gCount = c.topics.count
@@ -396,7 +394,7 @@ public final class MetricRecorder: StepObserver, @unchecked Sendable {
         let outcomes = s.outcomes, slates = s.slates, users = s.users
         let windows = needWindows, topicSums = needTopicCounts, lists = needHistoryLists, itemSets = needItemUsers
         let consumedLists = needConsumed
-        let addRaw = needCentroids && !vectorSumsAbsorbed, addUnit = needUnitSums && !vectorSumsAbsorbed
+        let addRaw = needCentroids && !vectorSumsAdded, addUnit = needUnitSums && !vectorSumsAdded
         let raw = geometry.raw, unit = geometry.unit
         // Per slate position: 0 not consumed, 1 consumed, 2 consumed and new to the user's
         // history set. Everything per user is updated by user blocks on the executor (each

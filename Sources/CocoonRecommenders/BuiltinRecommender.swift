@@ -61,6 +61,9 @@ public final class BuiltinRecommender: Recommender, UserRepresenting, @unchecked
     /// Items per tile of scores (a power of two: exclusions are grouped by `item >> log2(tileSize)`).
     static let tileSize = 2048
     var minorSegment: Int32 = -1
+    /// Every user's segment (the world's array, kept apart so per-user look-ups do not go
+    /// through the world struct).
+    var segments: [Int32] = []
     /// Fallbacks of re-rankers (no history) so far.
     public private(set) var rerankFallbacks = 0
 
@@ -101,6 +104,7 @@ public final class BuiltinRecommender: Recommender, UserRepresenting, @unchecked
         for i in 0..<c.count { itemsByCreator[Int(c.creators[i])].append(Int32(i)) }
         topicTiles = TopicTiles(primary: c.topics.primary, topicCount: c.topics.count, tileSize: Self.tileSize)
         minorSegment = world.segmentNames.firstIndex(of: "minor").map(Int32.init) ?? -1
+        segments = world.segments
         nearDuplicates = [[Int32]?](repeating: nil, count: policy.notInterested ? c.count : 0)
         try model.start(world, log: log, truth: truth)
         try random.start(world, log: log, truth: nil)
@@ -179,28 +183,39 @@ public final class BuiltinRecommender: Recommender, UserRepresenting, @unchecked
         var a = controlAdjustments(for: u, controls: controls, step: t)
         if personal {
             var soft: [Int32] = []
-            appendSoftExclusions(of: u, to: &soft)
+            softExclusions.append(of: u, to: &soft)
             soft.sortAndRemoveDuplicates()
             a.soft = soft
         }
         return a
     }
 
-    /// Appends the items the control layer pushes to the end of u's personalised feed: what u
-    /// consumed (when excluded) and u's recent impressions (any order, may repeat).
-    func appendSoftExclusions(of u: Int, to out: inout [Int32]) {
-        if policy.excludeConsumed { log.appendConsumed(by: u, to: &out) }
-        if policy.enabled && log.impressionMemory > 0 { log.appendRecentImpressions(of: u, to: &out) }
+    /// The items the control layer pushes to the end of a user's personalised feed: what the
+    /// user consumed (when excluded) and their recent impressions (any order, may repeat). The
+    /// log and the policy are read once, when a request takes this value, not per user.
+    struct SoftExclusions {
+        let log: InteractionLog
+        let consumed: Bool
+        let recent: Bool
+
+        func append(of u: Int, to out: inout [Int32]) {
+            if consumed { log.appendConsumed(by: u, to: &out) }
+            if recent { log.appendRecentImpressions(of: u, to: &out) }
+        }
+    }
+
+    var softExclusions: SoftExclusions {
+        SoftExclusions(log: log, consumed: policy.excludeConsumed, recent: policy.enabled && log.impressionMemory > 0)
     }
 
     /// The adjustments that come from u's own controls and segment (hard exclusions, topic
     /// offsets), without the soft ones.
     func controlAdjustments(for u: Int, controls table: ControlTable, step t: Int) -> Adjustments {
         var a = Adjustments()
-        let c = world.catalog
-        a.isMinor = world.segments[u] == minorSegment
+        a.isMinor = segments[u] == minorSegment
         // Users who never touched a control (most) have nothing more.
         guard policy.enabled, table.hasOwnControls(u) else { return a }
+        let c = world.catalog
         let controls = table[u]
         let g = c.topics.count
         var offsets: [Float]? = nil
@@ -355,11 +370,7 @@ public final class BuiltinRecommender: Recommender, UserRepresenting, @unchecked
         let tileSize = scorer.tileSize
         // Slates that are just the top k (no re-ranking, interest channels or exploration).
         let plainSlates = rerankers.isEmpty && channelTopics == 0 && !exploration.isActive && m == k
-        // Read once, not per user (`world` is a struct of many arrays).
-        let segments = world.segments, minorSegment = self.minorSegment, ownControls = policy.enabled
-        // The soft exclusions (as `appendSoftExclusions`), with the log and policy read once.
-        let log: InteractionLog = self.log
-        let excludeConsumed = policy.excludeConsumed, excludeRecent = policy.enabled && log.impressionMemory > 0
+        let softExclusions = self.softExclusions
         // Blocks write their users' slates straight into `slates` (disjoint rows, no copy).
         _ = try slates.fillInParallel { out in try world.executor.tryMap(blockCount: blocks.count) { b, w -> Int in
             let blockRows = blocks[b]
@@ -377,16 +388,9 @@ public final class BuiltinRecommender: Recommender, UserRepresenting, @unchecked
             var gathered: [Int32] = []
             for u32 in bUsers {
                 let u = Int(u32)
-                // Users who never touched a control (most) need only their segment.
-                var a = Adjustments()
-                if ownControls && controls.hasOwnControls(u) {
-                    a = self.controlAdjustments(for: u, controls: controls, step: t)
-                } else {
-                    a.isMinor = segments[u] == minorSegment
-                }
+                let a = self.controlAdjustments(for: u, controls: controls, step: t)
                 gathered.removeAll(keepingCapacity: true)
-                if excludeConsumed { log.appendConsumed(by: u, to: &gathered) }
-                if excludeRecent { log.appendRecentImpressions(of: u, to: &gathered) }
+                softExclusions.append(of: u, to: &gathered)
                 soft.addRow(gathered)
                 hard.addRow(a.hard)
                 offsets.addRow(a.topicOffsets, topics: topicTiles, itemCount: c.count)

@@ -7,12 +7,10 @@
 /// sorted list would need a sort per user and a search per tile. Items may repeat; see
 /// ``pushDown(row:tile:first:scores:)``.
 package struct TileExclusions {
-    /// Items per score tile (a power of two).
-    package let tileSize: Int
-    /// Tiles of the catalog.
-    package let tileCount: Int
-    /// Items of the catalog.
-    package let itemCount: Int
+    /// The catalog's score tiles.
+    package let tiles: ScoreTiles
+    package var tileSize: Int { tiles.tileSize }
+    package var tileCount: Int { tiles.count }
     private let shift: Int
     /// The items, row by row and, within a row, tile by tile.
     private var items: [Int32] = []
@@ -22,12 +20,9 @@ package struct TileExclusions {
 
     /// An empty grouping for a catalog of `itemCount` items scored `tileSize` at a time.
     package init(tileSize: Int, itemCount: Int) {
-        precondition(tileSize > 0 && tileSize & (tileSize - 1) == 0, "tileSize must be a power of two, got \(tileSize)")
-        self.tileSize = tileSize
-        tileCount = max((itemCount + tileSize - 1) / tileSize, 1)
-        self.itemCount = itemCount
+        tiles = ScoreTiles(tileSize: tileSize, itemCount: itemCount)
         shift = tileSize.trailingZeroBitCount
-        counts = [Int32](repeating: 0, count: tileCount)
+        counts = [Int32](repeating: 0, count: tiles.count)
     }
 
     /// Number of rows added.
@@ -37,32 +32,31 @@ package struct TileExclusions {
     package mutating func addRow(_ row: [Int32]) {
         let t = tileCount, s = shift
         let base = items.count
-        // Room for the row's tile ends and items at once, written through pointers.
-        let firstEnd = starts.count
-        starts.append(contentsOf: repeatElement(Int32(base), count: t))
-        if row.isEmpty { return }
-        items.append(contentsOf: repeatElement(0, count: row.count))
+        if row.isEmpty {
+            starts.append(contentsOf: repeatElement(Int32(base), count: t))
+            return
+        }
         counts.withUnsafeMutableBufferPointer { c in
             c.update(repeating: 0)
-            row.withUnsafeBufferPointer { r in
-                for i in r { c[Int(i) >> s] &+= 1 }
-                // Counts become each tile's write position.
-                starts.withUnsafeMutableBufferPointer { ends in
-                    var at = Int32(base)
-                    for q in 0..<t {
-                        let n = c[q]
-                        c[q] = at
-                        at &+= n
-                        ends[firstEnd + q] = at
-                    }
+            for i in row { c[Int(i) >> s] &+= 1 }
+            // Counts become each tile's write position within the row, and the tiles' ends.
+            starts.appendInPlace(upTo: t, filler: 0) { ends in
+                var at: Int32 = 0
+                for q in 0..<t {
+                    let n = c[q]
+                    c[q] = at
+                    at &+= n
+                    ends[q] = Int32(base) &+ at
                 }
-                items.withUnsafeMutableBufferPointer { out in
-                    for i in r {
-                        let q = Int(i) >> s
-                        out[Int(c[q])] = i
-                        c[q] &+= 1
-                    }
+                return t
+            }
+            items.appendInPlace(upTo: row.count, filler: 0) { room in
+                for i in row {
+                    let q = Int(i) >> s
+                    room[Int(c[q])] = i
+                    c[q] &+= 1
                 }
+                return row.count
             }
         }
     }
@@ -75,7 +69,7 @@ package struct TileExclusions {
         if lo == hi { return }
         // Every item of the group lies in the tile (grouped by `item >> log2(tileSize)`), so
         // the scores are reached through a pointer without a check per item.
-        precondition(isTile(t, first: first, count: scores.count), "scores of items \(first)..<\(first + scores.count) are not tile \(t)")
+        precondition(tiles.isTile(t, first: first, scores: scores.count), "scores of items \(first)..<\(first + scores.count) are not tile \(t)")
         items.withUnsafeBufferPointer { all in
             scores.withUnsafeMutableBufferPointer { row in
                 withUnsafeTemporaryAllocation(of: Float.self, capacity: hi - lo) { lowered in
@@ -90,17 +84,12 @@ package struct TileExclusions {
     package func exclude(row r: Int, tile t: Int, first: Int, scores: inout MutableSpan<Float>) {
         let lo = Int(starts[r * tileCount + t]), hi = Int(starts[r * tileCount + t + 1])
         if lo == hi { return }
-        precondition(isTile(t, first: first, count: scores.count), "scores of items \(first)..<\(first + scores.count) are not tile \(t)")
+        precondition(tiles.isTile(t, first: first, scores: scores.count), "scores of items \(first)..<\(first + scores.count) are not tile \(t)")
         items.withUnsafeBufferPointer { all in
             scores.withUnsafeMutableBufferPointer { row in
                 for x in lo..<hi { row[Int(all[x]) - first] = -.infinity }
             }
         }
-    }
-
-    /// Whether `count` scores from item `first` are the whole of tile t.
-    func isTile(_ t: Int, first: Int, count: Int) -> Bool {
-        t >= 0 && t < tileCount && first == t * tileSize && count == min(tileSize, itemCount - first)
     }
 
     /// Row r's items in tile t, in the order they were added (test hook).
@@ -109,11 +98,34 @@ package struct TileExclusions {
     }
 }
 
+/// A catalog of `itemCount` items scored `tileSize` (a power of two) at a time: tile t holds
+/// items `t · tileSize ..< min((t + 1) · tileSize, itemCount)`.
+package struct ScoreTiles: Sendable {
+    package let tileSize: Int
+    package let itemCount: Int
+    /// Number of tiles (at least one).
+    package let count: Int
+
+    package init(tileSize: Int, itemCount: Int) {
+        precondition(tileSize > 0 && tileSize & (tileSize - 1) == 0, "tileSize must be a power of two, got \(tileSize)")
+        self.tileSize = tileSize
+        self.itemCount = itemCount
+        count = max((itemCount + tileSize - 1) / tileSize, 1)
+    }
+
+    /// Whether `scores` scores from item `first` are the whole of tile t: the check that lets
+    /// the control layer reach a tile's scores through a pointer without one per item.
+    package func isTile(_ t: Int, first: Int, scores: Int) -> Bool {
+        t >= 0 && t < count && first == t * tileSize && scores == min(tileSize, itemCount - first)
+    }
+}
+
 /// The items of each primary topic grouped by score tile (built once per catalog), so a topic
 /// offset visits only its topic's items in a tile without a search.
 package struct TopicTiles: Sendable {
-    package let tileCount: Int
-    package let tileSize: Int
+    /// The catalog's score tiles.
+    package let tiles: ScoreTiles
+    package var tileCount: Int { tiles.count }
     /// Topic-major, ascending within a topic.
     let items: [Int32]
     /// `starts[q * (tileCount + 1) + t]`: where topic q's items in tile t begin; the entry at
@@ -121,10 +133,8 @@ package struct TopicTiles: Sendable {
     let starts: [Int32]
 
     package init(primary: [Int32], topicCount g: Int, tileSize: Int) {
-        precondition(tileSize > 0 && tileSize & (tileSize - 1) == 0, "tileSize must be a power of two, got \(tileSize)")
-        let t = max((primary.count + tileSize - 1) / tileSize, 1)
-        tileCount = t
-        self.tileSize = tileSize
+        tiles = ScoreTiles(tileSize: tileSize, itemCount: primary.count)
+        let t = tiles.count
         var byTopic = [[Int32]](repeating: [], count: g)
         for (i, q) in primary.enumerated() { byTopic[Int(q)].append(Int32(i)) }
         var items: [Int32] = []
@@ -190,11 +200,15 @@ package struct TopicOffsetRows {
         let m = mode[r]
         if m == 0 { return }
         let g = topicCount
+        // Both passes reach the tile's scores (and its items' topics) through pointers: the
+        // whole tile is checked once instead of each item.
+        precondition(
+            topics.tiles.isTile(t, first: first, scores: scores.count) && primary.count == topics.tiles.itemCount,
+            "scores of items \(first)..<\(first + scores.count) are not tile \(t)")
         values.withUnsafeBufferPointer { v in
             let off = v.baseAddress! + r * g
             if m == 2 {
                 let n = scores.count
-                precondition(first >= 0 && first + n <= primary.count, "tile outside the catalog")
                 primary.withUnsafeBufferPointer { prim in
                     scores.withUnsafeMutableBufferPointer { row in
                         let topic = prim.baseAddress! + first, x = row.baseAddress!
@@ -203,12 +217,7 @@ package struct TopicOffsetRows {
                 }
                 return
             }
-            // A topic's items of tile t lie in the tile (TopicTiles groups them so): the scores
-            // are reached through a pointer without a check per item.
-            precondition(
-                t >= 0 && t < topics.tileCount && first == t * topics.tileSize
-                    && scores.count == min(topics.tileSize, primary.count - first),
-                "scores of items \(first)..<\(first + scores.count) are not tile \(t)")
+            // A topic's items of tile t lie in the tile (TopicTiles groups them so).
             topics.items.withUnsafeBufferPointer { items in
                 topics.starts.withUnsafeBufferPointer { starts in
                     scores.withUnsafeMutableBufferPointer { row in
