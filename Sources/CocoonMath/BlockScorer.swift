@@ -81,9 +81,10 @@ public struct BlockScorer: Sendable {
         let m = items.rows
         let timed = PhaseClock.isEnabled
         var gemmTime: UInt64 = 0, selectTime: UInt64 = 0
-        // The tile and the selectors are reached through buffer pointers for the whole block:
-        // per row and tile only the selection itself runs (no array or exclusivity checks).
-        workspace.withTileAndSelectors { tile, selectors in
+        // The tile and the block's heaps (one buffer, k slots per row) are reached through
+        // pointers for the whole block: per row and tile only the selection itself runs (no
+        // array, uniqueness or exclusivity checks, and the heaps stay together in cache).
+        workspace.withTileAndHeaps { tile, heapScores, heapIndices, kept, selectors in
             var t0 = 0
             while t0 < m {
                 let t1 = min(t0 + tileSize, m)
@@ -92,13 +93,22 @@ public struct BlockScorer: Sendable {
                 var view = TileView(base: tile.baseAddress!, rows: b, cols: width)
                 Matrix.gemmRows(users, rows: rows, items, itemRange: t0..<t1, into: &view)
                 let c1 = PhaseClock.start()
-                for r in 0..<b {
-                    let row = UnsafeMutableBufferPointer(rebasing: tile[(r * width)..<((r + 1) * width)])
-                    if let adjust {
-                        var span = row.mutableSpan
+                if k > 0 {
+                    for r in 0..<b {
+                        let row = UnsafeMutableBufferPointer(rebasing: tile[(r * width)..<((r + 1) * width)])
+                        if let adjust {
+                            var span = row.mutableSpan
+                            adjust(r, t0, &span)
+                        }
+                        kept[r] = TopKSelector.offerRun(
+                            row.baseAddress!, count: width, baseIndex: t0, k: k, kept: kept[r],
+                            scores: heapScores + r * k, indices: heapIndices + r * k)
+                    }
+                } else if let adjust {
+                    for r in 0..<b {
+                        var span = UnsafeMutableBufferPointer(rebasing: tile[(r * width)..<((r + 1) * width)]).mutableSpan
                         adjust(r, t0, &span)
                     }
-                    selectors[r].offerBuffer(UnsafeBufferPointer(row), baseIndex: t0)
                 }
                 if timed {
                     gemmTime &+= c1 &- c0
@@ -106,7 +116,10 @@ public struct BlockScorer: Sendable {
                 }
                 t0 = t1
             }
-            for r in 0..<b { emit(r, &selectors[r]) }
+            for r in 0..<b {
+                selectors[r].load(count: kept[r], scores: heapScores + r * k, indices: heapIndices + r * k)
+                emit(r, &selectors[r])
+            }
         }
         if timed {
             PhaseClock.shared.add(.scoring, nanoseconds: gemmTime)
@@ -122,7 +135,11 @@ public struct BlockScorer: Sendable {
 /// ``BlockExecutor``).
 public final class ScoringWorkspace: @unchecked Sendable {
     private var tile: [Float] = []
-    /// The selectors of the current block (one per row).
+    /// The block's heaps while its tiles are scored: k slots per row, and each row's count.
+    private var heapScores: [Float] = []
+    private var heapIndices: [Int32] = []
+    private var kept: [Int] = []
+    /// The selectors of the current block (one per row), filled from the heaps for `emit`.
     public var selectors: [TopKSelector] = []
 
     /// Creates an empty workspace; it grows on first use.
@@ -133,7 +150,12 @@ public final class ScoringWorkspace: @unchecked Sendable {
         if selectors.count < rows || selectors.first?.k != k {
             selectors = Array(repeating: TopKSelector(k: k), count: max(rows, selectors.count))
         }
-        for r in 0..<rows { selectors[r].reset() }
+        if heapScores.count < max(rows * k, 1) {  // never empty: its pointer is always there
+            heapScores = [Float](repeating: 0, count: max(rows * k, 1))
+            heapIndices = [Int32](repeating: 0, count: max(rows * k, 1))
+        }
+        if kept.count < rows { kept = [Int](repeating: 0, count: rows) }
+        for r in 0..<rows { kept[r] = 0 }
     }
 
     func withTile(rows: Int, width: Int, _ body: (inout TileView) -> Void) {
@@ -143,9 +165,20 @@ public final class ScoringWorkspace: @unchecked Sendable {
         }
     }
 
-    func withTileAndSelectors(_ body: (UnsafeMutableBufferPointer<Float>, UnsafeMutableBufferPointer<TopKSelector>) -> Void) {
+    func withTileAndHeaps(
+        _ body: (UnsafeMutableBufferPointer<Float>, UnsafeMutablePointer<Float>, UnsafeMutablePointer<Int32>,
+                 UnsafeMutablePointer<Int>, UnsafeMutableBufferPointer<TopKSelector>) -> Void
+    ) {
         tile.withUnsafeMutableBufferPointer { t in
-            selectors.withUnsafeMutableBufferPointer { s in body(t, s) }
+            heapScores.withUnsafeMutableBufferPointer { s in
+                heapIndices.withUnsafeMutableBufferPointer { ix in
+                    kept.withUnsafeMutableBufferPointer { n in
+                        selectors.withUnsafeMutableBufferPointer { sel in
+                            body(t, s.baseAddress!, ix.baseAddress!, n.baseAddress!, sel)
+                        }
+                    }
+                }
+            }
         }
     }
 }

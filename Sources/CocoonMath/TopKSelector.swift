@@ -114,36 +114,60 @@ public struct TopKSelector: Sendable {
     @usableFromInline
     mutating func offerBuffer(_ buf: UnsafeBufferPointer<Float>, baseIndex: Int) {
         guard let base = buf.baseAddress, k > 0 else { return }
-        let n = buf.count
-        precondition(baseIndex >= 0 && baseIndex + n <= Int(Int32.max), "item indices must fit in Int32")
-        let k = self.k
-        var kept = _count
+        let k = self.k, kept = _count
         // The heap through pointers for the whole run (one uniqueness check per array).
-        scores.withUnsafeMutableBufferPointer { sb in
+        _count = scores.withUnsafeMutableBufferPointer { sb in
             indices.withUnsafeMutableBufferPointer { ib in
-                let s = sb.baseAddress!, ix = ib.baseAddress!
-                var j = 0
-                // Fill phase: until k items are kept everything finite enters.
-                while j < n && kept < k {
-                    let x = base[j]
-                    if x > -.infinity {
-                        TopKSelector.siftUp(x, Int32(baseIndex + j), at: kept, s, ix)
-                        kept += 1
-                    }
-                    j += 1
-                }
-                if j >= n { return }
-                // Right after the fill the k-th best is any k items' worst, which most items
-                // would beat: a floor first, from the rest of the run's chunk maxima.
-                let floor: Float = j == 0 ? -.infinity : withUnsafeTemporaryAllocation(of: Float.self, capacity: 64) {
-                    cocoon_topk_floor(base + j, n - j, kept, $0.baseAddress!)
-                }
-                // The rest in the kernel: 32 scores per comparison with the k-th best, and only
-                // the few that beat it touch the heap.
-                cocoon_topk_offer_run(base + j, n - j, Int64(baseIndex + j), s, ix, kept, floor)
+                TopKSelector.offerRun(base, count: buf.count, baseIndex: baseIndex, k: k, kept: kept, scores: sb.baseAddress!, indices: ib.baseAddress!)
             }
         }
-        _count = kept
+    }
+
+    /// Offers `count` consecutive scores (`base[j]` is item `baseIndex + j`'s) to a heap of
+    /// capacity `k` held in raw memory (`scores`, `indices`: k slots, `kept` of them in use)
+    /// and returns how many slots are in use after. The selection of ``offer(_:baseIndex:)``
+    /// for heaps kept outside a selector (``ScoringWorkspace`` holds a block's heaps in one
+    /// buffer); k > 0.
+    @usableFromInline
+    static func offerRun(
+        _ base: UnsafePointer<Float>, count n: Int, baseIndex: Int, k: Int, kept start: Int,
+        scores s: UnsafeMutablePointer<Float>, indices ix: UnsafeMutablePointer<Int32>
+    ) -> Int {
+        precondition(baseIndex >= 0 && baseIndex + n <= Int(Int32.max), "item indices must fit in Int32")
+        var kept = start
+        var j = 0
+        // Fill phase: until k items are kept everything finite enters.
+        while j < n && kept < k {
+            let x = base[j]
+            if x > -.infinity {
+                TopKSelector.siftUp(x, Int32(baseIndex + j), at: kept, s, ix)
+                kept += 1
+            }
+            j += 1
+        }
+        if j >= n { return kept }
+        // Right after the fill the k-th best is any k items' worst, which most items
+        // would beat: a floor first, from the rest of the run's chunk maxima.
+        let floor: Float = j == 0 ? -.infinity : withUnsafeTemporaryAllocation(of: Float.self, capacity: 64) {
+            cocoon_topk_floor(base + j, n - j, kept, $0.baseAddress!)
+        }
+        // The rest in the kernel: 32 scores per comparison with the k-th best, and only
+        // the few that beat it touch the heap.
+        cocoon_topk_offer_run(base + j, n - j, Int64(baseIndex + j), s, ix, kept, floor)
+        return kept
+    }
+
+    /// Replaces the kept items with `count` heap slots copied from raw memory (a heap that
+    /// ``offerRun(_:count:baseIndex:k:kept:scores:indices:)`` built).
+    mutating func load(count n: Int, scores s: UnsafePointer<Float>, indices ix: UnsafePointer<Int32>) {
+        precondition(n <= k, "\(n) items for a selector of \(k)")
+        scores.withUnsafeMutableBufferPointer { sb in
+            indices.withUnsafeMutableBufferPointer { ib in
+                sb.baseAddress!.update(from: s, count: n)
+                ib.baseAddress!.update(from: ix, count: n)
+            }
+        }
+        _count = n
     }
 
     /// The kept items, best first (score descending, then index ascending).
