@@ -80,15 +80,18 @@ public struct ControlTable: RandomAccessCollection, MutableCollection, Sendable,
     /// Default controls for `count` users.
     public init(count: Int) { slot = [Int32](repeating: -1, count: count) }
 
+    private static let defaults = UserControls()
+
     public var startIndex: Int { 0 }
     public var endIndex: Int { slot.count }
 
     /// User u's controls. Setting them gives u an entry of its own (kept even if set back to
     /// the defaults, which is rare and harmless).
+    /// Reading a field (`table[u].notInterested`) borrows the entry: no copy of its arrays.
     public subscript(u: Int) -> UserControls {
-        get {
+        _read {
             let s = slot[u]
-            return s < 0 ? UserControls() : entries[Int(s)]
+            if s < 0 { yield ControlTable.defaults } else { yield entries[Int(s)] }
         }
         set {
             let s = slot[u]

@@ -216,7 +216,7 @@ public final class BuiltinRecommender: Recommender, UserRepresenting, @unchecked
         // Users who never touched a control (most) have nothing more.
         guard policy.enabled, table.hasOwnControls(u) else { return a }
         let c = world.catalog
-        let controls = table[u]
+        // Fields read through the table (borrowed), not a copy of u's controls.
         let g = c.topics.count
         var offsets: [Float]? = nil
         func offset(_ t: Int32, _ v: Float) {
@@ -224,7 +224,7 @@ public final class BuiltinRecommender: Recommender, UserRepresenting, @unchecked
             offsets![Int(t)] += v
         }
         if policy.notInterested {
-            for m in controls.notInterested {
+            for m in table[u].notInterested {
                 switch policy.itemMarksSuppressTopic ? .topic : m.scope {
                 case .item:
                     a.hard.append(m.item)
@@ -238,13 +238,13 @@ public final class BuiltinRecommender: Recommender, UserRepresenting, @unchecked
             }
         }
         if policy.blocks {
-            for cr in controls.blockedCreators where Int(cr) < itemsByCreator.count {
+            for cr in table[u].blockedCreators where Int(cr) < itemsByCreator.count {
                 a.hard.append(contentsOf: itemsByCreator[Int(cr)])
             }
-            for t in controls.blockedTopics { offset(t, -.infinity) }
+            for t in table[u].blockedTopics { offset(t, -.infinity) }
         }
         if policy.tags {
-            for t in controls.declaredTags { offset(t, Float(policy.tagBoost)) }
+            for t in table[u].declaredTags { offset(t, Float(policy.tagBoost)) }
         }
         // minorUnsafe and borderline items of minors are handled by the extra item columns.
         a.hard.sort()
