@@ -81,10 +81,13 @@ public struct BlockScorer: Sendable {
         let m = items.rows
         let timed = PhaseClock.isEnabled
         var gemmTime: UInt64 = 0, selectTime: UInt64 = 0
-        // The tile and the block's heaps (one buffer, k slots per row) are reached through
-        // pointers for the whole block: per row and tile only the selection itself runs (no
-        // array, uniqueness or exclusivity checks, and the heaps stay together in cache).
-        workspace.withTileAndHeaps { tile, heapScores, heapIndices, kept, selectors in
+        // The tile and the selectors are reached through buffer pointers for the whole block,
+        // and the block's heaps (one buffer, k slots a row) through the workspace's pointers:
+        // per row and tile only the selection itself runs (no array, uniqueness or exclusivity
+        // checks, and the heaps stay together in cache).
+        let heapScores = workspace.heapScores.base, heapIndices = workspace.heapIndices.base
+        let kept = workspace.kept.base
+        workspace.withTileAndSelectors { tile, selectors in
             var t0 = 0
             while t0 < m {
                 let t1 = min(t0 + tileSize, m)
@@ -93,21 +96,16 @@ public struct BlockScorer: Sendable {
                 var view = TileView(base: tile.baseAddress!, rows: b, cols: width)
                 Matrix.gemmRows(users, rows: rows, items, itemRange: t0..<t1, into: &view)
                 let c1 = PhaseClock.start()
-                if k > 0 {
-                    for r in 0..<b {
-                        let row = UnsafeMutableBufferPointer(rebasing: tile[(r * width)..<((r + 1) * width)])
-                        if let adjust {
-                            var span = row.mutableSpan
-                            adjust(r, t0, &span)
-                        }
+                for r in 0..<b {
+                    let row = UnsafeMutableBufferPointer(rebasing: tile[(r * width)..<((r + 1) * width)])
+                    if let adjust {
+                        var span = row.mutableSpan
+                        adjust(r, t0, &span)
+                    }
+                    if k > 0 {
                         kept[r] = TopKSelector.offerRun(
                             row.baseAddress!, count: width, baseIndex: t0, k: k, kept: kept[r],
                             scores: heapScores + r * k, indices: heapIndices + r * k)
-                    }
-                } else if let adjust {
-                    for r in 0..<b {
-                        var span = UnsafeMutableBufferPointer(rebasing: tile[(r * width)..<((r + 1) * width)]).mutableSpan
-                        adjust(r, t0, &span)
                     }
                 }
                 if timed {
@@ -135,10 +133,11 @@ public struct BlockScorer: Sendable {
 /// ``BlockExecutor``).
 public final class ScoringWorkspace: @unchecked Sendable {
     private var tile: [Float] = []
-    /// The block's heaps while its tiles are scored: k slots per row, and each row's count.
-    private var heapScores: [Float] = []
-    private var heapIndices: [Int32] = []
-    private var kept: [Int] = []
+    /// The block's heaps while its tiles are scored: k slots a row, and each row's count
+    /// (pointer storage: `topK` reads their `base` once per block).
+    private(set) var heapScores = SharedArray<Float>(repeating: 0, count: 0)
+    private(set) var heapIndices = SharedArray<Int32>(repeating: 0, count: 0)
+    private(set) var kept = SharedArray<Int>(repeating: 0, count: 0)
     /// The selectors of the current block (one per row), filled from the heaps for `emit`.
     public var selectors: [TopKSelector] = []
 
@@ -150,12 +149,12 @@ public final class ScoringWorkspace: @unchecked Sendable {
         if selectors.count < rows || selectors.first?.k != k {
             selectors = Array(repeating: TopKSelector(k: k), count: max(rows, selectors.count))
         }
-        if heapScores.count < max(rows * k, 1) {  // never empty: its pointer is always there
-            heapScores = [Float](repeating: 0, count: max(rows * k, 1))
-            heapIndices = [Int32](repeating: 0, count: max(rows * k, 1))
+        if heapScores.count < rows * k {
+            heapScores = SharedArray(repeating: 0, count: rows * k)
+            heapIndices = SharedArray(repeating: 0, count: rows * k)
         }
-        if kept.count < rows { kept = [Int](repeating: 0, count: rows) }
-        for r in 0..<rows { kept[r] = 0 }
+        if kept.count < rows { kept = SharedArray(repeating: 0, count: rows) }
+        kept.base.update(repeating: 0, count: rows)
     }
 
     func withTile(rows: Int, width: Int, _ body: (inout TileView) -> Void) {
@@ -165,20 +164,9 @@ public final class ScoringWorkspace: @unchecked Sendable {
         }
     }
 
-    func withTileAndHeaps(
-        _ body: (UnsafeMutableBufferPointer<Float>, UnsafeMutablePointer<Float>, UnsafeMutablePointer<Int32>,
-                 UnsafeMutablePointer<Int>, UnsafeMutableBufferPointer<TopKSelector>) -> Void
-    ) {
+    func withTileAndSelectors(_ body: (UnsafeMutableBufferPointer<Float>, UnsafeMutableBufferPointer<TopKSelector>) -> Void) {
         tile.withUnsafeMutableBufferPointer { t in
-            heapScores.withUnsafeMutableBufferPointer { s in
-                heapIndices.withUnsafeMutableBufferPointer { ix in
-                    kept.withUnsafeMutableBufferPointer { n in
-                        selectors.withUnsafeMutableBufferPointer { sel in
-                            body(t, s.baseAddress!, ix.baseAddress!, n.baseAddress!, sel)
-                        }
-                    }
-                }
-            }
+            selectors.withUnsafeMutableBufferPointer { s in body(t, s) }
         }
     }
 }

@@ -96,4 +96,24 @@ private func reference(_ scores: [Float], k: Int, excluded: [Bool]? = nil) -> [I
         }
         #expect(out[0..<40].allSatisfy { $0 == -1 })
     }
+
+    /// One workspace reused across blocks of other sizes and other k (the heaps of a block
+    /// live in the workspace): every block's selection equals the sort of its full scores.
+    @Test func reusedWorkspaceKeepsNothingBetweenBlocks() {
+        var rng = Seed(6).stream("reuse")
+        let users = Matrix(rows: 30, cols: 4, values: (0..<120).map { _ in Float(Sample.normal(using: &rng)) })
+        let items = Matrix(rows: 150, cols: 4, values: (0..<600).map { _ in Float(Sample.normal(using: &rng)) })
+        let full = users.multiplied(by: items, transposeOther: true)
+        let scorer = BlockScorer(items: items, tileSize: 32)
+        let ws = ScoringWorkspace()
+        for (rows, k) in [(0..<12, 5), (12..<30, 9), (3..<7, 0), (7..<30, 2), (0..<30, 12)] {
+            var got = [[Int]](repeating: [], count: rows.count)
+            scorer.topK(users: users, rows: rows, k: k, workspace: ws) { r, sel in
+                got[r] = sel.sortedIndices().map(Int.init)
+            }
+            for (r, u) in rows.enumerated() {
+                #expect(got[r] == reference(Array(full.row(u)), k: k), "user \(u), k \(k)")
+            }
+        }
+    }
 }
