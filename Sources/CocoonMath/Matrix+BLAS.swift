@@ -1,4 +1,5 @@
 import CBLAS
+internal import _CocoonKernels
 
 // Pointer code for matrices lives here and only here. Public signatures take and return
 // Swift values; the CBLAS enums and pointers never leave this file.
@@ -243,6 +244,58 @@ extension Matrix {
                     0, out.base, blasint(n))
             }
         }
+    }
+}
+
+/// Reusable memory for ``Matrix/columnsAtLeast(_:inProductWithTransposeOf:scratch:)``: it grows
+/// to the largest product asked for and is then reused, so repeated calls allocate only their
+/// results. One per worker (not synchronised).
+public final class ProductScratch: @unchecked Sendable {
+    fileprivate var values = SharedArray<Float>(repeating: 0, count: 0)
+    fileprivate var columns = SharedArray<Int32>(repeating: 0, count: 0)
+
+    /// Creates empty scratch memory; it grows on first use.
+    public init() {}
+
+    fileprivate func reserve(values v: Int, columns c: Int) {
+        if values.count < v { values = SharedArray(repeating: 0, count: v) }
+        if columns.count < c { columns = SharedArray(repeating: 0, count: c) }
+    }
+}
+
+extension Matrix {
+    /// For each row r of `self`, the columns j of `self · otherᵀ` whose entry is at least
+    /// `threshold`, ascending (NaN never is).
+    ///
+    /// The product is the one sgemm of ``multiplied(by:transposeOther:)`` with `transposeOther`
+    /// (the same bits), written into `scratch` instead of a new matrix and scanned there by a
+    /// compare-mask kernel (32 entries per branch with AVX2).
+    /// - Complexity: O(rows · other.rows · cols).
+    public func columnsAtLeast(_ threshold: Float, inProductWithTransposeOf other: Matrix, scratch: ProductScratch) -> [[Int32]] {
+        precondition(cols == other.cols, "columnsAtLeast: \(cols) columns against \(other.cols)")
+        let m = rows, n = other.rows
+        if m == 0 { return [] }
+        if n == 0 { return Array(repeating: [], count: m) }
+        scratch.reserve(values: m * n, columns: n)
+        var view = TileView(base: scratch.values.base, rows: m, cols: n)
+        Matrix.gemmRows(self, rows: 0..<m, other, itemRange: 0..<n, into: &view)
+        let out = scratch.columns.base
+        return (0..<m).map { r in
+            let found = cocoon_scan_at_least(view.base + r * n, n, threshold, out)
+            return Array(UnsafeBufferPointer(start: out, count: found))
+        }
+    }
+
+    /// The indices j with `values[j] >= threshold`, ascending: the scan of
+    /// ``columnsAtLeast(_:inProductWithTransposeOf:scratch:)`` on its own (test hook).
+    package static func indices(of values: [Float], atLeast threshold: Float) -> [Int32] {
+        var out = [Int32](repeating: 0, count: values.count)
+        let found = values.withUnsafeBufferPointer { v in
+            out.withUnsafeMutableBufferPointer { o in
+                cocoon_scan_at_least(v.baseAddress ?? UnsafePointer(bitPattern: 4)!, v.count, threshold, o.baseAddress ?? UnsafeMutablePointer(bitPattern: 4)!)
+            }
+        }
+        return Array(out[0..<found])
     }
 }
 

@@ -51,6 +51,9 @@ public final class BuiltinRecommender: Recommender, UserRepresenting, @unchecked
     /// The catalog's unit embeddings normalised once more (what `Matrix.cosineSimilarity` does
     /// to its operands), kept instead of renormalising the catalog for every batch of marks.
     var nearDuplicateRows = Matrix(rows: 0, cols: 0)
+    /// Per worker: the similarity block of a batch of marks (64 items × the catalog), kept
+    /// between batches instead of allocated (and page-faulted in) for each.
+    private var nearDuplicateScratches: [ProductScratch] = []
     // The model's item factors with the control columns appended, kept while the factors do
     // not change.
     var extendedItems: (base: Matrix, items: Matrix)?
@@ -282,24 +285,22 @@ public final class BuiltinRecommender: Recommender, UserRepresenting, @unchecked
         // Row normalisation is per row: gathering normalised rows equals normalising gathered ones.
         if nearDuplicateRows.rows != c.count { nearDuplicateRows = c.unitEmbeddings.rowNormalized() }
         let rows = nearDuplicateRows
-        let m = c.count
         let ranges = BlockExecutor.blocks(count: missing.count, blockSize: Self.nearDuplicateBlock)
         let marked = missing
-        let lists = world.executor.map(blockCount: ranges.count) { b, _ -> [[Int32]] in
+        let scratch = nearDuplicateScratch(workers: world.executor.workers)
+        let lists = world.executor.map(blockCount: ranges.count) { b, w -> [[Int32]] in
             let block = marked[ranges[b]]
-            let sims = rows.gatherRows(block).multiplied(by: rows, transposeOther: true)
-            return sims.storage.withUnsafeBufferPointer { s in
-                block.enumerated().map { r, i in
-                    var near: [Int32] = []
-                    let row = s.baseAddress! + r * m
-                    for j in 0..<m where row[j] >= th && j != Int(i) { near.append(Int32(j)) }
-                    return near
-                }
-            }
+            let near = rows.gatherRows(block).columnsAtLeast(th, inProductWithTransposeOf: rows, scratch: scratch[w])
+            return zip(block, near).map { i, list in list.filter { $0 != i } }
         }
         for (b, range) in ranges.enumerated() {
             for (r, i) in missing[range].enumerated() { nearDuplicates[Int(i)] = lists[b][r] }
         }
+    }
+
+    private func nearDuplicateScratch(workers: Int) -> [ProductScratch] {
+        while nearDuplicateScratches.count < workers { nearDuplicateScratches.append(ProductScratch()) }
+        return nearDuplicateScratches
     }
 
     /// Items whose near-duplicates are computed in one product.

@@ -1,5 +1,6 @@
 // Top-k screening kernels (see include/CocoonKernels.h).
 #include "CocoonKernels.h"
+#include "ISA.h"
 
 #include <math.h>
 
@@ -7,21 +8,6 @@
 #include <immintrin.h>
 #define COCOON_X86 1
 #endif
-
-// 0: the best the machine has; otherwise a COCOON_ISA_* level forced by a test.
-static int forced_isa = 0;
-
-void cocoon_kernels_force_isa(int isa) { __atomic_store_n(&forced_isa, isa, __ATOMIC_RELAXED); }
-
-static int isa(void) {
-    int f = __atomic_load_n(&forced_isa, __ATOMIC_RELAXED);
-    if (f != 0) return f;
-#ifdef COCOON_X86
-    return __builtin_cpu_supports("avx2") ? COCOON_ISA_AVX2 : COCOON_ISA_SSE2;
-#else
-    return COCOON_ISA_PORTABLE;
-#endif
-}
 
 // a is worse than b: lower score, or equal score and larger index.
 static inline int worse(float sa, int32_t ia, float sb, int32_t ib) {
@@ -183,7 +169,7 @@ float cocoon_topk_floor(const float *x, ptrdiff_t n, ptrdiff_t k, float *scratch
     while (w > 16 && n / w < 2 * k) w /= 2;
     if (k < 1 || n / w < 2 * k) return -INFINITY;
     int32_t c = (int32_t)(n / w > 64 ? 64 : n / w);
-    switch (isa()) {
+    switch (cocoon_isa()) {
 #ifdef COCOON_X86
     case COCOON_ISA_AVX2: return floor_avx2(x, c, w, k, scratch);
     case COCOON_ISA_SSE2: return floor_sse2(x, c, w, k, scratch);
@@ -196,7 +182,7 @@ void cocoon_topk_offer_run(const float *x, ptrdiff_t n, int64_t base, float *sco
                            float floor) {
     // Strictly above `below` is at least `floor`.
     float below = floor > -INFINITY ? nextafterf(floor, -INFINITY) : -INFINITY;
-    switch (isa()) {
+    switch (cocoon_isa()) {
 #ifdef COCOON_X86
     case COCOON_ISA_AVX2: offer_avx2(x, n, base, scores, indices, k, below); break;
     case COCOON_ISA_SSE2: offer_sse2(x, n, base, scores, indices, k, below); break;
@@ -205,4 +191,3 @@ void cocoon_topk_offer_run(const float *x, ptrdiff_t n, int64_t base, float *sco
     }
 }
 
-int cocoon_kernels_isa(void) { return isa(); }

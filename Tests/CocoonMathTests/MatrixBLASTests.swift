@@ -140,4 +140,52 @@ private let awkwardShapes: [(Int, Int, Int)] = [
             }
         }
     }
+
+    /// The threshold scan finds exactly the values at or above the threshold, ascending, with
+    /// every kernel instruction set: ties at the threshold count, NaN never does, and runs of
+    /// every length around the 16- and 32-value chunks.
+    @Test func scanFindsEveryValueAtLeastTheThreshold() {
+        defer { KernelRuntime.force(nil) }
+        for isa in KernelRuntime.available {
+            KernelRuntime.force(isa)
+            for n in [0, 1, 15, 16, 17, 31, 32, 33, 63, 64, 65, 100, 1000, 4099] {
+                var rng = Seed(12).stream("scan", n)
+                let values: [Float] = (0..<n).map { _ in
+                    switch Sample.index(below: 20, using: &rng) {
+                    case 0: .nan
+                    case 1: .infinity
+                    case 2: -.infinity
+                    case 3: 0.5  // exactly the threshold
+                    default: Float(Sample.index(below: 1000, using: &rng)) / 1000
+                    }
+                }
+                for threshold: Float in [0.5, -.infinity, .infinity, 2] {
+                    let expected = values.indices.filter { values[$0] >= threshold }.map(Int32.init)
+                    #expect(Matrix.indices(of: values, atLeast: threshold) == expected, "\(isa) n=\(n) threshold \(threshold)")
+                }
+            }
+        }
+    }
+
+    /// `columnsAtLeast` is the product of `multiplied(by:transposeOther:)` scanned: the same
+    /// columns as filtering that matrix, also when one scratch serves products of other shapes
+    /// (a larger one first, so stale entries would show).
+    @Test func columnsAtLeastFiltersTheProduct() {
+        var rng = Seed(13).stream("columns")
+        let scratch = ProductScratch()
+        for (m, n, d) in [(9, 300, 16), (3, 70, 16), (1, 1, 4), (5, 0, 4), (0, 5, 4), (4, 129, 7)] {
+            let a = randomMatrix(m, d, &rng)
+            let b = randomMatrix(n, d, &rng)
+            let product = a.multiplied(by: b, transposeOther: true)
+            for threshold: Float in [1, 0, -2] {
+                let expected = (0..<m).map { r in (0..<n).filter { product[r, $0] >= threshold }.map(Int32.init) }
+                let got = a.columnsAtLeast(threshold, inProductWithTransposeOf: b, scratch: scratch)
+                #expect(got == expected, "\(m) × \(n), d = \(d), threshold \(threshold)")
+            }
+        }
+        // A threshold between values keeps some columns and drops others (the test can fail).
+        let a = Matrix(rows: 1, cols: 2, values: [1, 0])
+        let b = Matrix(rows: 4, cols: 2, values: [1, 0, 0.5, 1, 0.25, 0, 2, 2])
+        #expect(a.columnsAtLeast(0.5, inProductWithTransposeOf: b, scratch: scratch) == [[0, 1, 3]])
+    }
 }

@@ -28,6 +28,11 @@ void cocoon_topk_offer_run(const float *x, ptrdiff_t n, int64_t base, float *sco
 /// 2k chunks of 16. `scratch` holds 64 floats. NaN never counts.
 float cocoon_topk_floor(const float *x, ptrdiff_t n, ptrdiff_t k, float *scratch);
 
+/// Writes the indices j in [0, n) with `x[j] >= threshold` to `out` (room for n), ascending,
+/// and returns how many. NaN is never at least the threshold. 32 values per branch with AVX2,
+/// 16 with SSE2.
+ptrdiff_t cocoon_scan_at_least(const float *x, ptrdiff_t n, float threshold, int32_t *out);
+
 /// Instruction sets of the kernels.
 enum { COCOON_ISA_PORTABLE = 1, COCOON_ISA_SSE2 = 2, COCOON_ISA_AVX2 = 3 };
 
