@@ -513,6 +513,15 @@ extension MetricRecorder {
         let topics = run.world.catalog.topics
         let members = group.members
         let flagList = flags
+        // The loops read local copies (a stored property of the recorder read in them would be
+        // an exclusivity check per read).
+        let k = run.slateSize, population = excluded.count
+        // Step t's slates (none stored: no flag's list is found, as `slate(of:at:)` finds none).
+        let stored = t >= 0 && t < usersByStep.count
+        let nowSlates = stored ? slatesByStep[t] : [], nowUsers = stored ? usersByStep[t] : []
+        @Sendable func nowRows(_ u: Int32) -> Range<Int>? {
+            stored ? Self.slateRows(of: u, users: nowUsers, population: population, slateSize: k) : nil
+        }
         // The flags (every one so far) in blocks on the executor; what each block finds comes
         // back in flag order, and sums are taken in that order (the same bits for any workers).
         let ranges = BlockExecutor.blocks(count: flagList.count, blockSize: Self.flagBlock)
@@ -521,7 +530,7 @@ extension MetricRecorder {
                 var eligible = 0, shown = 0
                 for f in flagList[ranges[b]] where f.r < t && members[Int(f.user)] {
                     eligible += 1
-                    if self.slate(of: f.user, at: t)?.contains(f.item) ?? false { shown += 1 }
+                    if let rows = nowRows(f.user), nowSlates[rows].contains(f.item) { shown += 1 }
                 }
                 return (eligible, shown)
             }
@@ -529,24 +538,25 @@ extension MetricRecorder {
             return eligible > 0 ? Double(shown) / Double(eligible) : nil
         }
         if let cached = flagCache[gi] { return id == "flag_topic_share_delta" ? cached.delta : cached.did }
-        @Sendable func share(_ l: ArraySlice<Int32>, _ g: Int32) -> Double {
-            var hits = 0
-            for i in l where topics.topics(of: Int(i)).contains(g) { hits += 1 }
-            return Double(hits) / Double(l.count)
-        }
+        let shareThen = flagShareThen
+        let shareSum = self.shareSum[gi], shareCount = self.shareCount[gi]
+        let excludedSum = self.excludedSum[gi], excludedCount = self.excludedCount[gi]
         @Sendable func controlMean(_ step: Int, _ g: Int) -> Double? {
-            let n = self.shareCount[gi][step] - self.excludedCount[gi][step]
+            let n = shareCount[step] - excludedCount[step]
             guard n > 0 else { return nil }
-            return (self.shareSum[gi][step][g] - self.excludedSum[gi][step][g]) / Double(n)
+            return (shareSum[step][g] - excludedSum[step][g]) / Double(n)
         }
         // Both metrics in one pass over the group's flags: per flag, the change of its topic's
         // share and that change less the control's (nil without a control).
         let parts = executor.map(blockCount: ranges.count) { b, _ -> [(delta: Double, did: Double?)] in
             var out: [(delta: Double, did: Double?)] = []
-            for f in flagList[ranges[b]] where f.r < t && members[Int(f.user)] {
-                guard let now = self.slate(of: f.user, at: t), let then = self.slate(of: f.user, at: f.r), !now.isEmpty, !then.isEmpty
-                else { continue }
-                let d = share(now, f.topic) - share(then, f.topic)
+            out.reserveCapacity(ranges[b].count)
+            for x in ranges[b] {
+                let f = flagList[x]
+                guard f.r < t && members[Int(f.user)] else { continue }
+                let then = shareThen[x]
+                guard !then.isNaN, let rows = nowRows(f.user), !rows.isEmpty else { continue }
+                let d = Self.topicShare(nowSlates[rows], f.topic, topics) - then
                 if let a = controlMean(t, Int(f.topic)), let c = controlMean(f.r, Int(f.topic)) {
                     out.append((d, d - (a - c)))
                 } else {

@@ -76,6 +76,10 @@ public final class MetricRecorder: StepObserver, @unchecked Sendable {
     var historyRows = 0
     // Flags: (user, item, topic, list step).
     var flags: [(user: Int32, item: Int32, topic: Int32, r: Int)] = []
+    /// Per flag, the share of its topic in the list it was given on, `share_g(L_u(r))` of §9
+    /// (that list never changes, so it is computed once, when the flag arrives); NaN when the
+    /// list is missing or empty (the flag then never counts for the share metrics).
+    var flagShareThen: [Double] = []
     var firstFlagStep: [Int32] = []
     var slatesByStep: [[Int32]] = []
     var usersByStep: [[Int32]] = []
@@ -274,6 +278,9 @@ public final class MetricRecorder: StepObserver, @unchecked Sendable {
             for ch in s.changes where ch.kind == .notInterested {
                 guard let mark = ch.mark else { continue }
                 flags.append((ch.user, mark.item, mark.topic, Int(mark.listStep)))
+                let then = slate(of: ch.user, at: Int(mark.listStep))
+                flagShareThen.append(
+                    then.map { $0.isEmpty ? .nan : Self.topicShare($0, mark.topic, run.world.catalog.topics) } ?? .nan)
                 firstFlagStep[Int(ch.user)] = min(firstFlagStep[Int(ch.user)], mark.listStep)
             }
             updateControlSums(s)
@@ -369,15 +376,30 @@ public final class MetricRecorder: StepObserver, @unchecked Sendable {
 
     /// User u's slate at a stored step.
     func slate(of u: Int32, at step: Int) -> ArraySlice<Int32>? {
-        guard step >= 0, step < usersByStep.count else { return nil }
-        let users = usersByStep[step]
-        let k = run.slateSize
+        guard step >= 0, step < usersByStep.count,
+            let rows = Self.slateRows(of: u, users: usersByStep[step], population: excluded.count, slateSize: run.slateSize)
+        else { return nil }
+        return slatesByStep[step][rows]
+    }
+
+    /// Where user u's slate lies in a step's slates, whose users are `users` (ascending) of a
+    /// population of `population`; nil when u was not active.
+    @inline(__always)
+    static func slateRows(of u: Int32, users: [Int32], population: Int, slateSize k: Int) -> Range<Int>? {
         // Every user at this step: rows are user indices.
-        if users.count == excluded.count { return slatesByStep[step][(Int(u) * k)..<((Int(u) + 1) * k)] }
+        if users.count == population { return (Int(u) * k)..<((Int(u) + 1) * k) }
         var lo = 0, hi = users.count
         while lo < hi { let mid = (lo + hi) / 2; if users[mid] < u { lo = mid + 1 } else { hi = mid } }
         guard lo < users.count && users[lo] == u else { return nil }
-        return slatesByStep[step][(lo * k)..<((lo + 1) * k)]
+        return (lo * k)..<((lo + 1) * k)
+    }
+
+    /// `share_g(L)` of §9: the share of the list's items with topic g among their topics.
+    @inline(__always)
+    static func topicShare(_ l: ArraySlice<Int32>, _ g: Int32, _ topics: TopicTable) -> Double {
+        var hits = 0
+        for i in l where topics.topics(of: Int(i)).contains(g) { hits += 1 }
+        return Double(hits) / Double(l.count)
     }
 
     // MARK: - Accumulation
