@@ -5,7 +5,8 @@
 /// the scores are `U · Vᵀ`. They are computed tile by tile: for items `[t, t + T)` one
 /// single-threaded `sgemm` writes a b × T tile into the worker's ``ScoringWorkspace``, an
 /// optional `adjust` closure edits each user's row of the tile (exclusions, offsets, noise),
-/// and each row is offered to that user's ``TopKSelector``. Memory is O(b·T) per worker
+/// and each row is offered to that user's heap of k (the selection of ``TopKSelector``, on
+/// heaps kept together in the workspace). Memory is O(b·T) per worker
 /// whatever the number of users and items.
 ///
 /// - Complexity: O(b·m·d) for the products plus O(b·m) for the selection, per block.
@@ -66,13 +67,13 @@ public struct BlockScorer: Sendable {
     ///     index, the index of the tile's first item and the tile's scores (one per item),
     ///     before selection. Set a score to `-infinity` to exclude an item.
     ///   - emit: called once per user, in block order, with the block-local row index and the
-    ///     selector holding that user's best items (drain it with
-    ///     ``TopKSelector/drainSorted(into:at:)``).
+    ///     user's best items (drain them with ``SelectedItems/drainSorted(into:at:)``; the view
+    ///     is only valid during the call).
     public func topK(
         users: Matrix, rows: Range<Int>, k: Int,
         workspace: ScoringWorkspace,
         adjust: ((_ row: Int, _ firstItem: Int, _ scores: inout MutableSpan<Float>) -> Void)? = nil,
-        emit: (_ row: Int, _ selector: inout TopKSelector) -> Void
+        emit: (_ row: Int, _ selected: inout SelectedItems) -> Void
     ) {
         precondition(users.cols == items.cols, "users have \(users.cols) dimensions, items \(items.cols)")
         let b = rows.count
@@ -81,13 +82,12 @@ public struct BlockScorer: Sendable {
         let m = items.rows
         let timed = PhaseClock.isEnabled
         var gemmTime: UInt64 = 0, selectTime: UInt64 = 0
-        // The tile and the selectors are reached through buffer pointers for the whole block,
-        // and the block's heaps (one buffer, k slots a row) through the workspace's pointers:
+        // The tile is reached through a buffer pointer for the whole block, and the block's heaps (one buffer, k slots a row) through the workspace's pointers:
         // per row and tile only the selection itself runs (no array, uniqueness or exclusivity
         // checks, and the heaps stay together in cache).
         let heapScores = workspace.heapScores.base, heapIndices = workspace.heapIndices.base
         let kept = workspace.kept.base
-        workspace.withTileAndSelectors { tile, selectors in
+        workspace.withTile { tile in
             var t0 = 0
             while t0 < m {
                 let t1 = min(t0 + tileSize, m)
@@ -115,8 +115,8 @@ public struct BlockScorer: Sendable {
                 t0 = t1
             }
             for r in 0..<b {
-                selectors[r].load(count: kept[r], scores: heapScores + r * k, indices: heapIndices + r * k)
-                emit(r, &selectors[r])
+                var selected = SelectedItems(k: k, count: kept[r], scores: heapScores + r * k, indices: heapIndices + r * k)
+                emit(r, &selected)
             }
         }
         if timed {
@@ -126,7 +126,7 @@ public struct BlockScorer: Sendable {
     }
 }
 
-/// Scratch memory for one worker of a ``BlockScorer``: a score tile and one selector per row.
+/// Scratch memory for one worker of a ``BlockScorer``: a score tile and a heap of k per row.
 ///
 /// Reused across blocks and steps, so scoring allocates nothing after the first block. A
 /// workspace belongs to one worker at a time (index it by the worker number of
@@ -138,17 +138,12 @@ public final class ScoringWorkspace: @unchecked Sendable {
     private(set) var heapScores = SharedArray<Float>(repeating: 0, count: 0)
     private(set) var heapIndices = SharedArray<Int32>(repeating: 0, count: 0)
     private(set) var kept = SharedArray<Int>(repeating: 0, count: 0)
-    /// The selectors of the current block (one per row), filled from the heaps for `emit`.
-    public var selectors: [TopKSelector] = []
 
     /// Creates an empty workspace; it grows on first use.
     public init() {}
 
     func prepare(rows: Int, tile size: Int, k: Int) {
         if tile.count < rows * size { tile = [Float](repeating: 0, count: rows * size) }
-        if selectors.count < rows || selectors.first?.k != k {
-            selectors = Array(repeating: TopKSelector(k: k), count: max(rows, selectors.count))
-        }
         if heapScores.count < rows * k {
             heapScores = SharedArray(repeating: 0, count: rows * k)
             heapIndices = SharedArray(repeating: 0, count: rows * k)
@@ -164,10 +159,8 @@ public final class ScoringWorkspace: @unchecked Sendable {
         }
     }
 
-    func withTileAndSelectors(_ body: (UnsafeMutableBufferPointer<Float>, UnsafeMutableBufferPointer<TopKSelector>) -> Void) {
-        tile.withUnsafeMutableBufferPointer { t in
-            selectors.withUnsafeMutableBufferPointer { s in body(t, s) }
-        }
+    func withTile(_ body: (UnsafeMutableBufferPointer<Float>) -> Void) {
+        tile.withUnsafeMutableBufferPointer { body($0) }
     }
 }
 

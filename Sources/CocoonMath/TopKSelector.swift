@@ -157,19 +157,6 @@ public struct TopKSelector: Sendable {
         return kept
     }
 
-    /// Replaces the kept items with `count` heap slots copied from raw memory (a heap that
-    /// ``offerRun(_:count:baseIndex:k:kept:scores:indices:)`` built).
-    mutating func load(count n: Int, scores s: UnsafePointer<Float>, indices ix: UnsafePointer<Int32>) {
-        precondition(n <= k, "\(n) items for a selector of \(k)")
-        scores.withUnsafeMutableBufferPointer { sb in
-            indices.withUnsafeMutableBufferPointer { ib in
-                sb.baseAddress!.update(from: s, count: n)
-                ib.baseAddress!.update(from: ix, count: n)
-            }
-        }
-        _count = n
-    }
-
     /// The kept items, best first (score descending, then index ascending).
     public func sorted() -> [(index: Int32, score: Float)] {
         var out: [(index: Int32, score: Float)] = []
@@ -230,3 +217,64 @@ public enum TopK {
         return sel.sortedIndices().map(Int.init)
     }
 }
+
+/// The items one row of a block kept (``BlockScorer/topK(users:rows:k:workspace:adjust:emit:)``
+/// hands one to `emit` per row): a view on the row's heap in the scorer's workspace, valid only
+/// during that call, with the read-outs of ``TopKSelector``.
+///
+/// The heaps of a block lie together in one buffer, so reading one out touches no per-row
+/// array (a selector per row kept two arrays apiece, scattered through memory, whose
+/// uniqueness checks missed the cache once a row on W1).
+public struct SelectedItems {
+    @usableFromInline let scores: UnsafeMutablePointer<Float>
+    @usableFromInline let indices: UnsafeMutablePointer<Int32>
+    /// The number of items asked for.
+    public let k: Int
+    /// The number of items kept (≤ k).
+    public private(set) var count: Int
+
+    init(k: Int, count: Int, scores: UnsafeMutablePointer<Float>, indices: UnsafeMutablePointer<Int32>) {
+        self.k = k
+        self.count = count
+        self.scores = scores
+        self.indices = indices
+    }
+
+    /// What ``TopKSelector/threshold`` is for the same items: the k-th best score once k items
+    /// are kept, `-infinity` before, `+infinity` for k = 0.
+    public var threshold: Float { k == 0 ? .infinity : (count < k ? -.infinity : scores[0]) }
+
+    /// The kept items, best first (score descending, then index ascending).
+    public func sorted() -> [(index: Int32, score: Float)] {
+        var out: [(index: Int32, score: Float)] = []
+        out.reserveCapacity(count)
+        for i in 0..<count { out.append((indices[i], scores[i])) }
+        out.sort { TopKSelector.worse($1.score, $1.index, $0.score, $0.index) }
+        return out
+    }
+
+    /// The kept item indices, best first.
+    public func sortedIndices() -> [Int32] { sorted().map(\.index) }
+
+    /// Moves the kept item indices, best first, into `output[offset...]` and returns how many
+    /// were written; the view is empty after (as ``TopKSelector/drainSorted(into:at:)``).
+    ///
+    /// - Complexity: O(k log k).
+    public mutating func drainSorted(into output: inout [Int32], at offset: Int) -> Int {
+        let n = count
+        precondition(offset >= 0 && offset + n <= output.count, "output too short")
+        output.withUnsafeMutableBufferPointer { out in
+            var left = n
+            var pos = offset + n - 1
+            while left > 0 {
+                out[pos] = indices[0]
+                pos -= 1
+                left -= 1
+                if left > 0 { cocoon_heap_replace_root(scores, indices, left, scores[left], indices[left]) }
+            }
+        }
+        count = 0
+        return n
+    }
+}
+

@@ -218,16 +218,17 @@ public final class BuiltinRecommender: Recommender, UserRepresenting, @unchecked
         a.isMinor = segments[u] == minorSegment
         // Users who never touched a control (most) have nothing more.
         guard policy.enabled, table.hasOwnControls(u) else { return a }
-        let c = world.catalog
-        // Fields read through the table (borrowed), not a copy of u's controls.
-        let g = c.topics.count
+        // One copy of u's controls: each read through the table's subscript copied the whole
+        // entry (five arrays retained) before taking the field.
+        let own = table[u]
+        let g = world.catalog.topics.count
         var offsets: [Float]? = nil
         func offset(_ t: Int32, _ v: Float) {
             if offsets == nil { offsets = [Float](repeating: 0, count: g) }
             offsets![Int(t)] += v
         }
         if policy.notInterested {
-            for m in table[u].notInterested {
+            for m in own.notInterested {
                 switch policy.itemMarksSuppressTopic ? .topic : m.scope {
                 case .item:
                     a.hard.append(m.item)
@@ -241,13 +242,13 @@ public final class BuiltinRecommender: Recommender, UserRepresenting, @unchecked
             }
         }
         if policy.blocks {
-            for cr in table[u].blockedCreators where Int(cr) < itemsByCreator.count {
+            for cr in own.blockedCreators where Int(cr) < itemsByCreator.count {
                 a.hard.append(contentsOf: itemsByCreator[Int(cr)])
             }
-            for t in table[u].blockedTopics { offset(t, -.infinity) }
+            for t in own.blockedTopics { offset(t, -.infinity) }
         }
         if policy.tags {
-            for t in table[u].declaredTags { offset(t, Float(policy.tagBoost)) }
+            for t in own.declaredTags { offset(t, Float(policy.tagBoost)) }
         }
         // minorUnsafe and borderline items of minors are handled by the extra item columns.
         a.hard.sort()
@@ -449,7 +450,8 @@ public final class BuiltinRecommender: Recommender, UserRepresenting, @unchecked
             let adjs = adj
             rngs.withUnsafeMutableBufferPointer { rngBuffer in
             channels.withUnsafeMutableBufferPointer { channelBuffer in
-            let rngs = rngBuffer, channels = channelBuffer
+            // (The control layer's tables too: built as `var`s, captured as `let`s.)
+            let rngs = rngBuffer, channels = channelBuffer, soft = soft, hard = hard, offsets = offsets
             scorer.topK(
                 users: userMatrix, rows: 0..<bUsers.count, k: m, workspace: spaces[w],
                 adjust: { r, first, span in
