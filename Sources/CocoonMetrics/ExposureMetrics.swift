@@ -227,16 +227,12 @@ public enum Homogeneity {
                     let total = ra.count + rb.count
                     if total == 0 { continue }
                     let inter: Int
-                    if sets.sorted {
+                    if ra.count * rb.count <= SmallSets.pairLimit {
+                        // Short sets (slates, short histories): every pair of elements compared
+                        // (SIMD), no sort or merge.
+                        inter = SmallSets.intersectionCount(UnsafeBufferPointer(rebasing: m[ra]), UnsafeBufferPointer(rebasing: m[rb]))
+                    } else if sets.sorted {
                         inter = sortedIntersection(m[ra], m[rb])
-                    } else if ra.count <= 32 && rb.count <= 32 {
-                        // Short distinct sets (slates): every pair of elements compared, no sort.
-                        var c = 0
-                        for i in ra {
-                            let x = m[i]
-                            for j in rb { c &+= m[j] == x ? 1 : 0 }
-                        }
-                        inter = c
                     } else {
                         sa.removeAll(keepingCapacity: true)
                         sb.removeAll(keepingCapacity: true)

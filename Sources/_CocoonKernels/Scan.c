@@ -1,4 +1,4 @@
-// Threshold scans (see include/CocoonKernels.h).
+// Threshold scans and small-set intersections (see include/CocoonKernels.h).
 #include "CocoonKernels.h"
 #include "ISA.h"
 
@@ -65,5 +65,61 @@ ptrdiff_t cocoon_scan_at_least(const float *x, ptrdiff_t n, float threshold, int
     case COCOON_ISA_SSE2: return at_least_sse2(x, n, threshold, out);
 #endif
     default: return at_least_portable(x, 0, n, threshold, out, 0);
+    }
+}
+
+// MARK: - Equal pairs of two small sets
+
+static ptrdiff_t equal_pairs_portable(const int32_t *a, ptrdiff_t na, const int32_t *b, ptrdiff_t nb) {
+    ptrdiff_t c = 0;
+    for (ptrdiff_t i = 0; i < na; i++)
+        for (ptrdiff_t j = 0; j < nb; j++) c += a[i] == b[j];
+    return c;
+}
+
+#ifdef COCOON_X86
+static ptrdiff_t equal_pairs_sse2(const int32_t *a, ptrdiff_t na, const int32_t *b, ptrdiff_t nb) {
+    ptrdiff_t c = 0, j = 0;
+    for (; j + 4 <= nb; j += 4) {
+        __m128i vb = _mm_loadu_si128((const __m128i *)(b + j));
+        __m128i acc = _mm_setzero_si128();
+        // Each equal lane is -1: subtracting counts it.
+        for (ptrdiff_t i = 0; i < na; i++) acc = _mm_sub_epi32(acc, _mm_cmpeq_epi32(_mm_set1_epi32(a[i]), vb));
+        int32_t lanes[4];
+        _mm_storeu_si128((__m128i *)lanes, acc);
+        c += (ptrdiff_t)lanes[0] + lanes[1] + lanes[2] + lanes[3];
+    }
+    for (; j < nb; j++)
+        for (ptrdiff_t i = 0; i < na; i++) c += a[i] == b[j];
+    return c;
+}
+
+__attribute__((target("avx2")))
+static ptrdiff_t equal_pairs_avx2(const int32_t *a, ptrdiff_t na, const int32_t *b, ptrdiff_t nb) {
+    ptrdiff_t c = 0;
+    const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+    for (ptrdiff_t j = 0; j < nb; j += 8) {
+        // The last chunk loads only its own lanes (the others read as 0 and are masked out).
+        __m256i valid = _mm256_cmpgt_epi32(_mm256_set1_epi32((int32_t)(nb - j < 8 ? nb - j : 8)), lane);
+        __m256i vb = _mm256_maskload_epi32(b + j, valid);
+        __m256i acc = _mm256_setzero_si256();
+        for (ptrdiff_t i = 0; i < na; i++) acc = _mm256_sub_epi32(acc, _mm256_cmpeq_epi32(_mm256_set1_epi32(a[i]), vb));
+        acc = _mm256_and_si256(acc, valid);
+        __m128i s = _mm_add_epi32(_mm256_castsi256_si128(acc), _mm256_extracti128_si256(acc, 1));
+        s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0x4e));
+        s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0xb1));
+        c += _mm_cvtsi128_si32(s);
+    }
+    return c;
+}
+#endif
+
+ptrdiff_t cocoon_count_equal_pairs(const int32_t *a, ptrdiff_t na, const int32_t *b, ptrdiff_t nb) {
+    switch (cocoon_isa()) {
+#ifdef COCOON_X86
+    case COCOON_ISA_AVX2: return equal_pairs_avx2(a, na, b, nb);
+    case COCOON_ISA_SSE2: return equal_pairs_sse2(a, na, b, nb);
+#endif
+    default: return equal_pairs_portable(a, na, b, nb);
     }
 }

@@ -188,4 +188,27 @@ private let awkwardShapes: [(Int, Int, Int)] = [
         let b = Matrix(rows: 4, cols: 2, values: [1, 0, 0.5, 1, 0.25, 0, 2, 2])
         #expect(a.columnsAtLeast(0.5, inProductWithTransposeOf: b, scratch: scratch) == [[0, 1, 3]])
     }
+
+    /// Small-set intersections count the common elements with every kernel instruction set:
+    /// sets of every size around the 4- and 8-element chunks (the last chunk's unused lanes
+    /// must not count, also when the other set holds 0), in any order, disjoint or equal.
+    @Test func smallSetIntersectionsCountTheCommonElements() {
+        defer { KernelRuntime.force(nil) }
+        for isa in KernelRuntime.available {
+            KernelRuntime.force(isa)
+            for trial in 0..<300 {
+                var rng = Seed(14).stream("sets", trial)
+                let na = Sample.index(below: 40, using: &rng), nb = Sample.index(below: 40, using: &rng)
+                // Distinct values from a small range (0 included), so the sets overlap often.
+                let a = Sample.withoutReplacement(k: na, of: 60, using: &rng).map(Int32.init)
+                let b = trial % 7 == 0 ? a : Sample.withoutReplacement(k: nb, of: 60, using: &rng).map(Int32.init)
+                let expected = Set(a).intersection(Set(b)).count
+                let got = a.withUnsafeBufferPointer { pa in b.withUnsafeBufferPointer { pb in SmallSets.intersectionCount(pa, pb) } }
+                #expect(got == expected, "\(isa): \(a) ∩ \(b)")
+            }
+        }
+        let x: [Int32] = [0, 5, 9], y: [Int32] = [9, 1, 0, 7]
+        #expect(x.withUnsafeBufferPointer { p in y.withUnsafeBufferPointer { SmallSets.intersectionCount(p, $0) } } == 2)
+    }
 }
+

@@ -33,6 +33,11 @@ float cocoon_topk_floor(const float *x, ptrdiff_t n, ptrdiff_t k, float *scratch
 /// 16 with SSE2.
 ptrdiff_t cocoon_scan_at_least(const float *x, ptrdiff_t n, float threshold, int32_t *out);
 
+/// The number of pairs (i, j) with `a[i] == b[j]`: the size of the intersection of two
+/// duplicate-free sets in any order. Every pair is compared (8 elements of b at a time with
+/// AVX2, 4 with SSE2), so it is for small sets (a slate, a short history).
+ptrdiff_t cocoon_count_equal_pairs(const int32_t *a, ptrdiff_t na, const int32_t *b, ptrdiff_t nb);
+
 /// Instruction sets of the kernels.
 enum { COCOON_ISA_PORTABLE = 1, COCOON_ISA_SSE2 = 2, COCOON_ISA_AVX2 = 3 };
 
