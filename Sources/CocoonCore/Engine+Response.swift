@@ -49,6 +49,11 @@ extension Engine {
                 // (rank-utility: the raw dot product of preference and attributes).
                 // The k dot products advance together, element by element: each is still summed
                 // in order (the same bits), but the k sums no longer wait on one another.
+                // The next user's slate rows come from memory: asked for now, they are in cache
+                // when that user's turn comes.
+                if row + 1 < blocks[blk].upperBound {
+                    Prefetch.rows(of: b.choice == .rankUtility ? raw : unit, slates[(base + k)..<(base + 2 * k)], rowLength: d)
+                }
                 st.pref.withSpan((u * d)..<((u + 1) * d)) { pu in
                     (b.choice == .rankUtility ? raw : unit).withUnsafeBufferPointer { src in
                         affinity.withUnsafeMutableBufferPointer { a in

@@ -6,18 +6,32 @@ internal import _CocoonKernels
 public enum Prefetch {
     /// Hints that rows `items` of the row-major `storage` (rows of `rowLength` elements) will be
     /// read soon. Indices outside the array are ignored.
-    public static func rows<T>(of storage: [T], _ items: ArraySlice<Int32>, rowLength: Int) {
+    public static func rows(of storage: [Float], _ items: ArraySlice<Int32>, rowLength: Int) { rowsOf(storage, items, rowLength) }
+
+    /// The same for Double rows.
+    public static func rows(of storage: [Double], _ items: ArraySlice<Int32>, rowLength: Int) { rowsOf(storage, items, rowLength) }
+
+    /// Hints row `item` of the row-major `storage` (rows of `rowLength` elements); an index
+    /// outside the array is ignored.
+    public static func row(of storage: [Float], _ item: Int, rowLength: Int) {
+        storage.withUnsafeBufferPointer { p in hint(p, item, rowLength) }
+    }
+
+    /// The same for Double rows.
+    public static func row(of storage: [Double], _ item: Int, rowLength: Int) {
+        storage.withUnsafeBufferPointer { p in hint(p, item, rowLength) }
+    }
+
+    // (Concrete element types in the public API: a generic one called from another module ran
+    // unspecialised, reading the element size from type metadata for every row.)
+    @inline(__always)
+    private static func rowsOf<T>(_ storage: [T], _ items: ArraySlice<Int32>, _ rowLength: Int) {
         storage.withUnsafeBufferPointer { p in
             for i in items { hint(p, Int(i), rowLength) }
         }
     }
 
-    /// Hints row `item` of the row-major `storage` (rows of `rowLength` elements); an index
-    /// outside the array is ignored.
-    public static func row<T>(of storage: [T], _ item: Int, rowLength: Int) {
-        storage.withUnsafeBufferPointer { p in hint(p, item, rowLength) }
-    }
-
+    @inline(__always)
     private static func hint<T>(_ p: UnsafeBufferPointer<T>, _ item: Int, _ rowLength: Int) {
         guard let base = p.baseAddress, item >= 0, (item + 1) * rowLength <= p.count else { return }
         cocoon_prefetch(base + item * rowLength, rowLength * MemoryLayout<T>.stride)
