@@ -159,11 +159,10 @@ public struct TopKSelector: Sendable {
 
     /// The kept items, best first (score descending, then index ascending).
     public func sorted() -> [(index: Int32, score: Float)] {
-        var out: [(index: Int32, score: Float)] = []
-        out.reserveCapacity(count)
-        for i in 0..<count { out.append((indices[i], scores[i])) }
-        out.sort { TopKSelector.worse($1.score, $1.index, $0.score, $0.index) }
-        return out
+        if count == 0 { return [] }
+        return scores.withUnsafeBufferPointer { sb in
+            indices.withUnsafeBufferPointer { ib in TopKSelector.sorted(count, sb.baseAddress!, ib.baseAddress!) }
+        }
     }
 
     /// The kept item indices, best first.
@@ -177,23 +176,40 @@ public struct TopKSelector: Sendable {
     public mutating func drainSorted(into output: inout [Int32], at offset: Int) -> Int {
         let n = count
         precondition(offset >= 0 && offset + n <= output.count, "output too short")
+        if n == 0 { return 0 }
         scores.withUnsafeMutableBufferPointer { sb in
             indices.withUnsafeMutableBufferPointer { ib in
-                output.withUnsafeMutableBufferPointer { out in
-                    let s = sb.baseAddress!, ix = ib.baseAddress!
-                    var left = n
-                    var pos = offset + n - 1
-                    while left > 0 {
-                        out[pos] = ix[0]
-                        pos -= 1
-                        left -= 1
-                        if left > 0 { cocoon_heap_replace_root(s, ix, left, s[left], ix[left]) }
-                    }
-                }
+                TopKSelector.drainSorted(n, sb.baseAddress!, ib.baseAddress!, into: &output, at: offset)
             }
         }
         _count = 0
         return n
+    }
+
+    /// The n items of a heap in raw memory, best first (``sorted()``, ``SelectedItems/sorted()``).
+    static func sorted(_ n: Int, _ s: UnsafePointer<Float>, _ ix: UnsafePointer<Int32>) -> [(index: Int32, score: Float)] {
+        var out: [(index: Int32, score: Float)] = []
+        out.reserveCapacity(n)
+        for i in 0..<n { out.append((ix[i], s[i])) }
+        out.sort { TopKSelector.worse($1.score, $1.index, $0.score, $0.index) }
+        return out
+    }
+
+    /// Pops the n items of a heap in raw memory into `output[offset...]`, best first.
+    static func drainSorted(
+        _ n: Int, _ s: UnsafeMutablePointer<Float>, _ ix: UnsafeMutablePointer<Int32>, into output: inout [Int32], at offset: Int
+    ) {
+        precondition(offset >= 0 && offset + n <= output.count, "output too short")
+        output.withUnsafeMutableBufferPointer { out in
+            var left = n
+            var pos = offset + n - 1
+            while left > 0 {
+                out[pos] = ix[0]
+                pos -= 1
+                left -= 1
+                if left > 0 { cocoon_heap_replace_root(s, ix, left, s[left], ix[left]) }
+            }
+        }
     }
 }
 
@@ -245,13 +261,7 @@ public struct SelectedItems {
     public var threshold: Float { k == 0 ? .infinity : (count < k ? -.infinity : scores[0]) }
 
     /// The kept items, best first (score descending, then index ascending).
-    public func sorted() -> [(index: Int32, score: Float)] {
-        var out: [(index: Int32, score: Float)] = []
-        out.reserveCapacity(count)
-        for i in 0..<count { out.append((indices[i], scores[i])) }
-        out.sort { TopKSelector.worse($1.score, $1.index, $0.score, $0.index) }
-        return out
-    }
+    public func sorted() -> [(index: Int32, score: Float)] { TopKSelector.sorted(count, scores, indices) }
 
     /// The kept item indices, best first.
     public func sortedIndices() -> [Int32] { sorted().map(\.index) }
@@ -262,17 +272,7 @@ public struct SelectedItems {
     /// - Complexity: O(k log k).
     public mutating func drainSorted(into output: inout [Int32], at offset: Int) -> Int {
         let n = count
-        precondition(offset >= 0 && offset + n <= output.count, "output too short")
-        output.withUnsafeMutableBufferPointer { out in
-            var left = n
-            var pos = offset + n - 1
-            while left > 0 {
-                out[pos] = indices[0]
-                pos -= 1
-                left -= 1
-                if left > 0 { cocoon_heap_replace_root(scores, indices, left, scores[left], indices[left]) }
-            }
-        }
+        TopKSelector.drainSorted(n, scores, indices, into: &output, at: offset)
         count = 0
         return n
     }
