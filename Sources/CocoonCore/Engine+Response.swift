@@ -36,6 +36,8 @@ extension Engine {
         let choiceHash = StableHash.fnv1a64("behaviour.choice")
         let knownHash = StableHash.fnv1a64("behaviour.known")
         let positionLog = (0..<k).map { log2(Double($0 + 1)) }
+        // The rows the affinities read (rank-utility: raw attributes, otherwise unit vectors).
+        let affinityRows = b.choice == .rankUtility ? raw : unit
 
         out.fillInParallel { outcomes in executor.forEach(blockCount: blocks.count) { blk, _ in
             var utility = [Double](repeating: 0, count: k)
@@ -45,17 +47,17 @@ extension Engine {
                 let u = Int(users[row])
                 let base = row * k
                 var rng = seed.stream(labelHash: choiceHash, Int(origin[u]), t)
+                // The next user's slate rows come from memory: asked for now, they are in cache
+                // when that user's turn comes.
+                if row + 1 < blocks[blk].upperBound {
+                    Prefetch.rows(of: affinityRows, slates[(base + k)..<(base + 2 * k)], rowLength: d)
+                }
                 // Affinity: cosine of the current interest with each shown item
                 // (rank-utility: the raw dot product of preference and attributes).
                 // The k dot products advance together, element by element: each is still summed
                 // in order (the same bits), but the k sums no longer wait on one another.
-                // The next user's slate rows come from memory: asked for now, they are in cache
-                // when that user's turn comes.
-                if row + 1 < blocks[blk].upperBound {
-                    Prefetch.rows(of: b.choice == .rankUtility ? raw : unit, slates[(base + k)..<(base + 2 * k)], rowLength: d)
-                }
                 st.pref.withSpan((u * d)..<((u + 1) * d)) { pu in
-                    (b.choice == .rankUtility ? raw : unit).withUnsafeBufferPointer { src in
+                    affinityRows.withUnsafeBufferPointer { src in
                         affinity.withUnsafeMutableBufferPointer { a in
                             withUnsafeTemporaryAllocation(of: UnsafePointer<Float>.self, capacity: k) { rows in
                                 for p in 0..<k {

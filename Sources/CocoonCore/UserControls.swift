@@ -87,7 +87,9 @@ public struct ControlTable: RandomAccessCollection, MutableCollection, Sendable,
 
     /// User u's controls. Setting them gives u an entry of its own (kept even if set back to
     /// the defaults, which is rare and harmless).
-    /// Reading a field (`table[u].notInterested`) borrows the entry: no copy of its arrays.
+    /// Reading yields the entry in place (no copy for a field's count or a single element), but
+    /// iterating a field (`for m in table[u].notInterested`) copies the whole entry, its five
+    /// arrays retained, once per read: take `let own = table[u]` once for several fields.
     public subscript(u: Int) -> UserControls {
         _read {
             let s = slot[u]

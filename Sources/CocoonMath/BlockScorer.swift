@@ -82,9 +82,10 @@ public struct BlockScorer: Sendable {
         let m = items.rows
         let timed = PhaseClock.isEnabled
         var gemmTime: UInt64 = 0, selectTime: UInt64 = 0
-        // The tile is reached through a buffer pointer for the whole block, and the block's heaps (one buffer, k slots a row) through the workspace's pointers:
-        // per row and tile only the selection itself runs (no array, uniqueness or exclusivity
-        // checks, and the heaps stay together in cache).
+        // The tile is reached through a buffer pointer for the whole block, and the block's heaps
+        // (one buffer, k slots a row) through the workspace's pointers: per row and tile only the
+        // selection itself runs (no array, uniqueness or exclusivity checks, and the heaps stay
+        // together in cache).
         let heapScores = workspace.heapScores.base, heapIndices = workspace.heapIndices.base
         let kept = workspace.kept.base
         workspace.withTile { tile in

@@ -289,11 +289,10 @@ extension Matrix {
     /// The indices j with `values[j] >= threshold`, ascending: the scan of
     /// ``columnsAtLeast(_:inProductWithTransposeOf:scratch:)`` on its own (test hook).
     package static func indices(of values: [Float], atLeast threshold: Float) -> [Int32] {
+        if values.isEmpty { return [] }
         var out = [Int32](repeating: 0, count: values.count)
         let found = values.withUnsafeBufferPointer { v in
-            out.withUnsafeMutableBufferPointer { o in
-                cocoon_scan_at_least(v.baseAddress ?? UnsafePointer(bitPattern: 4)!, v.count, threshold, o.baseAddress ?? UnsafeMutablePointer(bitPattern: 4)!)
-            }
+            out.withUnsafeMutableBufferPointer { o in cocoon_scan_at_least(v.baseAddress!, v.count, threshold, o.baseAddress!) }
         }
         return Array(out[0..<found])
     }

@@ -242,8 +242,8 @@ public enum TopK {
 /// array (a selector per row kept two arrays apiece, scattered through memory, whose
 /// uniqueness checks missed the cache once a row on W1).
 public struct SelectedItems {
-    @usableFromInline let scores: UnsafeMutablePointer<Float>
-    @usableFromInline let indices: UnsafeMutablePointer<Int32>
+    let scores: UnsafeMutablePointer<Float>
+    let indices: UnsafeMutablePointer<Int32>
     /// The number of items asked for.
     public let k: Int
     /// The number of items kept (≤ k).

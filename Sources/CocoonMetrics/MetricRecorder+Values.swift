@@ -538,7 +538,6 @@ extension MetricRecorder {
             return eligible > 0 ? Double(shown) / Double(eligible) : nil
         }
         if let cached = flagCache[gi] { return id == "flag_topic_share_delta" ? cached.delta : cached.did }
-        let shareThen = flagShareThen
         let shareSum = self.shareSum[gi], shareCount = self.shareCount[gi]
         let excludedSum = self.excludedSum[gi], excludedCount = self.excludedCount[gi]
         @Sendable func controlMean(_ step: Int, _ g: Int) -> Double? {
@@ -551,12 +550,9 @@ extension MetricRecorder {
         let parts = executor.map(blockCount: ranges.count) { b, _ -> [(delta: Double, did: Double?)] in
             var out: [(delta: Double, did: Double?)] = []
             out.reserveCapacity(ranges[b].count)
-            for x in ranges[b] {
-                let f = flagList[x]
-                guard f.r < t && members[Int(f.user)] else { continue }
-                let then = shareThen[x]
-                guard !then.isNaN, let rows = nowRows(f.user), !rows.isEmpty else { continue }
-                let d = Self.topicShare(nowSlates[rows], f.topic, topics) - then
+            for f in flagList[ranges[b]] where f.r < t && members[Int(f.user)] {
+                guard !f.shareThen.isNaN, let rows = nowRows(f.user), !rows.isEmpty else { continue }
+                let d = Self.topicShare(nowSlates[rows], f.topic, topics) - f.shareThen
                 if let a = controlMean(t, Int(f.topic)), let c = controlMean(f.r, Int(f.topic)) {
                     out.append((d, d - (a - c)))
                 } else {

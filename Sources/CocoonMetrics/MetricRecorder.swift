@@ -74,12 +74,11 @@ public final class MetricRecorder: StepObserver, @unchecked Sendable {
     var itemUsers: [Int] = []
     var historyUsers = 0
     var historyRows = 0
-    // Flags: (user, item, topic, list step).
-    var flags: [(user: Int32, item: Int32, topic: Int32, r: Int)] = []
-    /// Per flag, the share of its topic in the list it was given on, `share_g(L_u(r))` of §9
-    /// (that list never changes, so it is computed once, when the flag arrives); NaN when the
-    /// list is missing or empty (the flag then never counts for the share metrics).
-    var flagShareThen: [Double] = []
+    /// Flags: user, item, topic, list step r, and the share of the topic in the list the flag
+    /// was given on, `share_g(L_u(r))` of §9 (that list never changes, so it is computed once,
+    /// when the flag arrives; NaN when the list is missing or empty: the flag then never counts
+    /// for the share metrics).
+    var flags: [(user: Int32, item: Int32, topic: Int32, r: Int, shareThen: Double)] = []
     var firstFlagStep: [Int32] = []
     var slatesByStep: [[Int32]] = []
     var usersByStep: [[Int32]] = []
@@ -277,10 +276,9 @@ public final class MetricRecorder: StepObserver, @unchecked Sendable {
             // users' own marks are on this step's list and count from the next step).
             for ch in s.changes where ch.kind == .notInterested {
                 guard let mark = ch.mark else { continue }
-                flags.append((ch.user, mark.item, mark.topic, Int(mark.listStep)))
                 let then = slate(of: ch.user, at: Int(mark.listStep))
-                flagShareThen.append(
-                    then.map { $0.isEmpty ? .nan : Self.topicShare($0, mark.topic, run.world.catalog.topics) } ?? .nan)
+                let shareThen = then.map { $0.isEmpty ? .nan : Self.topicShare($0, mark.topic, run.world.catalog.topics) } ?? .nan
+                flags.append((ch.user, mark.item, mark.topic, Int(mark.listStep), shareThen))
                 firstFlagStep[Int(ch.user)] = min(firstFlagStep[Int(ch.user)], mark.listStep)
             }
             updateControlSums(s)

@@ -445,12 +445,12 @@ public final class BuiltinRecommender: Recommender, UserRepresenting, @unchecked
             var local = [Int32](repeating: -1, count: bUsers.count * k)
             var localFallbacks: Int32 = 0
             var failure: Error? = nil
-            // The per-tile closure runs users × tiles times: it captures only constants and
-            // buffer pointers (captured `var`s would be boxed and access-checked on every call).
+            // The per-tile closure runs users × tiles times: it captures only constants (the
+            // control layer's tables, built as `var`s, are rebound as `let`s) and buffer pointers;
+            // a captured `var` would be boxed, copied and access-checked on every call.
             let adjs = adj
             rngs.withUnsafeMutableBufferPointer { rngBuffer in
             channels.withUnsafeMutableBufferPointer { channelBuffer in
-            // (The control layer's tables too: built as `var`s, captured as `let`s.)
             let rngs = rngBuffer, channels = channelBuffer, soft = soft, hard = hard, offsets = offsets
             scorer.topK(
                 users: userMatrix, rows: 0..<bUsers.count, k: m, workspace: spaces[w],
