@@ -22,13 +22,19 @@ package struct TileExclusions {
     package init(tileSize: Int, itemCount: Int) {
         tiles = ScoreTiles(tileSize: tileSize, itemCount: itemCount)
         shift = tileSize.trailingZeroBitCount
-        counts = [Int32](repeating: 0, count: tiles.count)
+        counts = [Int32](repeating: 0, count: 4 * tiles.count)
     }
 
     /// Number of rows added.
     package var rows: Int { (starts.count - 1) / tileCount }
 
     /// Adds the next row's items (any order, repeats allowed; each in the catalog).
+    ///
+    /// The row is counted and placed as four contiguous quarters at once, each with its own
+    /// counters: one counter per tile made every item wait for the previous increment of the
+    /// same counter (a few tiles, hundreds of items: a chain through memory, 3% of W2's
+    /// samples). Within a tile the quarters' items follow each other, so the order is the
+    /// row's.
     package mutating func addRow(_ row: [Int32]) {
         let t = tileCount, s = shift
         let base = items.count
@@ -36,27 +42,50 @@ package struct TileExclusions {
             starts.append(contentsOf: repeatElement(Int32(base), count: t))
             return
         }
+        let n = row.count, quarter = n / 4
         counts.withUnsafeMutableBufferPointer { c in
             c.update(repeating: 0)
-            for i in row { c[Int(i) >> s] &+= 1 }
-            // Counts become each tile's write position within the row, and the tiles' ends.
-            starts.appendInPlace(upTo: t, filler: 0) { ends in
-                var at: Int32 = 0
-                for q in 0..<t {
-                    let n = c[q]
-                    c[q] = at
-                    at &+= n
-                    ends[q] = Int32(base) &+ at
+            let c0 = c.baseAddress!, c1 = c0 + t, c2 = c1 + t, c3 = c2 + t
+            row.withUnsafeBufferPointer { rowBuffer in
+                let r = rowBuffer.baseAddress!
+                for j in 0..<quarter {
+                    c0[Int(r[j]) >> s] &+= 1
+                    c1[Int(r[quarter + j]) >> s] &+= 1
+                    c2[Int(r[2 * quarter + j]) >> s] &+= 1
+                    c3[Int(r[3 * quarter + j]) >> s] &+= 1
                 }
-                return t
-            }
-            items.appendInPlace(upTo: row.count, filler: 0) { room in
-                for i in row {
-                    let q = Int(i) >> s
-                    room[Int(c[q])] = i
-                    c[q] &+= 1
+                for j in (4 * quarter)..<n { c3[Int(r[j]) >> s] &+= 1 }
+                // Counts become each quarter's write position within the row, tile by tile
+                // and quarter by quarter, and the tiles' ends.
+                starts.appendInPlace(upTo: t, filler: 0) { ends in
+                    var at: Int32 = 0
+                    for q in 0..<t {
+                        let m0 = c0[q], m1 = c1[q], m2 = c2[q], m3 = c3[q]
+                        c0[q] = at
+                        c1[q] = at &+ m0
+                        c2[q] = at &+ m0 &+ m1
+                        c3[q] = at &+ m0 &+ m1 &+ m2
+                        at = at &+ m0 &+ m1 &+ m2 &+ m3
+                        ends[q] = Int32(base) &+ at
+                    }
+                    return t
                 }
-                return row.count
+                items.appendInPlace(upTo: n, filler: 0) { room in
+                    let out = room.baseAddress!
+                    @inline(__always) func place(_ i: Int32, _ lane: UnsafeMutablePointer<Int32>) {
+                        let q = Int(i) >> s
+                        out[Int(lane[q])] = i
+                        lane[q] &+= 1
+                    }
+                    for j in 0..<quarter {
+                        place(r[j], c0)
+                        place(r[quarter + j], c1)
+                        place(r[2 * quarter + j], c2)
+                        place(r[3 * quarter + j], c3)
+                    }
+                    for j in (4 * quarter)..<n { place(r[j], c3) }
+                    return n
+                }
             }
         }
     }
