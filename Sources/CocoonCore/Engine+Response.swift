@@ -54,8 +54,8 @@ extension Engine {
                 }
                 // Affinity: cosine of the current interest with each shown item
                 // (rank-utility: the raw dot product of preference and attributes).
-                // The k dot products advance together, element by element: each is still summed
-                // in order (the same bits), but the k sums no longer wait on one another.
+                // Four of the k dot products advance together, element by element: each is still
+                // summed in order (the same bits), but the sums no longer wait on one another.
                 st.pref.withSpan((u * d)..<((u + 1) * d)) { pu in
                     affinityRows.withUnsafeBufferPointer { src in
                         affinity.withUnsafeMutableBufferPointer { a in
@@ -64,11 +64,29 @@ extension Engine {
                                     let i = Int(slates[base + p])
                                     precondition(i >= 0 && (i + 1) * d <= src.count, "item \(i) outside the catalog")
                                     rows[p] = src.baseAddress! + i * d
-                                    a[p] = 0
                                 }
-                                for j in 0..<d {
-                                    let x = pu[j]
-                                    for p in 0..<k { a[p] = a[p] + x * rows[p][j] }
+                                // Four sums at a time in registers (a sum kept in the array
+                                // went through memory on every element).
+                                var p = 0
+                                while p + 4 <= k {
+                                    let r0 = rows[p], r1 = rows[p + 1], r2 = rows[p + 2], r3 = rows[p + 3]
+                                    var s0: Float = 0, s1: Float = 0, s2: Float = 0, s3: Float = 0
+                                    for j in 0..<d {
+                                        let x = pu[j]
+                                        s0 = s0 + x * r0[j]
+                                        s1 = s1 + x * r1[j]
+                                        s2 = s2 + x * r2[j]
+                                        s3 = s3 + x * r3[j]
+                                    }
+                                    a[p] = s0; a[p + 1] = s1; a[p + 2] = s2; a[p + 3] = s3
+                                    p += 4
+                                }
+                                while p < k {
+                                    let r0 = rows[p]
+                                    var s0: Float = 0
+                                    for j in 0..<d { s0 = s0 + pu[j] * r0[j] }
+                                    a[p] = s0
+                                    p += 1
                                 }
                             }
                         }
