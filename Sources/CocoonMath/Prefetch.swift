@@ -22,6 +22,19 @@ public enum Prefetch {
         storage.withUnsafeBufferPointer { p in hint(p, item, rowLength) }
     }
 
+    /// The same for the rows of a buffer that parallel blocks write (per-user state).
+    public static func row(of buffer: ParallelBuffer<Double>, _ item: Int, rowLength: Int) {
+        hint(UnsafeBufferPointer(buffer.base), item, rowLength)
+    }
+
+    /// Hints the first `bytes` of an array's storage (the header and the first elements); the
+    /// array's count is not read, so the hint does not wait for the memory it asks for.
+    public static func start(of array: [Int32], bytes: Int) {
+        array.withUnsafeBufferPointer { p in
+            if let base = p.baseAddress { cocoon_prefetch(UnsafeRawPointer(base) - 32, bytes) }
+        }
+    }
+
     // (Concrete element types in the public API: a generic one called from another module ran
     // unspecialised, reading the element size from type metadata for every row.)
     @inline(__always)

@@ -93,11 +93,21 @@ extension MetricRecorder {
                         rows: row..<min(row + 4, block.upperBound), slates: s.slates, k: k, unit: unitRows, dimension: d,
                         into: &groupSquares)
                 }
-                // And the raw rows of what that user consumed (added to the centroid sums below).
-                if addRaw && row + 2 < block.upperBound {
-                    for x in ((row + 2) * k)..<((row + 3) * k) where outcomes[x] == .consumed {
-                        Prefetch.row(of: rawRows, Int(s.slates[x]), rowLength: d)
+                // And the raw rows of what the user two rows on consumed (added to the centroid
+                // sums below), and that user's own sums (per-user state, not in cache).
+                if row + 2 < block.upperBound {
+                    let ahead = Int(s.users[row + 2])
+                    if addRaw {
+                        var consumed = false
+                        for x in ((row + 2) * k)..<((row + 3) * k) where outcomes[x] == .consumed {
+                            Prefetch.row(of: rawRows, Int(s.slates[x]), rowLength: d)
+                            consumed = true
+                        }
+                        if consumed { Prefetch.row(of: rawOut, ahead, rowLength: d) }
                     }
+                    if addUnit { Prefetch.row(of: unitSums, ahead, rowLength: d) }
+                    // Its relevant items (an array of their own, read for the stamps below).
+                    if needRelevance { Prefetch.start(of: rel[ahead], bytes: 160) }
                 }
                 for x in 0..<k { items[x] = s.slates[row * k + x] }
                 let list = s.slates[(row * k)..<((row + 1) * k)]
