@@ -148,6 +148,14 @@ public final class SharedArray<Element>: @unchecked Sendable {
         return try body(buf.span)
     }
 
+    /// Calls `body` with the elements `range` through a pointer (for code that needs a
+    /// `Collection` or a buffer pointer, not a span).
+    @inlinable
+    public func withUnsafeMutableBufferPointer<R>(_ range: Range<Int>, _ body: (UnsafeMutableBufferPointer<Element>) throws -> R) rethrows -> R {
+        precondition(range.lowerBound >= 0 && range.upperBound <= count, "range \(range) out of 0..<\(count)")
+        return try body(UnsafeMutableBufferPointer(start: base + range.lowerBound, count: range.count))
+    }
+
     /// A copy of the elements, in order.
     @inlinable
     public func toArray() -> [Element] {

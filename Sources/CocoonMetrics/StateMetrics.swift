@@ -50,19 +50,17 @@ public enum StateMetrics {
     public static func totalVariance(count n: Int, dimension d: Int, point: (Int, UnsafeMutableBufferPointer<Double>) -> Void) -> Double? {
         if n == 0 { return nil }
         return withUnsafeTemporaryAllocation(of: Double.self, capacity: d) { row in
-            var mean = [Double](repeating: 0, count: d)
+            var sums = TotalVarianceSums(dimension: d)
             for i in 0..<n {
                 point(i, row)
-                for j in 0..<d { mean[j] += row[j] }
+                sums.addToMean(UnsafeBufferPointer(row))
             }
-            let count = Double(n)
-            for j in 0..<d { mean[j] = mean[j] / count }
-            var s = 0.0
+            sums.finishMean()
             for i in 0..<n {
                 point(i, row)
-                for j in 0..<d { s += (row[j] - mean[j]) * (row[j] - mean[j]) }
+                sums.addToSquares(UnsafeBufferPointer(row))
             }
-            return s / count
+            return sums.value
         }
     }
 
@@ -79,20 +77,14 @@ public enum StateMetrics {
     /// The same for `count` candidate points written by `point(i, row)`, which returns false
     /// for a point that is left out (no centroid).
     public static func meanPairwiseCosineDistance(count: Int, dimension d: Int, point: (Int, UnsafeMutableBufferPointer<Double>) -> Bool) -> Double? {
-        var sum = [Double](repeating: 0, count: d)
-        var n = 0
+        var sums = PairwiseCosineSums(dimension: d)
         withUnsafeTemporaryAllocation(of: Double.self, capacity: d) { row in
             for i in 0..<count {
-                guard point(i, row) else { continue }
-                let length = norm(row)
-                if length == 0 { continue }
-                for j in 0..<d { sum[j] += row[j] / length }
-                n += 1
+                guard point(i, row), PairwiseCosineSums.normalize(row) else { continue }
+                sums.add(UnsafeBufferPointer(row))
             }
         }
-        if n < 2 { return nil }
-        let sq = sum.reduce(0) { $0 + $1 * $1 }
-        return 1 - (sq - Double(n)) / (Double(n) * Double(n - 1))
+        return sums.value
     }
 
     /// `polarization_variance_axis_e0`: variance (ddof 0) of the first coordinate.
@@ -195,5 +187,74 @@ public enum StateMetrics {
             }
             return best
         }
+    }
+}
+
+/// The sums of `population_total_variance_ratio`'s trace, in two passes over the same points in
+/// the same order: the mean, then the squared deviations from it (one sum over points and
+/// coordinates, in that order). Points can be fed from anywhere — computed in parallel and
+/// added in order — and give the bits of ``StateMetrics/totalVariance(_:)``.
+public struct TotalVarianceSums {
+    public private(set) var count = 0
+    private var mean: [Double]
+    private var squares = 0.0
+    private var meanDone = false
+
+    public init(dimension d: Int) { mean = [Double](repeating: 0, count: d) }
+
+    /// Pass 1: adds a point to the mean's sums.
+    public mutating func addToMean(_ row: UnsafeBufferPointer<Double>) {
+        precondition(!meanDone && row.count == mean.count, "a point of \(row.count) coordinates, \(mean.count) expected, before finishMean")
+        for j in 0..<mean.count { mean[j] += row[j] }
+        count += 1
+    }
+
+    /// Ends pass 1.
+    public mutating func finishMean() {
+        let n = Double(count)
+        for j in 0..<mean.count { mean[j] = mean[j] / n }
+        meanDone = true
+    }
+
+    /// Pass 2: the same points in the same order.
+    public mutating func addToSquares(_ row: UnsafeBufferPointer<Double>) {
+        precondition(meanDone && row.count == mean.count, "pass 2 after finishMean, points of \(mean.count) coordinates")
+        for j in 0..<mean.count { squares += (row[j] - mean[j]) * (row[j] - mean[j]) }
+    }
+
+    /// tr Cov (population, ddof 0); nil without points.
+    public var value: Double? { count == 0 ? nil : squares / Double(count) }
+}
+
+/// The sum of unit points of `population_mean_pairwise_cosine_distance` (see
+/// ``StateMetrics/meanPairwiseCosineDistance(_:)``), for points normalised anywhere and added
+/// in order.
+public struct PairwiseCosineSums {
+    public private(set) var count = 0
+    private var sum: [Double]
+
+    public init(dimension d: Int) { sum = [Double](repeating: 0, count: d) }
+
+    /// Divides a point by its length in place; false (the point left out) when it is zero.
+    public static func normalize(_ row: UnsafeMutableBufferPointer<Double>) -> Bool {
+        let length = StateMetrics.norm(row)
+        if length == 0 { return false }
+        for j in 0..<row.count { row[j] = row[j] / length }
+        return true
+    }
+
+    /// Adds a normalised point.
+    public mutating func add(_ unit: UnsafeBufferPointer<Double>) {
+        precondition(unit.count == sum.count, "a point of \(unit.count) coordinates, \(sum.count) expected")
+        for j in 0..<sum.count { sum[j] += unit[j] }
+        count += 1
+    }
+
+    /// 1 − (‖Σ ĉ‖² − N) / (N(N − 1)); nil with fewer than two points.
+    public var value: Double? {
+        let n = count
+        if n < 2 { return nil }
+        let sq = sum.reduce(0) { $0 + $1 * $1 }
+        return 1 - (sq - Double(n)) / (Double(n) * Double(n - 1))
     }
 }
