@@ -382,14 +382,9 @@ extension MetricRecorder {
                     return a - b
                 }
             case "centroid_drift_cosine", "centroid_drift_l2":
-                let d = geometry.dimension
-                let cosine = id == "centroid_drift_cosine"
-                return groupMean(id, users) { u in
-                    withUnsafeTemporaryAllocation(of: Double.self, capacity: d) { now in
-                        guard self.currentCentroid(u, into: now) else { return nil }
-                        return cosine ? StateMetrics.driftCosine(self.centroid0[u], now) : StateMetrics.driftL2(self.centroid0[u], now)
-                    }
-                }
+                let values = centroidValues()
+                let all = id == "centroid_drift_cosine" ? values.driftCosine : values.driftL2
+                return mean(users.map { all[$0] })
             case "profile_topic_entropy_delta":
                 let gCount = c.topics.count
                 return groupMean(id, users) { u in
@@ -410,16 +405,13 @@ extension MetricRecorder {
                     return a - b
                 }
             case "population_total_variance_ratio":
-                let both = users.filter { centroid0[$0] != nil }
-                if variance0Cache[gi] == nil { variance0Cache[gi] = .some(StateMetrics.totalVariance(both.map { centroid0[$0]! })) }
-                guard let v0 = variance0Cache[gi]!, v0 > 0 else { return nil }
-                let d = geometry.dimension
-                return StateMetrics.totalVariance(count: both.count, dimension: d) { i, row in _ = currentCentroid(both[i], into: row) }
-                    .map { $0 / v0 }
-            case "population_mean_pairwise_cosine_distance":
-                return StateMetrics.meanPairwiseCosineDistance(count: users.count, dimension: geometry.dimension) { i, row in
-                    currentCentroid(users[i], into: row)
+                if variance0Cache[gi] == nil {
+                    variance0Cache[gi] = .some(StateMetrics.totalVariance(users.filter { centroid0[$0] != nil }.map { centroid0[$0]! }))
                 }
+                guard let v0 = variance0Cache[gi]!, v0 > 0 else { return nil }
+                return centroidValues().totalVariance[gi].map { $0 / v0 }
+            case "population_mean_pairwise_cosine_distance":
+                return centroidValues().pairwise[gi]
             case "cluster_calinski_harabasz", "cluster_davies_bouldin":
                 let idx = users.filter { historyCount[$0] > 0 }
                 let points = idx.map { centroid($0)! }

@@ -110,6 +110,8 @@ public final class MetricRecorder: StepObserver, @unchecked Sendable {
     /// the flag metrics of a group.
     var userValueCache: [String: [Double?]] = [:]
     var flagCache: [Int: (delta: Double?, did: Double?)] = [:]
+    /// The metrics of the current centroids (all groups), once per step.
+    var centroidCache: CentroidValues?
     /// tr Cov(c(0)) per group (constant over the run).
     var variance0Cache: [Int: Double?] = [:]
     let seed: Seed
@@ -302,6 +304,7 @@ public final class MetricRecorder: StepObserver, @unchecked Sendable {
         rowsCache = .init(repeating: nil, count: groups)
         userValueCache = [:]
         flagCache = [:]
+        centroidCache = nil
     }
 
     /// The topic-share vector of one slate (C9 shares, divided by the slate length).

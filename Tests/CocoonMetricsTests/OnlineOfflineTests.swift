@@ -159,3 +159,68 @@ final class Keep: StepObserver {
         #expect(defined.contains("flag_topic_share_delta") && defined.contains("interaction_jaccard_nn_pairs"))
     }
 }
+
+/// The four metrics of the current history centroids are computed together, chunk by chunk of
+/// users on the executor: each must equal, bit for bit, ``StateMetrics``' one-thread function
+/// applied to the centroids of the users' histories (seed history, then what they consumed).
+@Suite struct CentroidMetricTests {
+    @Test(arguments: [1, 3])
+    func centroidMetricsEqualTheOneThreadFunctions(workers: Int) throws {
+        var cs = CatalogSpec()
+        cs.items = 300
+        cs.topics = 5
+        cs.dimension = 8
+        var ps = PopulationSpec()
+        ps.users = 150
+        ps.segments = [.init(name: "a", share: 0.6), .init(name: "b", share: 0.4)]
+        let catalog = try Catalog.generate(cs, seed: Seed(21))
+        let world = try SimulationWorld(
+            catalog: catalog, population: Population.generate(ps, catalog: catalog, seed: Seed(22)), interventions: [], seed: Seed(23))
+        let steps = 5
+        let engine = Engine(
+            world: world, behaviour: Behaviour(), recommender: TiltedRandom(),
+            config: EngineConfig(steps: steps, slateSize: 8, seed: Seed(22)))
+        // Blocks of 3 users: chunks of 24, so the 150 users span several chunks.
+        let recorder = MetricRecorder(
+            metrics: MetricCatalog.defaultSet, executor: BlockExecutor(workers: workers), blockSize: 3, seed: Seed(23))
+        let keep = Keep()
+        #expect(engine.run(observers: [recorder, keep]).failure == nil)
+        let geometry = ItemGeometry(world.catalog)
+        let n = 150
+        var history = keep.run.seedHistory.map { Array($0) }
+        let c0 = history.map { StateMetrics.centroid($0, geometry) }
+        #expect(recorder.groups.count > 1, "segments as well as the population")
+        for t in 0...steps {
+            if t > 0 {
+                let s = keep.snaps[t]
+                for (row, u) in s.users.enumerated() {
+                    for p in 0..<8 where s.outcomes[row * 8 + p] == .consumed { history[Int(u)].append(s.slates[row * 8 + p]) }
+                }
+            }
+            let now = history.map { StateMetrics.centroid($0, geometry) }
+            for g in recorder.groups {
+                let users = (0..<n).filter { g.members[$0] }
+                func mean(_ f: (Int) -> Double?) -> Double? {
+                    var s = 0.0, m = 0
+                    for u in users { if let x = f(u) { s += x; m += 1 } }
+                    return m > 0 ? s / Double(m) : nil
+                }
+                let both = users.filter { c0[$0] != nil }
+                let v0 = StateMetrics.totalVariance(both.map { c0[$0]! })
+                let expected: [String: Double?] = [
+                    "centroid_drift_cosine": mean { StateMetrics.driftCosine(c0[$0], now[$0]) },
+                    "centroid_drift_l2": mean { StateMetrics.driftL2(c0[$0], now[$0]) },
+                    "population_total_variance_ratio": v0.flatMap { v0 in
+                        v0 > 0 ? StateMetrics.totalVariance(both.map { now[$0]! }).map { $0 / v0 } : nil
+                    },
+                    "population_mean_pairwise_cosine_distance": StateMetrics.meanPairwiseCosineDistance(users.compactMap { now[$0] }),
+                ]
+                for (id, want) in expected.sorted(by: { $0.key < $1.key }) {
+                    let got = try #require(recorder.series(id, group: g.name))[t]
+                    #expect(got?.bitPattern == want?.bitPattern, "\(id) \(g.name) step \(t): \(String(describing: got)) vs \(String(describing: want))")
+                    if t == steps && g.name == "population" { #expect(got != nil, "\(id) defined") }
+                }
+            }
+        }
+    }
+}
