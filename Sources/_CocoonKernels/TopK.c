@@ -65,15 +65,23 @@ static void offer_portable(const float *x, ptrdiff_t j, ptrdiff_t n, int64_t bas
     }
 }
 
-// The largest of the values with at least k values ≥ it (the k-th largest), 1 ≤ k ≤ c: ranks by
-// counting, which has no data-dependent branch (c is small: chunks of one run).
+// The largest of the values with at least k values ≥ it (the k-th largest), 1 ≤ k ≤ c ≤ 64:
+// ranks by counting, which has no data-dependent branch (c is small: chunks of one run).
+// `m` has room for 64 values: it is padded with -infinity to a multiple of 8, so the counting
+// loop runs whole vectors (31 chunks, the usual count, had left it a 4-wide loop and a scalar
+// tail: most of the floor's time). A padded -infinity counts for no finite value, and a value
+// of -infinity is never taken (best starts there), so the result is the unpadded one.
 // (Inlined into each instruction set's caller, so the counting loop vectorises for it.)
-static inline __attribute__((always_inline)) float kth_largest(const float *m, int32_t c, int32_t k) {
+static inline __attribute__((always_inline)) float kth_largest(float *m, int32_t c, int32_t k) {
+    int32_t padded = (c + 7) & ~7;
+    for (int32_t j = c; j < padded; j++) m[j] = -INFINITY;
     float best = -INFINITY;
     for (int32_t i = 0; i < c; i++) {
+        float x = m[i];
         int32_t ge = 0;
-        for (int32_t j = 0; j < c; j++) ge += m[j] >= m[i];
-        best = (ge >= k && m[i] > best) ? m[i] : best;
+        for (int32_t j = 0; j < padded; j += 8)
+            for (int32_t l = 0; l < 8; l++) ge += m[j + l] >= x;
+        best = (ge >= k && x > best) ? x : best;
     }
     return best;
 }

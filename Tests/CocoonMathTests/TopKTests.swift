@@ -1,5 +1,6 @@
 import CocoonMath
 import Testing
+import _CocoonKernels
 
 // Reference: a full sort by (score desc, index asc), dropping -inf, NaN and masked items.
 private func reference(_ scores: [Float], k: Int, excluded: [Bool]? = nil) -> [Int] {
@@ -52,6 +53,40 @@ private func reference(_ scores: [Float], k: Int, excluded: [Bool]? = nil) -> [I
                     var tiled = TopKSelector(k: k)
                     for t in stride(from: 0, to: n, by: 2048) { tiled.offer(Array(scores[t..<min(t + 2048, n)]), baseIndex: t) }
                     #expect(tiled.sortedIndices().map(Int.init) == reference(scores, k: k), "tiled \(isa) n=\(n) k=\(k)")
+                }
+            }
+        }
+    }
+
+    /// The floor is the k-th largest of the chunk maxima (chunks of 64, 32 or 16 items as the
+    /// header says; NaN never counts), for every chunk count, whole vectors of the counting
+    /// loop or not, on every instruction set.
+    @Test func floorIsTheKthLargestChunkMaximum() {
+        defer { KernelRuntime.force(nil) }
+        for isa in KernelRuntime.available {
+            KernelRuntime.force(isa)
+            for (trial, n) in [100, 320, 500, 1000, 1984, 2038, 2048, 4096, 5000].enumerated() {
+                var rng = Seed(8).stream("floor", trial)
+                let scores: [Float] = (0..<n).map { _ in
+                    let r = Sample.index(below: 40, using: &rng)
+                    if r == 0 { return .nan }
+                    if r == 1 { return -.infinity }
+                    return Float(Sample.index(below: 1000, using: &rng)) / 1000
+                }
+                for k in [1, 2, 3, 5, 10, 17, 31] {
+                    var w = 64
+                    while w > 16 && n / w < 2 * k { w /= 2 }
+                    var expected = -Float.infinity
+                    if n / w >= 2 * k {
+                        let maxima = (0..<min(64, n / w)).map { q in
+                            scores[(q * w)..<((q + 1) * w)].reduce(-Float.infinity) { $1 > $0 ? $1 : $0 }
+                        }
+                        expected = maxima.sorted(by: >)[k - 1]
+                    }
+                    let floor = withUnsafeTemporaryAllocation(of: Float.self, capacity: 64) { scratch in
+                        cocoon_topk_floor(scores, n, k, scratch.baseAddress!)
+                    }
+                    #expect(floor == expected, "\(isa) n=\(n) k=\(k): floor \(floor), k-th chunk maximum \(expected)")
                 }
             }
         }
