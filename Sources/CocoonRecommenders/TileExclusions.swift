@@ -102,8 +102,8 @@ package struct TileExclusions {
         items.withUnsafeBufferPointer { all in
             scores.withUnsafeMutableBufferPointer { row in
                 withUnsafeTemporaryAllocation(of: Float.self, capacity: hi - lo) { lowered in
-                    for x in lo..<hi { lowered[x - lo] = row[Int(all[x]) - first] - 1e4 }
-                    for x in lo..<hi { row[Int(all[x]) - first] = lowered[x - lo] }
+                    for x in lo..<hi { lowered[x &- lo] = row[Int(all[x]) &- first] - 1e4 }
+                    for x in lo..<hi { row[Int(all[x]) &- first] = lowered[x &- lo] }
                 }
             }
         }
@@ -116,7 +116,7 @@ package struct TileExclusions {
         precondition(tiles.isTile(t, first: first, scores: scores.count), "scores of items \(first)..<\(first + scores.count) are not tile \(t)")
         items.withUnsafeBufferPointer { all in
             scores.withUnsafeMutableBufferPointer { row in
-                for x in lo..<hi { row[Int(all[x]) - first] = -.infinity }
+                for x in lo..<hi { row[Int(all[x]) &- first] = -.infinity }
             }
         }
     }
@@ -250,12 +250,27 @@ package struct TopicOffsetRows {
             topics.items.withUnsafeBufferPointer { items in
                 topics.starts.withUnsafeBufferPointer { starts in
                     scores.withUnsafeMutableBufferPointer { row in
+                        // Four items at a time (distinct items: the adds are independent), the
+                        // offsets taken from the row pointer without overflow checks: every
+                        // item of the group lies in the tile.
+                        let x0 = row.baseAddress! - first, it = items.baseAddress!
                         for q in 0..<g where off[q] != 0 {
                             let x = off[q]
                             let s = q * (topics.tileCount + 1) + t
-                            for i in Int(starts[s])..<Int(starts[s + 1]) {
-                                let j = Int(items[i]) - first
-                                row[j] = row[j] + x
+                            var i = Int(starts[s])
+                            let end = Int(starts[s + 1])
+                            while i &+ 4 <= end {
+                                let a = Int(it[i]), b = Int(it[i &+ 1]), c = Int(it[i &+ 2]), e = Int(it[i &+ 3])
+                                x0[a] = x0[a] + x
+                                x0[b] = x0[b] + x
+                                x0[c] = x0[c] + x
+                                x0[e] = x0[e] + x
+                                i &+= 4
+                            }
+                            while i < end {
+                                let a = Int(it[i])
+                                x0[a] = x0[a] + x
+                                i &+= 1
                             }
                         }
                     }
