@@ -55,16 +55,42 @@ extension MetricRecorder {
                         }
                         let count = Double(h)
                         rows.withUnsafeMutableBufferPointer((r * d)..<((r + 1) * d)) { row in
-                            for j in 0..<d { row[j] = sums.value[u * d + j] / count }
+                            // Through pointers, so the division runs on vectors (the same
+                            // correctly rounded quotients).
+                            let src = sums.value.baseAddress! + u * d, dst = row.baseAddress!
+                            for j in 0..<d { dst[j] = src[j] / count }
                             kind[r] = 1
                             guard first else { return }
-                            if wantCosine { cosines[u] = StateMetrics.driftCosine(c0[u], row) ?? .nan }
-                            if wantL2 { lengths[u] = StateMetrics.driftL2(c0[u], row) ?? .nan }
-                            if wantPairs {
-                                units.withUnsafeMutableBufferPointer((r * d)..<((r + 1) * d)) { unit in
-                                    for j in 0..<d { unit[j] = row[j] }
-                                    if PairwiseCosineSums.normalize(unit) { kind[r] = 2 }
+                            // The sums of the drifts and of the unit vector in one loop: four
+                            // chains advancing together instead of one after another, each
+                            // summed in coordinate order as ``StateMetrics`` sums it (the same
+                            // bits as driftCosine, driftL2 and PairwiseCosineSums.normalize).
+                            var rr = 0.0, oo = 0.0, ro = 0.0, dd = 0.0
+                            if let seed = c0[u] {
+                                precondition(seed.count == d, "a seed centroid of \(seed.count) coordinates, \(d) expected")
+                                seed.withUnsafeBufferPointer { s0 in
+                                    let o = s0.baseAddress!
+                                    for j in 0..<d {
+                                        let x = dst[j], y = o[j]
+                                        rr = rr + x * x
+                                        oo = oo + y * y
+                                        ro = ro + x * y
+                                        dd = dd + (x - y) * (x - y)
+                                    }
                                 }
+                                let na = rr.squareRoot(), nb = oo.squareRoot()
+                                if wantCosine { cosines[u] = na == 0 || nb == 0 ? .nan : 1 - ro / (na * nb) }
+                                if wantL2 { lengths[u] = dd.squareRoot() }
+                            } else if wantPairs {
+                                for j in 0..<d { rr = rr + dst[j] * dst[j] }
+                            }
+                            let length = rr.squareRoot()
+                            if wantPairs && length != 0 {
+                                units.withUnsafeMutableBufferPointer((r * d)..<((r + 1) * d)) { unit in
+                                    let out = unit.baseAddress!
+                                    for j in 0..<d { out[j] = dst[j] / length }
+                                }
+                                kind[r] = 2
                             }
                         }
                     }
