@@ -74,21 +74,31 @@ public final class InteractionLog: @unchecked Sendable {
     public func record(_ feedback: FeedbackBatch) {
         var added: [(list: Int32, value: Int32)] = []
         let k = feedback.slateSize
-        for (row, u32) in feedback.users.enumerated() {
-            let u = Int(u32)
-            if impressionMemory > 0 {
-                for p in 0..<k {
-                    let h = Int(impressionHead[u])
-                    impressions[u * impressionMemory + h] = feedback.slates[row * k + p]
-                    impressionHead[u] = Int32((h + 1) % impressionMemory)
+        // The stored properties are read once and the arrays reached through pointers for the
+        // whole batch: as properties, every access in the loop was an exclusivity check.
+        let memory = impressionMemory, ring = impressions
+        let users = feedback.users, slates = feedback.slates, outcomes = feedback.outcomes
+        impressionHead.withUnsafeMutableBufferPointer { heads in
+            itemCounts.withUnsafeMutableBufferPointer { all in
+                recentCounts.withUnsafeMutableBufferPointer { recent in
+                    for (row, u32) in users.enumerated() {
+                        let u = Int(u32)
+                        if memory > 0 {
+                            var h = Int(heads[u])
+                            for p in 0..<k {
+                                ring[u * memory + h] = slates[row * k + p]
+                                h = (h + 1) % memory
+                            }
+                            heads[u] = Int32(h)
+                        }
+                        for p in 0..<k where outcomes[row * k + p] == .consumed {
+                            let i = slates[row * k + p]
+                            added.append((u32, i))
+                            all[Int(i)] += 1
+                            recent[Int(i)] += 1
+                        }
+                    }
                 }
-            }
-            for p in 0..<k {
-                let i = feedback.slates[row * k + p]
-                guard feedback.outcomes[row * k + p] == .consumed else { continue }
-                added.append((u32, i))
-                itemCounts[Int(i)] += 1
-                recentCounts[Int(i)] += 1
             }
         }
         // The engine sends users in ascending order; keep the lists' batches grouped either way
