@@ -181,6 +181,50 @@ public final class BuiltinRecommender: Recommender, UserRepresenting, @unchecked
         var isMinor = false
     }
 
+    /// A scored block's ``Adjustments``, row by row, in flat buffers (no arrays per user): each
+    /// row's sorted hard exclusions, its topic offsets when it has any, whether it is a minor.
+    struct BlockAdjustments {
+        private(set) var hard: [Int32] = []
+        private var hardStarts: [Int32] = [0]
+        private var offsets: [Float] = []
+        /// Per row: where its offsets start in `offsets`, or −1 for none.
+        private var offsetStarts: [Int32] = []
+        private(set) var isMinor: [Bool] = []
+        let topicCount: Int
+
+        init(topicCount: Int) { self.topicCount = topicCount }
+
+        /// Adds user u's row (the next one).
+        mutating func addRow(user u: Int, of recommender: BuiltinRecommender, controls: ControlTable, step t: Int) {
+            let start = hard.count, offsetBase = offsets.count
+            let has = recommender.appendControlAdjustments(for: u, controls: controls, step: t, hard: &hard, offsets: &offsets)
+            let end = hard.count
+            if end - start > 1 {
+                hard.withUnsafeMutableBufferPointer { all in
+                    var row = UnsafeMutableBufferPointer(rebasing: all[start..<end])
+                    row.sort()
+                }
+            }
+            hardStarts.append(Int32(end))
+            offsetStarts.append(has ? Int32(offsetBase) : -1)
+            isMinor.append(recommender.segments[u] == recommender.minorSegment)
+        }
+
+        /// Row r's hard exclusions, sorted.
+        func hardItems(row r: Int) -> ArraySlice<Int32> { hard[Int(hardStarts[r])..<Int(hardStarts[r + 1])] }
+
+        /// Row r's topic offsets, or nil.
+        func topicOffsets(row r: Int) -> ArraySlice<Float>? {
+            let o = Int(offsetStarts[r])
+            return o < 0 ? nil : offsets[o..<(o + topicCount)]
+        }
+
+        /// Row r as an ``Adjustments`` value (for the paths that need one: fills, exploration).
+        func adjustments(row r: Int) -> Adjustments {
+            Adjustments(hard: Array(hardItems(row: r)), soft: [], topicOffsets: topicOffsets(row: r).map(Array.init), isMinor: isMinor[r])
+        }
+    }
+
     /// The control layer's adjustments for user u; `personal` adds the soft exclusions, sorted.
     func adjustments(for u: Int, controls: ControlTable, step t: Int, personal: Bool) -> Adjustments {
         var a = controlAdjustments(for: u, controls: controls, step: t)
@@ -216,34 +260,50 @@ public final class BuiltinRecommender: Recommender, UserRepresenting, @unchecked
     func controlAdjustments(for u: Int, controls table: ControlTable, step t: Int) -> Adjustments {
         var a = Adjustments()
         a.isMinor = segments[u] == minorSegment
+        var offsets: [Float] = []
+        if appendControlAdjustments(for: u, controls: table, step: t, hard: &a.hard, offsets: &offsets) { a.topicOffsets = offsets }
+        a.hard.sort()
+        return a
+    }
+
+    /// The core of ``controlAdjustments(for:controls:step:)``, appending to buffers a caller
+    /// reuses: u's hard exclusions (unsorted) to `hard`, and, when u has topic offsets, their
+    /// `topicCount` values to the end of `offsets` (returns whether it appended them). The
+    /// personalised path keeps a block's users in one set of buffers this way (an array or two
+    /// per user with controls, allocated and freed every step, were 2–3% of W2's step).
+    func appendControlAdjustments(for u: Int, controls table: ControlTable, step t: Int, hard: inout [Int32], offsets: inout [Float]) -> Bool {
         // Users who never touched a control (most) have nothing more.
-        guard policy.enabled, table.hasOwnControls(u) else { return a }
+        guard policy.enabled, table.hasOwnControls(u) else { return false }
         // One copy of u's controls: each read through the table's subscript copied the whole
         // entry (five arrays retained) before taking the field.
         let own = table[u]
         let g = world.catalog.topics.count
-        var offsets: [Float]? = nil
+        let base = offsets.count
+        var has = false
         func offset(_ t: Int32, _ v: Float) {
-            if offsets == nil { offsets = [Float](repeating: 0, count: g) }
-            offsets![Int(t)] += v
+            if !has {
+                offsets.append(contentsOf: repeatElement(0, count: g))
+                has = true
+            }
+            offsets[base + Int(t)] += v
         }
         if policy.notInterested {
             for m in own.notInterested {
                 switch policy.itemMarksSuppressTopic ? .topic : m.scope {
                 case .item:
-                    a.hard.append(m.item)
+                    hard.append(m.item)
                     if policy.nearDuplicateHorizon == 0 || t - Int(m.listStep) <= policy.nearDuplicateHorizon {
-                        a.hard.append(contentsOf: nearDuplicates[Int(m.item)] ?? [])
+                        if let near = nearDuplicates[Int(m.item)] { hard.append(contentsOf: near) }
                     }
                 case .topic:
-                    a.hard.append(m.item)
+                    hard.append(m.item)
                     if t - Int(m.listStep) <= policy.topicHorizon { offset(m.topic, -Float(policy.topicPenalty)) }
                 }
             }
         }
         if policy.blocks {
             for cr in own.blockedCreators where Int(cr) < itemsByCreator.count {
-                a.hard.append(contentsOf: itemsByCreator[Int(cr)])
+                hard.append(contentsOf: itemsByCreator[Int(cr)])
             }
             for t in own.blockedTopics { offset(t, -.infinity) }
         }
@@ -251,9 +311,7 @@ public final class BuiltinRecommender: Recommender, UserRepresenting, @unchecked
             for t in own.declaredTags { offset(t, Float(policy.tagBoost)) }
         }
         // minorUnsafe and borderline items of minors are handled by the extra item columns.
-        a.hard.sort()
-        a.topicOffsets = offsets
-        return a
+        return has
     }
 
     /// Whether the control layer forbids item i for a user (used by fills and exploration).
@@ -379,8 +437,7 @@ public final class BuiltinRecommender: Recommender, UserRepresenting, @unchecked
             let bUsers = blockRows.map { users[everyRow ? $0 : rowList[$0]] }
             var userMatrix = Matrix(rows: bUsers.count, cols: f)
             active.userFactors(bUsers[...], into: &userMatrix)
-            var adj: [Adjustments] = []
-            adj.reserveCapacity(bUsers.count)
+            var adj = BlockAdjustments(topicCount: topics.count)
             // What the control layer does to each row's tiles, in flat per-block buffers (the
             // per-tile closure below then touches no reference-counted value): soft and hard
             // exclusions grouped by tile, topic offsets.
@@ -388,15 +445,14 @@ public final class BuiltinRecommender: Recommender, UserRepresenting, @unchecked
             var hard = TileExclusions(tileSize: scorer.tileSize, itemCount: c.count)
             var offsets = TopicOffsetRows(topicCount: topics.count)
             var gathered: [Int32] = []
-            for u32 in bUsers {
+            for (r, u32) in bUsers.enumerated() {
                 let u = Int(u32)
-                let a = self.controlAdjustments(for: u, controls: controls, step: t)
+                adj.addRow(user: u, of: self, controls: controls, step: t)
                 gathered.removeAll(keepingCapacity: true)
                 softExclusions.append(of: u, to: &gathered)
-                soft.addRow(gathered)
-                hard.addRow(a.hard)
-                offsets.addRow(a.topicOffsets, topics: topicTiles, itemCount: c.count)
-                adj.append(a)
+                soft.addRow(gathered[...])
+                hard.addRow(adj.hardItems(row: r))
+                offsets.addRow(adj.topicOffsets(row: r), topics: topicTiles, itemCount: c.count)
             }
             if extra > 0 || !directions.isEmpty {
                 // Deleted tags projected out of the factors, then the control columns.
@@ -418,7 +474,7 @@ public final class BuiltinRecommender: Recommender, UserRepresenting, @unchecked
                                 }
                                 var col = f
                                 if useHarmful { row[col] = 1; col += 1 }
-                                if useMinor { row[col] = adj[r].isMinor ? 1 : 0 }
+                                if useMinor { row[col] = adj.isMinor[r] ? 1 : 0 }
                             }
                         }
                     }
@@ -433,7 +489,7 @@ public final class BuiltinRecommender: Recommender, UserRepresenting, @unchecked
             var channels: [[TopKSelector]] = []
             if self.channelTopics > 0 {
                 for (r, w) in weights.enumerated() {
-                    let excluded = self.excludedTopics(bUsers[r], controls: controls[Int(bUsers[r])], step: t, adjustments: adj[r])
+                    let excluded = self.excludedTopics(bUsers[r], controls: controls[Int(bUsers[r])], step: t, topicOffsets: adj.topicOffsets(row: r))
                     let order = (0..<min(gCount, w.count)).filter { w[$0] > 0 && !excluded[$0] }
                         .sorted { w[$0] != w[$1] ? w[$0] > w[$1] : $0 < $1 }.prefix(self.channelTopics)
                     var sels = [TopKSelector](repeating: TopKSelector(k: 1), count: gCount)
@@ -506,8 +562,8 @@ public final class BuiltinRecommender: Recommender, UserRepresenting, @unchecked
                             cands.sort { $0.score != $1.score ? $0.score > $1.score : $0.index < $1.index }
                         }
                     }
-                    let a = adjs[r]
                     if cands.count < k {
+                        let a = adjs.adjustments(row: r)
                         // Not enough candidates: take the non-personalised order, then any item.
                         let have = Set(cands.map(\.index))
                         for i in fillOrder.value where cands.count < k && !have.contains(i) && !self.isHard(i, a) {
@@ -531,7 +587,7 @@ public final class BuiltinRecommender: Recommender, UserRepresenting, @unchecked
                         // The profile re-rankers calibrate to: the model's (decayed) topic weights,
                         // smoothed toward uniform by `profilePrior` pseudo-items, so a short history
                         // is not taken for a narrow taste.
-                        let excluded = self.excludedTopics(bUsers[r], controls: controls[u], step: t, adjustments: adjs[r])
+                        let excluded = self.excludedTopics(bUsers[r], controls: controls[u], step: t, topicOffsets: adjs.topicOffsets(row: r))
                         var profile = self.smoothedProfile(weights[r], items: self.log.consumedCount(of: u), excluding: excluded)
                         let declared = self.policy.tags ? controls[u].declaredTags : []
                         if !declared.isEmpty {
@@ -546,7 +602,7 @@ public final class BuiltinRecommender: Recommender, UserRepresenting, @unchecked
                         slate = s
                         localFallbacks += fb
                     }
-                    if self.exploration.isActive { self.explore(&slate, user: u, step: t, adjustments: a) }
+                    if self.exploration.isActive { self.explore(&slate, user: u, step: t, adjustments: adjs.adjustments(row: r)) }
                     for p in 0..<k { local[r * k + p] = slate[p] }
                 })
             }
@@ -575,12 +631,16 @@ public final class BuiltinRecommender: Recommender, UserRepresenting, @unchecked
 
     /// Topics the control layer keeps out of a user's calibration target and interest channels:
     /// deleted tags, topics marked "not this kind of content" (within the horizon), blocked topics.
-    func excludedTopics(_ u32: Int32, controls: UserControls, step t: Int, adjustments a: Adjustments) -> [Bool] {
+    /// (`topicOffsets`: the user's, from its ``Adjustments`` or its row of ``BlockAdjustments``.)
+    func excludedTopics(_ u32: Int32, controls: UserControls, step t: Int, topicOffsets: ArraySlice<Float>?) -> [Bool] {
         let g = world.catalog.topics.count
         var out = [Bool](repeating: false, count: g)
         guard policy.enabled else { return out }
         if policy.tags { for d in controls.deletedTags where Int(d) < g { out[Int(d)] = true } }
-        if let o = a.topicOffsets { for q in 0..<g where o[q] < 0 { out[q] = true } }
+        if let o = topicOffsets {
+            let o0 = o.startIndex
+            for q in 0..<g where o[o0 + q] < 0 { out[q] = true }
+        }
         return out
     }
 

@@ -35,7 +35,10 @@ package struct TileExclusions {
     /// same counter (a few tiles, hundreds of items: a chain through memory, 3% of W2's
     /// samples). Within a tile the quarters' items follow each other, so the order is the
     /// row's.
-    package mutating func addRow(_ row: [Int32]) {
+    package mutating func addRow(_ row: [Int32]) { addRow(row[...]) }
+
+    /// The same for a slice (a row of a flat buffer).
+    package mutating func addRow(_ row: ArraySlice<Int32>) {
         let t = tileCount, s = shift
         let base = items.count
         if row.isEmpty {
@@ -209,15 +212,21 @@ package struct TopicOffsetRows {
 
     /// Adds the next row's offsets (nil: none).
     package mutating func addRow(_ offsets: [Float]?, topics: TopicTiles, itemCount: Int) {
-        guard let o = offsets else {
+        addRow(offsets?[...], topics: topics, itemCount: itemCount)
+    }
+
+    /// The same for a slice (a row of a flat buffer).
+    package mutating func addRow(_ offsets: ArraySlice<Float>?, topics: TopicTiles, itemCount: Int) {
+        guard let offsets else {
             mode.append(0)
             return
         }
+        let o0 = offsets.startIndex
         let r = mode.count
         if values.count < (r + 1) * topicCount { values.append(contentsOf: repeatElement(0, count: (r + 1) * topicCount - values.count)) }
         var mass = 0
-        for q in 0..<topicCount where o[q] != 0 {
-            values[r * topicCount + q] = o[q]
+        for q in 0..<topicCount where offsets[o0 + q] != 0 {
+            values[r * topicCount + q] = offsets[o0 + q]
             mass += topics.size(of: q)
         }
         mode.append(4 * mass > itemCount ? 2 : 1)
