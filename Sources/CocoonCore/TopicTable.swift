@@ -64,6 +64,28 @@ public struct TopicTable: Sendable, Equatable {
         for j in lo..<hi { distribution[Int(members[j])] += w }
     }
 
+    /// Adds each of `items`' topic shares to `distribution` (`distribution.count` = the topic
+    /// count), item by item: the same additions in the same order as ``accumulate(item:weight:into:)``
+    /// per item, through pointers for the whole list (one uniqueness check, not one per item).
+    @inlinable
+    public func accumulate<S: Sequence<Int32>>(items: S, into distribution: inout [Double]) {
+        offsets.withUnsafeBufferPointer { off in
+            members.withUnsafeBufferPointer { mem in
+                distribution.withUnsafeMutableBufferPointer { dist in
+                    for i in items {
+                        let lo = Int(off[Int(i)]), hi = Int(off[Int(i) + 1])
+                        if hi - lo == 1 {
+                            dist[Int(mem[lo])] += 1
+                            continue
+                        }
+                        let w = 1 / Double(hi - lo)
+                        for j in lo..<hi { dist[Int(mem[j])] += w }
+                    }
+                }
+            }
+        }
+    }
+
     /// The index of the topic called `name`, or of `#N` (the N-th topic from 0, in catalog
     /// order: a reference that works on any catalog with more than N topics), if any.
     public func index(of name: String) -> Int? { TopicTable.index(of: name, in: names) }

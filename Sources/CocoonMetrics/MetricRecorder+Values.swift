@@ -126,7 +126,7 @@ extension MetricRecorder {
                 }
                 if needShares {
                     for x in 0..<gCount { q[x] = 0 }
-                    for i in items { t.accumulate(item: Int(i), into: &q) }
+                    t.accumulate(items: items, into: &q)
                     let kk = Double(k)
                     for x in 0..<gCount { q[x] = q[x] / kk }
                 }

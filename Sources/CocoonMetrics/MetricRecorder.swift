@@ -312,7 +312,7 @@ public final class MetricRecorder: StepObserver, @unchecked Sendable {
     func slateShares(_ l: ArraySlice<Int32>, into v: inout [Double]) {
         let t = run.world.catalog.topics
         for q in v.indices { v[q] = 0 }
-        for i in l { t.accumulate(item: Int(i), into: &v) }
+        t.accumulate(items: l, into: &v)
         let k = Double(max(l.count, 1))
         for q in v.indices { v[q] = v[q] / k }
     }
