@@ -35,7 +35,7 @@ extension MetricRecorder {
         let kind = SharedArray<UInt8>(repeating: 0, count: chunk)
         let cosines = SharedArray<Double>(repeating: .nan, count: wantCosine ? n : 0)
         let lengths = SharedArray<Double>(repeating: .nan, count: wantL2 ? n : 0)
-        let hc = historyCount, c0 = centroid0
+        let hc = historyCount, c0 = centroid0, sums = sumRaw
         let members = groups.map(\.members)
         var variance = groups.map { _ in TotalVarianceSums(dimension: d) }
         var pairs = groups.map { _ in PairwiseCosineSums(dimension: d) }
@@ -43,9 +43,8 @@ extension MetricRecorder {
         /// Chunk `lo..<hi`'s centroids on the executor (`first`: also the drifts and unit vectors).
         func fill(_ lo: Int, _ hi: Int, first: Bool) {
             let blocks = BlockExecutor.blocks(count: hi - lo, blockSize: blockSize)
-            sumRaw.withUnsafeBufferPointer { sums in
-                let sums = UncheckedPointer(sums)
-                executor.forEach(blockCount: blocks.count) { b, _ in
+            executor.forEach(blockCount: blocks.count) { b, _ in
+                sums.withUnsafeBufferPointer { sums in
                     for r in blocks[b] {
                         let u = lo + r
                         let h = hc[u]
@@ -57,7 +56,7 @@ extension MetricRecorder {
                         rows.withUnsafeMutableBufferPointer((r * d)..<((r + 1) * d)) { row in
                             // Through pointers, so the division runs on vectors (the same
                             // correctly rounded quotients).
-                            let src = sums.value.baseAddress! + u * d, dst = row.baseAddress!
+                            let src = sums.baseAddress! + u * d, dst = row.baseAddress!
                             for j in 0..<d { dst[j] = src[j] / count }
                             kind[r] = 1
                             guard first else { return }
@@ -146,10 +145,4 @@ extension MetricRecorder {
         centroidCache = values
         return values
     }
-}
-
-/// A read-only pointer handed to executor blocks (the array outlives the parallel section).
-struct UncheckedPointer: @unchecked Sendable {
-    let value: UnsafeBufferPointer<Double>
-    init(_ value: UnsafeBufferPointer<Double>) { self.value = value }
 }

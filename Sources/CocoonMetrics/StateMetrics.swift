@@ -40,48 +40,22 @@ public enum StateMetrics {
     /// covariance, ddof 0); denominator 0 → nil.
     public static func totalVariance(_ cs: [[Double]]) -> Double? {
         guard let d = cs.first?.count else { return nil }
-        return totalVariance(count: cs.count, dimension: d) { i, row in
-            for j in 0..<d { row[j] = cs[i][j] }
-        }
-    }
-
-    /// The same for `count` points written by `point(i, row)` into a d-long row (so callers
-    /// holding running sums need no array per point).
-    public static func totalVariance(count n: Int, dimension d: Int, point: (Int, UnsafeMutableBufferPointer<Double>) -> Void) -> Double? {
-        if n == 0 { return nil }
-        return withUnsafeTemporaryAllocation(of: Double.self, capacity: d) { row in
-            var sums = TotalVarianceSums(dimension: d)
-            for i in 0..<n {
-                point(i, row)
-                sums.addToMean(UnsafeBufferPointer(row))
-            }
-            sums.finishMean()
-            for i in 0..<n {
-                point(i, row)
-                sums.addToSquares(UnsafeBufferPointer(row))
-            }
-            return sums.value
-        }
+        var sums = TotalVarianceSums(dimension: d)
+        for c in cs { c.withUnsafeBufferPointer { sums.addToMean($0) } }
+        sums.finishMean()
+        for c in cs { c.withUnsafeBufferPointer { sums.addToSquares($0) } }
+        return sums.value
     }
 
     /// `population_mean_pairwise_cosine_distance`: mean over unordered pairs of 1 − cos, via
     /// `1 − (‖Σ ĉ‖² − N) / (N(N − 1))`; zero centroids left out; < 2 → nil.
     public static func meanPairwiseCosineDistance(_ cs: [[Double]]) -> Double? {
         guard let d = cs.first?.count else { return nil }
-        return meanPairwiseCosineDistance(count: cs.count, dimension: d) { i, row in
-            for j in 0..<d { row[j] = cs[i][j] }
-            return true
-        }
-    }
-
-    /// The same for `count` candidate points written by `point(i, row)`, which returns false
-    /// for a point that is left out (no centroid).
-    public static func meanPairwiseCosineDistance(count: Int, dimension d: Int, point: (Int, UnsafeMutableBufferPointer<Double>) -> Bool) -> Double? {
         var sums = PairwiseCosineSums(dimension: d)
         withUnsafeTemporaryAllocation(of: Double.self, capacity: d) { row in
-            for i in 0..<count {
-                guard point(i, row), PairwiseCosineSums.normalize(row) else { continue }
-                sums.add(UnsafeBufferPointer(row))
+            for c in cs {
+                _ = row.initialize(from: c)
+                if PairwiseCosineSums.normalize(row) { sums.add(UnsafeBufferPointer(row)) }
             }
         }
         return sums.value
