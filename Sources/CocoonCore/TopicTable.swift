@@ -54,31 +54,26 @@ public struct TopicTable: Sendable, Equatable {
     /// Adds item `i`'s topic shares (`weight / |topics(i)|` per topic) to `distribution`.
     @inlinable
     public func accumulate(item i: Int, weight: Double = 1, into distribution: inout [Double]) {
-        let lo = Int(offsets[i])
-        let hi = Int(offsets[i + 1])
-        if hi - lo == 1 {
-            distribution[Int(members[lo])] += weight
-            return
-        }
-        let w = weight / Double(hi - lo)
-        for j in lo..<hi { distribution[Int(members[j])] += w }
+        accumulate(items: CollectionOfOne(Int32(i)), weight: weight, into: &distribution)
     }
 
     /// Adds each of `items`' topic shares to `distribution` (`distribution.count` = the topic
-    /// count), item by item: the same additions in the same order as ``accumulate(item:weight:into:)``
-    /// per item, through pointers for the whole list (one uniqueness check, not one per item).
+    /// count), item by item in order, through pointers for the whole list (one uniqueness check
+    /// of the distribution, not one per item).
     @inlinable
-    public func accumulate<S: Sequence<Int32>>(items: S, into distribution: inout [Double]) {
+    public func accumulate<S: Sequence<Int32>>(items: S, weight: Double = 1, into distribution: inout [Double]) {
+        precondition(distribution.count >= names.count, "a distribution of \(distribution.count) topics, \(names.count) expected")
         offsets.withUnsafeBufferPointer { off in
             members.withUnsafeBufferPointer { mem in
                 distribution.withUnsafeMutableBufferPointer { dist in
                     for i in items {
+                        precondition(i >= 0 && Int(i) < off.count - 1, "item \(i) outside the catalog")
                         let lo = Int(off[Int(i)]), hi = Int(off[Int(i) + 1])
                         if hi - lo == 1 {
-                            dist[Int(mem[lo])] += 1
+                            dist[Int(mem[lo])] += weight
                             continue
                         }
-                        let w = 1 / Double(hi - lo)
+                        let w = weight / Double(hi - lo)
                         for j in lo..<hi { dist[Int(mem[j])] += w }
                     }
                 }

@@ -50,7 +50,7 @@ public enum ListMetrics {
     public static func topicDistribution<S: Collection<Int32>>(_ items: S, _ t: TopicTable) -> [Double]? {
         if items.isEmpty { return nil }
         var p = [Double](repeating: 0, count: t.count)
-        for i in items { t.accumulate(item: Int(i), into: &p) }
+        t.accumulate(items: items, into: &p)
         let n = Double(items.count)
         return p.map { $0 / n }
     }

@@ -171,7 +171,7 @@ public struct Scorecard: Sendable {
             for s in r.snapshots where s.step > 0 {
                 var row = [Double](repeating: 0, count: g)
                 for (j, u) in s.users.enumerated() where w.users.arm[Int(u)] != .twin {
-                    for i in s.slate(row: j) { w.catalog.topics.accumulate(item: Int(i), into: &row) }
+                    w.catalog.topics.accumulate(items: s.slate(row: j), into: &row)
                 }
                 let total = row.reduce(0, +)
                 if total > 0 { for q in 0..<g { exposure[s.step][q] += row[q] / total / Double(replicates.count) } }

@@ -91,7 +91,7 @@ public final class MovieLensWorld: @unchecked Sendable {
         userFactors = uf
         mixtures = lists.map { l in
             var p = [Double](repeating: 0, count: names.count)
-            for i in l { table.accumulate(item: Int(i), into: &p) }
+            table.accumulate(items: l, into: &p)
             return p.map { $0 / Double(l.count) }
         }
     }
