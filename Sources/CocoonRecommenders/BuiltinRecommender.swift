@@ -207,7 +207,7 @@ public final class BuiltinRecommender: Recommender, UserRepresenting, @unchecked
             }
             hardStarts.append(Int32(end))
             offsetStarts.append(has ? Int32(offsetBase) : -1)
-            isMinor.append(recommender.segments[u] == recommender.minorSegment)
+            isMinor.append(recommender.isMinor(u))
         }
 
         /// Row r's hard exclusions, sorted.
@@ -259,12 +259,15 @@ public final class BuiltinRecommender: Recommender, UserRepresenting, @unchecked
     /// offsets), without the soft ones.
     func controlAdjustments(for u: Int, controls table: ControlTable, step t: Int) -> Adjustments {
         var a = Adjustments()
-        a.isMinor = segments[u] == minorSegment
+        a.isMinor = isMinor(u)
         var offsets: [Float] = []
         if appendControlAdjustments(for: u, controls: table, step: t, hard: &a.hard, offsets: &offsets) { a.topicOffsets = offsets }
         a.hard.sort()
         return a
     }
+
+    /// Whether user u is in the minors' segment.
+    func isMinor(_ u: Int) -> Bool { segments[u] == minorSegment }
 
     /// The core of ``controlAdjustments(for:controls:step:)``, appending to buffers a caller
     /// reuses: u's hard exclusions (unsorted) to `hard`, and, when u has topic offsets, their
