@@ -15,10 +15,31 @@ struct ListValues {
     /// The column of metric `id`, or nil when it was not computed.
     func column(of id: String) -> Int? { ids.firstIndex(of: id) }
 
-    /// User row r's value of column j (nil when undefined).
-    func value(row r: Int, column j: Int) -> Double? {
-        let x = values[r * ids.count + j]
-        return x.isNaN ? nil : x
+    /// Every column's mean over the rows whose user (`users[row]`) is a member, undefined
+    /// values left out (nil when none is defined). One pass over the rows, in row order: each
+    /// column is summed in user order, as a pass per column would.
+    func means(users: [Int32], members: [Bool]) -> [Double?] {
+        let m = ids.count
+        var sums = [Double](repeating: 0, count: m)
+        var counts = [Int](repeating: 0, count: m)
+        precondition(values.count >= users.count * m, "one row of values per user")
+        values.withUnsafeMutableBufferPointer(0..<values.count) { v in
+            sums.withUnsafeMutableBufferPointer { sum in
+                counts.withUnsafeMutableBufferPointer { n in
+                    for (row, u) in users.enumerated() where members[Int(u)] {
+                        let r = v.baseAddress! + row * m
+                        for j in 0..<m {
+                            let x = r[j]
+                            if !x.isNaN {
+                                sum[j] += x
+                                n[j] += 1
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        return (0..<m).map { counts[$0] > 0 ? sums[$0] / Double(counts[$0]) : nil }
     }
 }
 
@@ -303,15 +324,10 @@ extension MetricRecorder {
         switch MetricCatalog.kind(of: id) {
         case .list?:
             guard let j = perUser.column(of: id) else { return nil }
-            var sum = 0.0
-            var n = 0
-            for (row, u) in s.users.enumerated() where members[Int(u)] {
-                if let v = perUser.value(row: row, column: j) {
-                    sum += v
-                    n += 1
-                }
-            }
-            return n > 0 ? sum / Double(n) : nil
+            if let means = listMeansCache[gi] { return means[j] }
+            let means = perUser.means(users: s.users, members: members)
+            listMeansCache[gi] = means
+            return means[j]
         case .pooled?:
             if t == 0 { return nil }
             // The group's rows, in an array of exactly their number (8 bytes a user at a million),
@@ -365,7 +381,7 @@ extension MetricRecorder {
             default: return nil
             }
         case .state?:
-            let users = (0..<members.count).filter { members[$0] }
+            let users = memberIndices(group, groupIndex: gi)
             switch id {
             case "interaction_jaccard_all_pairs":
                 return t == 0 ? nil : pairwise(users.map { consumedSet[$0] }, id: id, step: t, group: gi)
@@ -387,15 +403,24 @@ extension MetricRecorder {
                 return mean(users.map { all[$0] })
             case "profile_topic_entropy_delta":
                 let gCount = c.topics.count
+                // The recorder's arrays as local copies (a read of a stored property of the
+                // class, per user and topic, was an exclusivity check).
+                let entropy0 = self.entropy0, historyCount = self.historyCount, topicCounts = self.topicCounts
+                let now = entropyNow, at = entropyAt
                 return groupMean(id, users) { u in
-                    guard let h0 = self.entropy0[u] else { return nil }
+                    guard let h0 = entropy0[u] else { return nil }
+                    // Unchanged since the user last consumed.
+                    let count = historyCount[u]
+                    if at[u] == count { return now[u] - h0 }
                     // ListMetrics.entropyBits(topicShares(u)) without the array.
-                    let total = Double(self.historyCount[u])
+                    let total = Double(count)
                     var h = 0.0
                     for q in 0..<gCount {
-                        let x = total > 0 ? self.topicCounts[u * gCount + q] / total : self.topicCounts[u * gCount + q]
+                        let x = total > 0 ? topicCounts[u * gCount + q] / total : topicCounts[u * gCount + q]
                         if x > 0 { h -= x * log2(x) }
                     }
+                    now[u] = h
+                    at[u] = count
                     return h - h0
                 }
             case "consumed_ild_delta":
@@ -427,7 +452,7 @@ extension MetricRecorder {
             let gCount = c.topics.count
             let acc = id == "cocoon_ratio_rec" ? windowRec : windowCons
             let mix = s.intrinsicMix
-            return groupMean(id, (0..<members.count).filter { members[$0] }) { u in
+            return groupMean(id, memberIndices(group, groupIndex: gi)) { u in
                 MetricRecorder.cocoonRatio(
                     Array(acc[(u * gCount)..<((u + 1) * gCount)]),
                     intrinsic: Array(mix[(u * gCount)..<((u + 1) * gCount)]))
@@ -435,6 +460,15 @@ extension MetricRecorder {
         case nil:
             return nil
         }
+    }
+
+    /// The group's members, ascending (once per step and group).
+    func memberIndices(_ group: MetricGroup, groupIndex gi: Int) -> [Int] {
+        if let cached = memberCache[gi] { return cached }
+        let members = group.members
+        let users = (0..<members.count).filter { members[$0] }
+        memberCache[gi] = users
+        return users
     }
 
     /// H2(counts normalised) / H2(π); nil when π has no entropy or counts are empty.

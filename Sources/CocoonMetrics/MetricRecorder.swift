@@ -56,6 +56,11 @@ public final class MetricRecorder: StepObserver, @unchecked Sendable {
     var centroid0: [[Double]?] = []
     var topicCounts: [Double] = []
     var entropy0: [Double?] = []
+    /// Each user's current profile topic entropy, and the history length it was computed at
+    /// (−1: not yet): it changes only when the user consumes, so a step recomputes it for the
+    /// users who did (`profile_topic_entropy_delta`).
+    var entropyNow = SharedArray<Double>(repeating: 0, count: 0)
+    var entropyAt = SharedArray<Int32>(repeating: -1, count: 0)
     var seedILD: [Double?] = []
     var windowRec: [Double] = []
     var windowCons: [Double] = []
@@ -106,6 +111,12 @@ public final class MetricRecorder: StepObserver, @unchecked Sendable {
     /// The snapshot rows of each group's members at the current step (shared by the pooled
     /// metrics).
     var rowsCache: [[Int]?] = []
+    /// Each group's means of every list metric at the current step (one pass over the per-user
+    /// values, row by row, instead of one strided pass per metric).
+    var listMeansCache: [[Double?]?] = []
+    /// Each group's members (user indices, ascending) at the current step (shared by the
+    /// state metrics).
+    var memberCache: [[Int]?] = []
     /// Per-step caches shared by the groups: each user's value of a per-user state metric, and
     /// the flag metrics of a group.
     var userValueCache: [String: [Double?]] = [:]
@@ -213,6 +224,9 @@ public final class MetricRecorder: StepObserver, @unchecked Sendable {
         }
         centroid0 = needCentroids ? (0..<n).map { centroid($0) } : []
         entropy0 = needTopicCounts ? (0..<n).map { u in historyCount[u] == 0 ? nil : ListMetrics.entropyBits(topicShares(u)) } : []
+        let wantsEntropy = wants.contains("profile_topic_entropy_delta")
+        entropyNow = SharedArray(repeating: 0, count: wantsEntropy ? n : 0)
+        entropyAt = SharedArray(repeating: -1, count: wantsEntropy ? n : 0)
         seedILD = wants.contains("consumed_ild_delta") ? seedHistory.map { ListMetrics.ildCosine(Array($0)[...], geometry) } : []
         windowRec = needWindows ? [Double](repeating: 0, count: n * gCount) : []
         windowCons = needWindows ? [Double](repeating: 0, count: n * gCount) : []
@@ -302,6 +316,8 @@ public final class MetricRecorder: StepObserver, @unchecked Sendable {
     func resetStepCaches(groups: Int) {
         exposureCache = .init(repeating: nil, count: groups)
         rowsCache = .init(repeating: nil, count: groups)
+        listMeansCache = .init(repeating: nil, count: groups)
+        memberCache = .init(repeating: nil, count: groups)
         userValueCache = [:]
         flagCache = [:]
         centroidCache = nil
@@ -322,21 +338,41 @@ public final class MetricRecorder: StepObserver, @unchecked Sendable {
     func updateControlSums(_ s: StepSnapshot) {
         let t = s.step, g = run.world.catalog.topics.count
         var v = [Double](repeating: 0, count: g)  // one slate's topic shares, reused
+        let memberships = groups.map(\.members)
         // New exclusions: users whose first flag is on a list before t.
         var newlyExcluded: [Int] = []
-        for u in 0..<excluded.count where !excluded[u] && Int(firstFlagStep[u]) < t {
-            excluded[u] = true
-            newlyExcluded.append(u)
-        }
-        for u in newlyExcluded {
-            for r in 0..<min(t, slatesByStep.count) {
-                guard let l = slate(of: Int32(u), at: r) else { continue }
-                slateShares(l, into: &v)
-                for (gi, grp) in groups.enumerated() where grp.members[u] {
-                    for q in 0..<g { excludedSum[gi][r][q] += v[q] }
-                    excludedCount[gi][r] += 1
+        excluded.withUnsafeMutableBufferPointer { excluded in
+            firstFlagStep.withUnsafeBufferPointer { first in
+                for u in 0..<excluded.count where !excluded[u] && Int(first[u]) < t {
+                    excluded[u] = true
+                    newlyExcluded.append(u)
                 }
             }
+        }
+        if !newlyExcluded.isEmpty {
+            // The earlier steps' sums, copied out flat ((group · steps + r) · g + q), added to in
+            // the same order and stored back: an update of the nested arrays' elements checked
+            // uniqueness at every level and exclusive access to the property, per topic.
+            let steps = min(t, slatesByStep.count)
+            var flat = [Double](repeating: 0, count: groups.count * steps * g)
+            for gi in groups.indices {
+                for r in 0..<steps { for q in 0..<g { flat[(gi * steps + r) * g + q] = excludedSum[gi][r][q] } }
+            }
+            var counts = excludedCount
+            for u in newlyExcluded {
+                for r in 0..<steps {
+                    guard let l = slate(of: Int32(u), at: r) else { continue }
+                    slateShares(l, into: &v)
+                    for gi in memberships.indices where memberships[gi][u] {
+                        for q in 0..<g { flat[(gi * steps + r) * g + q] += v[q] }
+                        counts[gi][r] += 1
+                    }
+                }
+            }
+            for gi in groups.indices {
+                for r in 0..<steps { excludedSum[gi][r] = Array(flat[((gi * steps + r) * g)..<((gi * steps + r + 1) * g)]) }
+            }
+            excludedCount = counts
         }
         for gi in groups.indices {
             shareSum[gi].append([Double](repeating: 0, count: g))
@@ -351,17 +387,43 @@ public final class MetricRecorder: StepObserver, @unchecked Sendable {
         var excl = [Double](repeating: 0, count: groupCount * g)
         var n = [Int](repeating: 0, count: groupCount)
         var nExcl = [Int](repeating: 0, count: groupCount)
-        let memberships = groups.map(\.members)
-        for (row, u32) in s.users.enumerated() {
-            let u = Int(u32)
-            slateShares(s.slates[(row * k)..<((row + 1) * k)], into: &v)
-            let isExcluded = excluded[u]
-            for gi in 0..<groupCount where memberships[gi][u] {
-                for q in 0..<g { sums[gi * g + q] += v[q] }
-                n[gi] += 1
-                if isExcluded {
-                    for q in 0..<g { excl[gi * g + q] += v[q] }
-                    nExcl[gi] += 1
+        let isExcluded = excluded, slates = s.slates
+        let topics = run.world.catalog.topics
+        // Only the topics a slate touches are added: the others' shares are 0, and adding 0 to
+        // a sum of non-negative shares leaves it as it is, so the sums are those of adding every
+        // topic (`slateShares` computes the same shares, item by item in slate order).
+        var touched = [Int](repeating: 0, count: g)
+        for q in 0..<g { v[q] = 0 }
+        topics.offsets.withUnsafeBufferPointer { off in
+            topics.members.withUnsafeBufferPointer { mem in
+                for (row, u32) in s.users.enumerated() {
+                    let u = Int(u32)
+                    var nt = 0
+                    for x in (row * k)..<((row + 1) * k) {
+                        let i = Int(slates[x])
+                        precondition(i >= 0 && i < off.count - 1, "item \(i) outside the catalog")
+                        let lo = Int(off[i]), hi = Int(off[i + 1])
+                        let w = hi - lo == 1 ? 1 : 1 / Double(hi - lo)
+                        for j in lo..<hi {
+                            let q = Int(mem[j])
+                            if v[q] == 0 {
+                                touched[nt] = q
+                                nt += 1
+                            }
+                            v[q] += w
+                        }
+                    }
+                    let kk = Double(max(k, 1))
+                    for x in 0..<nt { v[touched[x]] = v[touched[x]] / kk }
+                    for gi in 0..<groupCount where memberships[gi][u] {
+                        for x in 0..<nt { sums[gi * g + touched[x]] += v[touched[x]] }
+                        n[gi] += 1
+                        if isExcluded[u] {
+                            for x in 0..<nt { excl[gi * g + touched[x]] += v[touched[x]] }
+                            nExcl[gi] += 1
+                        }
+                    }
+                    for x in 0..<nt { v[touched[x]] = 0 }
                 }
             }
         }

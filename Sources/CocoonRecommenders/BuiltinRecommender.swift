@@ -45,9 +45,9 @@ public final class BuiltinRecommender: Recommender, UserRepresenting, @unchecked
     var truth: GroundTruth?
     var geometry: ItemGeometry!
     let random = RandomModel()
-    /// Each item's near-duplicates once computed (nil: not yet; an array by item id, looked up
-    /// for every mark of every user each step).
-    var nearDuplicates: [[Int32]?] = []
+    /// Each item's near-duplicates once computed (looked up for every mark of every user each
+    /// step).
+    var nearDuplicates = NearDuplicateLists(itemCount: 0)
     /// The catalog's unit embeddings normalised once more (what `Matrix.cosineSimilarity` does
     /// to its operands), kept instead of renormalising the catalog for every batch of marks.
     var nearDuplicateRows = Matrix(rows: 0, cols: 0)
@@ -108,7 +108,7 @@ public final class BuiltinRecommender: Recommender, UserRepresenting, @unchecked
         topicTiles = TopicTiles(primary: c.topics.primary, topicCount: c.topics.count, tileSize: Self.tileSize)
         minorSegment = world.segmentNames.firstIndex(of: "minor").map(Int32.init) ?? -1
         segments = world.segments
-        nearDuplicates = [[Int32]?](repeating: nil, count: policy.notInterested ? c.count : 0)
+        nearDuplicates = NearDuplicateLists(itemCount: policy.notInterested ? c.count : 0)
         try model.start(world, log: log, truth: truth)
         try random.start(world, log: log, truth: nil)
     }
@@ -195,9 +195,9 @@ public final class BuiltinRecommender: Recommender, UserRepresenting, @unchecked
         init(topicCount: Int) { self.topicCount = topicCount }
 
         /// Adds user u's row (the next one).
-        mutating func addRow(user u: Int, of recommender: BuiltinRecommender, controls: ControlTable, step t: Int) {
+        mutating func addRow(user u: Int, of layer: ControlLayer, controls: ControlTable, step t: Int) {
             let start = hard.count, offsetBase = offsets.count
-            let has = recommender.appendControlAdjustments(for: u, controls: controls, step: t, hard: &hard, offsets: &offsets)
+            let has = layer.appendAdjustments(for: u, controls: controls, step: t, hard: &hard, offsets: &offsets)
             let end = hard.count
             if end - start > 1 {
                 hard.withUnsafeMutableBufferPointer { all in
@@ -207,7 +207,7 @@ public final class BuiltinRecommender: Recommender, UserRepresenting, @unchecked
             }
             hardStarts.append(Int32(end))
             offsetStarts.append(has ? Int32(offsetBase) : -1)
-            isMinor.append(recommender.isMinor(u))
+            isMinor.append(layer.isMinor(u))
         }
 
         /// Row r's hard exclusions, sorted.
@@ -259,62 +259,85 @@ public final class BuiltinRecommender: Recommender, UserRepresenting, @unchecked
     /// offsets), without the soft ones.
     func controlAdjustments(for u: Int, controls table: ControlTable, step t: Int) -> Adjustments {
         var a = Adjustments()
-        a.isMinor = isMinor(u)
+        let layer = ControlLayer(self)
+        a.isMinor = layer.isMinor(u)
         var offsets: [Float] = []
-        if appendControlAdjustments(for: u, controls: table, step: t, hard: &a.hard, offsets: &offsets) { a.topicOffsets = offsets }
+        if layer.appendAdjustments(for: u, controls: table, step: t, hard: &a.hard, offsets: &offsets) { a.topicOffsets = offsets }
         a.hard.sort()
         return a
     }
 
-    /// Whether user u is in the minors' segment.
-    func isMinor(_ u: Int) -> Bool { segments[u] == minorSegment }
+    /// The control layer's tables as values taken once (per block, or per call of the one-user
+    /// paths): read through the recommender, each user's marks had retained its near-duplicate
+    /// list and checked exclusive access to the stored property.
+    struct ControlLayer {
+        let policy: ControlPolicy
+        let nearDuplicates: NearDuplicateLists
+        let itemsByCreator: [[Int32]]
+        let segments: [Int32]
+        let minorSegment: Int32
+        let topicCount: Int
 
-    /// The core of ``controlAdjustments(for:controls:step:)``, appending to buffers a caller
-    /// reuses: u's hard exclusions (unsorted) to `hard`, and, when u has topic offsets, their
-    /// `topicCount` values to the end of `offsets` (returns whether it appended them). The
-    /// personalised path keeps a block's users in one set of buffers this way (an array or two
-    /// per user with controls, allocated and freed every step, were 2–3% of W2's step).
-    func appendControlAdjustments(for u: Int, controls table: ControlTable, step t: Int, hard: inout [Int32], offsets: inout [Float]) -> Bool {
-        // Users who never touched a control (most) have nothing more.
-        guard policy.enabled, table.hasOwnControls(u) else { return false }
-        // One copy of u's controls: each read through the table's subscript copied the whole
-        // entry (five arrays retained) before taking the field.
-        let own = table[u]
-        let g = world.catalog.topics.count
-        let base = offsets.count
-        var has = false
-        func offset(_ t: Int32, _ v: Float) {
-            if !has {
-                offsets.append(contentsOf: repeatElement(0, count: g))
-                has = true
-            }
-            offsets[base + Int(t)] += v
+        init(_ r: BuiltinRecommender) {
+            policy = r.policy
+            nearDuplicates = r.nearDuplicates
+            itemsByCreator = r.itemsByCreator
+            segments = r.segments
+            minorSegment = r.minorSegment
+            topicCount = r.world.catalog.topics.count
         }
-        if policy.notInterested {
-            for m in own.notInterested {
-                switch policy.itemMarksSuppressTopic ? .topic : m.scope {
-                case .item:
-                    hard.append(m.item)
-                    if policy.nearDuplicateHorizon == 0 || t - Int(m.listStep) <= policy.nearDuplicateHorizon {
-                        if let near = nearDuplicates[Int(m.item)] { hard.append(contentsOf: near) }
+
+        /// Whether user u is in the minors' segment.
+        func isMinor(_ u: Int) -> Bool { segments[u] == minorSegment }
+
+        /// The core of ``BuiltinRecommender/controlAdjustments(for:controls:step:)``, appending
+        /// to buffers a caller reuses: u's hard exclusions (unsorted) to `hard`, and, when u has
+        /// topic offsets, their `topicCount` values to the end of `offsets` (returns whether it
+        /// appended them). The personalised path keeps a block's users in one set of buffers
+        /// this way (an array or two per user with controls, allocated and freed every step,
+        /// were 2–3% of W2's step).
+        func appendAdjustments(for u: Int, controls table: ControlTable, step t: Int, hard: inout [Int32], offsets: inout [Float]) -> Bool {
+            // Users who never touched a control (most) have nothing more.
+            guard policy.enabled, table.hasOwnControls(u) else { return false }
+            let g = topicCount
+            let base = offsets.count
+            var has = false
+            func offset(_ t: Int32, _ v: Float) {
+                if !has {
+                    offsets.append(contentsOf: repeatElement(0, count: g))
+                    has = true
+                }
+                offsets[base + Int(t)] += v
+            }
+            // u's controls in place (a copy of the entry retained its five arrays).
+            table.withControls(of: u) { own in
+                if policy.notInterested {
+                    for m in own.notInterested {
+                        switch policy.itemMarksSuppressTopic ? .topic : m.scope {
+                        case .item:
+                            hard.append(m.item)
+                            if policy.nearDuplicateHorizon == 0 || t - Int(m.listStep) <= policy.nearDuplicateHorizon {
+                                nearDuplicates.append(of: Int(m.item), to: &hard)
+                            }
+                        case .topic:
+                            hard.append(m.item)
+                            if t - Int(m.listStep) <= policy.topicHorizon { offset(m.topic, -Float(policy.topicPenalty)) }
+                        }
                     }
-                case .topic:
-                    hard.append(m.item)
-                    if t - Int(m.listStep) <= policy.topicHorizon { offset(m.topic, -Float(policy.topicPenalty)) }
+                }
+                if policy.blocks {
+                    for cr in own.blockedCreators where Int(cr) < itemsByCreator.count {
+                        hard.append(contentsOf: itemsByCreator[Int(cr)])
+                    }
+                    for t in own.blockedTopics { offset(t, -.infinity) }
+                }
+                if policy.tags {
+                    for t in own.declaredTags { offset(t, Float(policy.tagBoost)) }
                 }
             }
+            // minorUnsafe and borderline items of minors are handled by the extra item columns.
+            return has
         }
-        if policy.blocks {
-            for cr in own.blockedCreators where Int(cr) < itemsByCreator.count {
-                hard.append(contentsOf: itemsByCreator[Int(cr)])
-            }
-            for t in own.blockedTopics { offset(t, -.infinity) }
-        }
-        if policy.tags {
-            for t in own.declaredTags { offset(t, Float(policy.tagBoost)) }
-        }
-        // minorUnsafe and borderline items of minors are handled by the extra item columns.
-        return has
     }
 
     /// Whether the control layer forbids item i for a user (used by fills and exploration).
@@ -333,7 +356,7 @@ public final class BuiltinRecommender: Recommender, UserRepresenting, @unchecked
         var missing: [Int32] = []
         var pending = [Bool](repeating: false, count: c.count)
         for ch in request.changes where ch.kind == .notInterested {
-            if let m = ch.mark, m.scope == .item, nearDuplicates[Int(m.item)] == nil, !pending[Int(m.item)] {
+            if let m = ch.mark, m.scope == .item, !nearDuplicates.isComputed(Int(m.item)), !pending[Int(m.item)] {
                 pending[Int(m.item)] = true
                 missing.append(m.item)
             }
@@ -356,7 +379,39 @@ public final class BuiltinRecommender: Recommender, UserRepresenting, @unchecked
             return zip(block, near).map { i, list in list.filter { $0 != i } }
         }
         for (b, range) in ranges.enumerated() {
-            for (r, i) in missing[range].enumerated() { nearDuplicates[Int(i)] = lists[b][r] }
+            for (r, i) in missing[range].enumerated() { nearDuplicates.set(Int(i), lists[b][r]) }
+        }
+    }
+
+    /// Items' near-duplicate lists, in one flat buffer (an array per item, reached through
+    /// an array of arrays, retained each list at every look-up of every user's marks).
+    struct NearDuplicateLists {
+        private var flat: [Int32] = []
+        /// Per item: where its list lies in `flat`; start −1 while not computed.
+        private var start: [Int]
+        private var end: [Int]
+
+        init(itemCount: Int) {
+            start = [Int](repeating: -1, count: itemCount)
+            end = [Int](repeating: -1, count: itemCount)
+        }
+
+        func isComputed(_ i: Int) -> Bool { start[i] >= 0 }
+
+        /// Sets item i's list (once).
+        mutating func set(_ i: Int, _ list: [Int32]) {
+            precondition(start[i] < 0, "item \(i)'s near-duplicates are already set")
+            start[i] = flat.count
+            flat.append(contentsOf: list)
+            end[i] = flat.count
+        }
+
+        /// Appends item i's list to `out` (nothing while not computed).
+        func append(of i: Int, to out: inout [Int32]) {
+            let a = start[i]
+            if a < 0 { return }
+            let b = end[i]
+            flat.withUnsafeBufferPointer { out.append(contentsOf: UnsafeBufferPointer(rebasing: $0[a..<b])) }
         }
     }
 
@@ -434,6 +489,7 @@ public final class BuiltinRecommender: Recommender, UserRepresenting, @unchecked
         // Slates that are just the top k (no re-ranking, interest channels or exploration).
         let plainSlates = rerankers.isEmpty && channelTopics == 0 && !exploration.isActive && m == k
         let softExclusions = self.softExclusions
+        let layer = ControlLayer(self)
         // Blocks write their users' slates straight into `slates` (disjoint rows, no copy).
         _ = try slates.fillInParallel { out in try world.executor.tryMap(blockCount: blocks.count) { b, w -> Int in
             let blockRows = blocks[b]
@@ -450,7 +506,7 @@ public final class BuiltinRecommender: Recommender, UserRepresenting, @unchecked
             var gathered: [Int32] = []
             for (r, u32) in bUsers.enumerated() {
                 let u = Int(u32)
-                adj.addRow(user: u, of: self, controls: controls, step: t)
+                adj.addRow(user: u, of: layer, controls: controls, step: t)
                 gathered.removeAll(keepingCapacity: true)
                 softExclusions.append(of: u, to: &gathered)
                 soft.addRow(gathered[...])
