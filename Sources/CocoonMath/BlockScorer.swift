@@ -1,3 +1,5 @@
+internal import _CocoonKernels
+
 /// Scores a block of users against every item and keeps each user's top k, without ever
 /// holding more than one cache-sized tile of scores.
 ///
@@ -6,8 +8,8 @@
 /// single-threaded `sgemm` writes a b × T tile into the worker's ``ScoringWorkspace``, an
 /// optional `adjust` closure edits each user's row of the tile (exclusions, offsets, noise),
 /// and each row is offered to that user's heap of k (the selection of ``TopKSelector``, on
-/// heaps kept together in the workspace). Memory is O(b·T) per worker
-/// whatever the number of users and items.
+/// heaps kept together in the workspace), while the next tile's item rows are prefetched for
+/// its products. Memory is O(b·T) per worker whatever the number of users and items.
 ///
 /// - Complexity: O(b·m·d) for the products plus O(b·m) for the selection, per block.
 public struct BlockScorer: Sendable {
@@ -88,7 +90,8 @@ public struct BlockScorer: Sendable {
         // together in cache).
         let heapScores = workspace.heapScores.base, heapIndices = workspace.heapIndices.base
         let kept = workspace.kept.base
-        workspace.withTile { tile in
+        let d = items.cols
+        workspace.withTile { tile in items.storage.withUnsafeBufferPointer { itemRows in
             var t0 = 0
             while t0 < m {
                 let t1 = min(t0 + tileSize, m)
@@ -97,7 +100,17 @@ public struct BlockScorer: Sendable {
                 var view = TileView(base: tile.baseAddress!, rows: b, cols: width)
                 Matrix.gemmRows(users, rows: rows, items, itemRange: t0..<t1, into: &view)
                 let c1 = PhaseClock.start()
+                // The next tile's item rows (the next block's first tile after the last one),
+                // asked for a slice per row while this tile's rows are selected: the products
+                // read them from memory otherwise (what the rest of the step streams through
+                // the cache evicts them), and that made the step's sgemm slower than the bare one.
+                let next = t1 < m ? t1..<min(t1 + tileSize, m) : 0..<min(tileSize, m)
+                let nextBase = itemRows.baseAddress! + next.lowerBound * d
+                let nextBytes = next.count * d * MemoryLayout<Float>.stride
+                let slice = (nextBytes / b + 63) & ~63
                 for r in 0..<b {
+                    let from = r * slice
+                    if from < nextBytes { cocoon_prefetch(UnsafeRawPointer(nextBase) + from, min(slice, nextBytes - from)) }
                     let row = UnsafeMutableBufferPointer(rebasing: tile[(r * width)..<((r + 1) * width)])
                     if let adjust {
                         var span = row.mutableSpan
@@ -119,7 +132,7 @@ public struct BlockScorer: Sendable {
                 var selected = SelectedItems(k: k, count: kept[r], scores: heapScores + r * k, indices: heapIndices + r * k)
                 emit(r, &selected)
             }
-        }
+        } }
         if timed {
             PhaseClock.shared.add(.scoring, nanoseconds: gemmTime)
             PhaseClock.shared.add(.topK, nanoseconds: selectTime)
