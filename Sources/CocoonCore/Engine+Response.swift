@@ -51,42 +51,48 @@ extension Engine {
                 // when that user's turn comes.
                 if row + 1 < blocks[blk].upperBound {
                     Prefetch.rows(of: affinityRows, slates[(base + k)..<(base + 2 * k)], rowLength: d)
+                    // And its state rows (a few elements of each are read, from memory: the
+                    // hardware does not foresee them).
+                    let next = Int(users[row + 1])
+                    Prefetch.row(of: st.pref, next, rowLength: d)
+                    if b.satiation.enabled { Prefetch.row(of: st.satiation, next, rowLength: g) }
+                    if b.notInterested.enabled && maxMarks > 0 {
+                        Prefetch.row(of: st.exposure, next, rowLength: g)
+                        Prefetch.ids(of: st.lastSlate, (next * k)..<((next + 1) * k))
+                    }
                 }
                 // Affinity: cosine of the current interest with each shown item
                 // (rank-utility: the raw dot product of preference and attributes).
-                // Four of the k dot products advance together, element by element: each is still
-                // summed in order (the same bits), but the sums no longer wait on one another.
+                // Twelve of the k dot products advance together, element by element, in three
+                // 4-lane vectors: each is still summed in order, a product then a sum (the same
+                // bits), but the sums no longer wait on one another (four at a time, a slate of
+                // 10 waited on four chains of d dependent additions, one after another).
                 st.pref.withSpan((u * d)..<((u + 1) * d)) { pu in
                     affinityRows.withUnsafeBufferPointer { src in
                         affinity.withUnsafeMutableBufferPointer { a in
-                            withUnsafeTemporaryAllocation(of: UnsafePointer<Float>.self, capacity: k) { rows in
+                            let lanes = (k + 11) / 12 * 12
+                            withUnsafeTemporaryAllocation(of: UnsafePointer<Float>.self, capacity: max(lanes, 1)) { rows in
                                 for p in 0..<k {
                                     let i = Int(slates[base + p])
                                     precondition(i >= 0 && (i + 1) * d <= src.count, "item \(i) outside the catalog")
                                     rows[p] = src.baseAddress! + i * d
                                 }
-                                // Four sums at a time in registers (a sum kept in the array
-                                // went through memory on every element).
+                                // Lanes past the slate repeat its first row: computed, not kept.
+                                for p in k..<lanes { rows[p] = rows[0] }
                                 var p = 0
-                                while p + 4 <= k {
-                                    let r0 = rows[p], r1 = rows[p + 1], r2 = rows[p + 2], r3 = rows[p + 3]
-                                    var s0: Float = 0, s1: Float = 0, s2: Float = 0, s3: Float = 0
-                                    for j in 0..<d {
-                                        let x = pu[j]
-                                        s0 = s0 + x * r0[j]
-                                        s1 = s1 + x * r1[j]
-                                        s2 = s2 + x * r2[j]
-                                        s3 = s3 + x * r3[j]
-                                    }
-                                    a[p] = s0; a[p + 1] = s1; a[p + 2] = s2; a[p + 3] = s3
-                                    p += 4
-                                }
                                 while p < k {
-                                    let r0 = rows[p]
-                                    var s0: Float = 0
-                                    for j in 0..<d { s0 = s0 + pu[j] * r0[j] }
-                                    a[p] = s0
-                                    p += 1
+                                    let r0 = rows[p], r1 = rows[p + 1], r2 = rows[p + 2], r3 = rows[p + 3]
+                                    let r4 = rows[p + 4], r5 = rows[p + 5], r6 = rows[p + 6], r7 = rows[p + 7]
+                                    let r8 = rows[p + 8], r9 = rows[p + 9], r10 = rows[p + 10], r11 = rows[p + 11]
+                                    var s0 = SIMD4<Float>(), s1 = SIMD4<Float>(), s2 = SIMD4<Float>()
+                                    for j in 0..<d {
+                                        let x = SIMD4<Float>(repeating: pu[j])
+                                        s0 = s0 + x * SIMD4(r0[j], r1[j], r2[j], r3[j])
+                                        s1 = s1 + x * SIMD4(r4[j], r5[j], r6[j], r7[j])
+                                        s2 = s2 + x * SIMD4(r8[j], r9[j], r10[j], r11[j])
+                                    }
+                                    for l in 0..<min(12, k - p) { a[p + l] = l < 4 ? s0[l] : l < 8 ? s1[l - 4] : s2[l - 8] }
+                                    p += 12
                                 }
                             }
                         }
@@ -298,9 +304,11 @@ extension Engine {
                 for p in 0..<k { st.lastSlate[u * k + p] = slates[base + p] }
                 st.lastSlateStep[u] = Int32(t)
                 if keepConsumed {
-                    var c = st.consumed[u]
-                    for p in 0..<k where outcomes[base + p] == .consumed { c.sortedInsert(slates[base + p]) }
-                    st.consumed[u] = c
+                    // In place: a copy taken out and stored back shared its storage with the
+                    // array's, so every insertion copied the user's whole list.
+                    st.consumed.withMutableSpan(u..<(u + 1)) { c in
+                        for p in 0..<k where outcomes[base + p] == .consumed { c[0].sortedInsert(slates[base + p]) }
+                    }
                 }
             }
         }

@@ -27,6 +27,21 @@ public enum Prefetch {
         hint(UnsafeBufferPointer(buffer.base), item, rowLength)
     }
 
+    /// The same for the rows of a shared per-user array (the next user's state in a block).
+    public static func row(of array: SharedArray<Float>, _ item: Int, rowLength: Int) {
+        hint(UnsafeBufferPointer(start: array.base, count: array.count), item, rowLength)
+    }
+
+    /// Hints the ids `range` of `ids` (e.g. the next user's last slate).
+    public static func ids(of ids: SharedItemIDs, _ range: Range<Int>) {
+        guard range.lowerBound >= 0, range.upperBound <= ids.count, !range.isEmpty else { return }
+        if ids.isNarrow {
+            cocoon_prefetch(ids.narrow.base + range.lowerBound, range.count * MemoryLayout<UInt16>.stride)
+        } else {
+            cocoon_prefetch(ids.wide.base + range.lowerBound, range.count * MemoryLayout<Int32>.stride)
+        }
+    }
+
     /// Hints the first `bytes` of an array's storage (the header and the first elements); the
     /// array's count is not read, so the hint does not wait for the memory it asks for.
     public static func start(of array: [Int32], bytes: Int) {

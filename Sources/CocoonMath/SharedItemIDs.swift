@@ -20,8 +20,10 @@ enum NarrowItemID {
 /// for −1), 4 bytes otherwise. At a million users a 10-item slate per user is 20 MB instead of
 /// 40.
 public final class SharedItemIDs: @unchecked Sendable {
-    private let narrow: SharedArray<UInt16>
-    private let wide: SharedArray<Int32>
+    // Inlinable element access: callers in other modules (the choice step's scan of the last
+    // slate, the state update) read an id without a call.
+    @usableFromInline let narrow: SharedArray<UInt16>
+    @usableFromInline let wide: SharedArray<Int32>
     /// Whether ids are stored in 2 bytes.
     public let isNarrow: Bool
     /// Number of ids.
@@ -36,6 +38,7 @@ public final class SharedItemIDs: @unchecked Sendable {
     }
 
     /// The id at `i` (−1 = none). Not synchronised: write only indices your block owns.
+    @inlinable
     public subscript(i: Int) -> Int32 {
         get {
             isNarrow ? NarrowItemID.decode(narrow[i]) : wide[i]

@@ -77,6 +77,7 @@ extension MetricRecorder {
         let logShare: [Double] = codes.contains(.novelty) && historyUsers > 0
             ? itemUsers.map { log2(Double(max($0, 1)) / Double(historyUsers)) } : []
         let needShares = codes.contains { [.topicCoverage, .entropy, .calibration].contains($0) }
+        let needHistoryShares = codes.contains { [.calibration, .profileCoverage].contains($0) }
         let needRelevance = codes.contains { [.serendipity, .alphaNDCG, .subtopicRecall, .eild].contains($0) }
         // The step's consumption joins the history vector sums here, user by user right after
         // the user's list metrics (which read the sums before it), while the slate's rows are in
@@ -127,6 +128,7 @@ extension MetricRecorder {
                         if consumed { Prefetch.row(of: rawOut, ahead, rowLength: d) }
                     }
                     if addUnit { Prefetch.row(of: unitSums, ahead, rowLength: d) }
+                    if needHistoryShares { Prefetch.row(of: counts, ahead, rowLength: gCount) }
                     // Its relevant items (an array of their own, read for the stamps below).
                     if needRelevance { Prefetch.start(of: rel[ahead], bytes: 160) }
                 }

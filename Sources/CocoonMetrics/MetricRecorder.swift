@@ -502,6 +502,16 @@ public final class MetricRecorder: StepObserver, @unchecked Sendable {
                     var fresh = 0
                     for row in blocks[b] {
                         let u = Int(users[row])
+                        // The next user's topic rows, of which the slate's topics are touched
+                        // (from memory, at places the hardware does not foresee).
+                        if row + 1 < blocks[b].upperBound {
+                            let next = Int(users[row + 1])
+                            if windows {
+                                Prefetch.row(of: wRec, next, rowLength: gCount)
+                                Prefetch.row(of: wCons, next, rowLength: gCount)
+                            }
+                            if topicSums { Prefetch.row(of: tCounts, next, rowLength: gCount) }
+                        }
                         for p in 0..<k {
                             let i = slates[row * k + p]
                             let lo = Int(offsets[Int(i)])
