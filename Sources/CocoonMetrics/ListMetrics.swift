@@ -156,21 +156,30 @@ public enum ListMetrics {
     /// EILD of a list of `count` items given which positions are relevant and the cosine of
     /// two positions (the recorder passes cosines it has already computed for the list).
     public static func eild(count n: Int, isRelevant: [Bool], cosine: (Int, Int) -> Double) -> Double? {
+        eild(count: n, isRelevant: isRelevant, discounts: eildDiscounts(n), cosine: cosine)
+    }
+
+    /// The rank discounts of EILD for lists of n items: `1 / log2(k + 2)` for k in 0..<n.
+    public static func eildDiscounts(_ n: Int) -> [Double] { (0..<max(n, 0)).map { 1 / log2(Double($0 + 2)) } }
+
+    /// The same with the discounts computed once (``eildDiscounts(_:)`` of n), for many lists
+    /// of one length: the same values, summed in the same order.
+    public static func eild(count n: Int, isRelevant: [Bool], discounts disc: [Double], cosine: (Int, Int) -> Double) -> Double? {
         if n == 0 { return nil }
         if n == 1 { return 0 }
-        func disc(_ k: Int) -> Double { 1 / log2(Double(k + 2)) }
+        precondition(disc.count >= n, "\(disc.count) discounts for a list of \(n)")
         var norm = 0.0
-        for k in 0..<n { norm += disc(k) }
+        for k in 0..<n { norm += disc[k] }
         var total = 0.0
         for k in 0..<n where isRelevant[k] {
             var num = 0.0
             var den = 0.0
             for l in 0..<n where l != k && isRelevant[l] {
-                let w = disc(max(0, l - k - 1))
+                let w = disc[max(0, l - k - 1)]
                 num += w * (1 - cosine(k, l))
                 den += w
             }
-            if den > 0 { total += disc(k) * (num / den) }
+            if den > 0 { total += disc[k] * (num / den) }
         }
         return total / norm
     }
@@ -201,7 +210,16 @@ public enum ListMetrics {
 
     /// alpha-DCG@k of a ranked list given which positions are relevant.
     public static func alphaDCG(_ ranked: ArraySlice<Int32>, isRelevant: [Bool], _ t: TopicTable, alpha: Double = 0.5, k: Int = 10) -> Double {
-        var seen = [Int](repeating: 0, count: t.count)
+        var seen: [Int] = []
+        return alphaDCG(ranked, isRelevant: isRelevant, t, alpha: alpha, k: k, seen: &seen)
+    }
+
+    /// The same with the per-topic counts in `seen`, scratch space a caller reuses across
+    /// lists (reset here; no allocation per list once it has a slot per topic).
+    public static func alphaDCG(
+        _ ranked: ArraySlice<Int32>, isRelevant: [Bool], _ t: TopicTable, alpha: Double = 0.5, k: Int = 10, seen: inout [Int]
+    ) -> Double {
+        if seen.count != t.count { seen = [Int](repeating: 0, count: t.count) } else { for g in seen.indices { seen[g] = 0 } }
         var s = 0.0
         for (m, i) in ranked.prefix(k).enumerated() where isRelevant[m] {
             var gain = 0.0

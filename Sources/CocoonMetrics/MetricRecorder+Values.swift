@@ -78,6 +78,7 @@ extension MetricRecorder {
             ? itemUsers.map { log2(Double(max($0, 1)) / Double(historyUsers)) } : []
         let needShares = codes.contains { [.topicCoverage, .entropy, .calibration].contains($0) }
         let needHistoryShares = codes.contains { [.calibration, .profileCoverage].contains($0) }
+        let eildDiscounts = codes.contains(.eild) ? ListMetrics.eildDiscounts(k) : []
         let needRelevance = codes.contains { [.serendipity, .alphaNDCG, .subtopicRecall, .eild].contains($0) }
         // The step's consumption joins the history vector sums here, user by user right after
         // the user's list metrics (which read the sums before it), while the slate's rows are in
@@ -96,6 +97,7 @@ extension MetricRecorder {
             var topicRun = [Int](repeating: 0, count: gCount)
             var slateSum = [Double](repeating: 0, count: d)  // Σ ê_i over the slate
             var isRel = [Bool](repeating: false, count: k)
+            var seenTopics: [Int] = []  // α-nDCG's per-topic counts
             let relStamp = relStamps[w]
             var items = [Int32](repeating: 0, count: k)
             let block = blocks[b]
@@ -239,7 +241,7 @@ extension MetricRecorder {
                         }
                     case .alphaNDCG?:
                         if !rel[u].isEmpty && ideal[u] > 0 {
-                            v = ListMetrics.alphaDCG(list, isRelevant: isRel, t) / ideal[u]
+                            v = ListMetrics.alphaDCG(list, isRelevant: isRel, t, seen: &seenTopics) / ideal[u]
                         }
                     case .subtopicRecall?:
                         if !rel[u].isEmpty {
@@ -254,7 +256,9 @@ extension MetricRecorder {
                             v = Double(hit) / Double(relTopics[u])
                         }
                     case .eild?:
-                        v = ListMetrics.eild(count: k, isRelevant: isRel) { geo.cosine(Int(items[$0]), Int(items[$1])) } ?? .nan
+                        v = ListMetrics.eild(count: k, isRelevant: isRel, discounts: eildDiscounts) {
+                            geo.cosine(Int(items[$0]), Int(items[$1]))
+                        } ?? .nan
                     case nil: break
                     }
                     out[row * ids.count + j] = v
