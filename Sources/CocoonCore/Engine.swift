@@ -232,6 +232,7 @@ public final class Engine {
         // Parallel check; the error of the lowest block (→ lowest user) is reported.
         _ = try executor.tryMap(blockCount: blocks.count) { b, _ -> Int in
             var seen = [Int32](repeating: 0, count: k)
+            var sorted = [Int32](repeating: 0, count: k)
             for row in blocks[b] {
                 let u = Int(users[row])
                 for p in 0..<k {
@@ -242,14 +243,25 @@ public final class Engine {
                     }
                     seen[p] = i
                 }
-                // k is small: a sort of k ids finds repeats.
-                var sorted = seen
-                sorted.sort()
-                for p in 1..<max(k, 1) where sorted[p] == sorted[p - 1] {
-                    let pos = seen.lastIndex(of: sorted[p])!
+                // Repeats: the smallest repeated id, reported at its last position. Short slates
+                // compare every pair (no copy or sort per user); long ones sort a scratch copy.
+                var repeated: Int32? = nil
+                if k <= 32 {
+                    for p in 1..<max(k, 1) {
+                        for q in 0..<p where seen[q] == seen[p] && repeated.map({ seen[p] < $0 }) ?? true { repeated = seen[p] }
+                    }
+                } else {
+                    for p in 0..<k { sorted[p] = seen[p] }
+                    sorted.sort()
+                    for p in 1..<k where sorted[p] == sorted[p - 1] {
+                        repeated = sorted[p]
+                        break
+                    }
+                }
+                if let v = repeated {
                     throw EngineError.invalidSlate(
-                        step: t, user: u, position: pos, item: Int(sorted[p]),
-                        reason: "item \(sorted[p]) appears more than once in the slate")
+                        step: t, user: u, position: seen.lastIndex(of: v)!, item: Int(v),
+                        reason: "item \(v) appears more than once in the slate")
                 }
             }
             return 0
