@@ -232,7 +232,7 @@ public final class Engine {
         // Parallel check; the error of the lowest block (→ lowest user) is reported.
         _ = try executor.tryMap(blockCount: blocks.count) { b, _ -> Int in
             var seen = [Int32](repeating: 0, count: k)
-            var sorted = [Int32](repeating: 0, count: k)
+            var sorted: [Int32] = []  // long slates' scratch copy
             for row in blocks[b] {
                 let u = Int(users[row])
                 for p in 0..<k {
@@ -247,16 +247,14 @@ public final class Engine {
                 // compare every pair (no copy or sort per user); long ones sort a scratch copy.
                 var repeated: Int32? = nil
                 if k <= 32 {
-                    for p in 1..<max(k, 1) {
-                        for q in 0..<p where seen[q] == seen[p] && repeated.map({ seen[p] < $0 }) ?? true { repeated = seen[p] }
+                    for p in 1..<max(k, 1) where seen[p] < (repeated ?? .max) {
+                        if seen[..<p].contains(seen[p]) { repeated = seen[p] }
                     }
                 } else {
-                    for p in 0..<k { sorted[p] = seen[p] }
+                    sorted.removeAll(keepingCapacity: true)
+                    sorted.append(contentsOf: seen)
                     sorted.sort()
-                    for p in 1..<k where sorted[p] == sorted[p - 1] {
-                        repeated = sorted[p]
-                        break
-                    }
+                    repeated = (1..<k).first { sorted[$0] == sorted[$0 - 1] }.map { sorted[$0] }
                 }
                 if let v = repeated {
                     throw EngineError.invalidSlate(

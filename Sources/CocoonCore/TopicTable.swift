@@ -62,6 +62,16 @@ public struct TopicTable: Sendable, Equatable {
     /// of the distribution, not one per item).
     @inlinable
     public func accumulate<S: Sequence<Int32>>(items: S, weight: Double = 1, into distribution: inout [Double]) {
+        accumulate(items: items, weight: weight, into: &distribution) { _ in }
+    }
+
+    /// The same, calling `newTopic(q)` before an item adds to a topic whose entry is still 0:
+    /// with positive weights and a distribution that starts at 0, each topic the items touch is
+    /// reported once (what a caller visiting only those topics needs).
+    @inlinable
+    public func accumulate<S: Sequence<Int32>>(
+        items: S, weight: Double = 1, into distribution: inout [Double], newTopic: (Int) -> Void
+    ) {
         precondition(distribution.count >= names.count, "a distribution of \(distribution.count) topics, \(names.count) expected")
         offsets.withUnsafeBufferPointer { off in
             members.withUnsafeBufferPointer { mem in
@@ -70,11 +80,17 @@ public struct TopicTable: Sendable, Equatable {
                         precondition(i >= 0 && Int(i) < off.count - 1, "item \(i) outside the catalog")
                         let lo = Int(off[Int(i)]), hi = Int(off[Int(i) + 1])
                         if hi - lo == 1 {
-                            dist[Int(mem[lo])] += weight
+                            let q = Int(mem[lo])
+                            if dist[q] == 0 { newTopic(q) }
+                            dist[q] += weight
                             continue
                         }
                         let w = weight / Double(hi - lo)
-                        for j in lo..<hi { dist[Int(mem[j])] += w }
+                        for j in lo..<hi {
+                            let q = Int(mem[j])
+                            if dist[q] == 0 { newTopic(q) }
+                            dist[q] += w
+                        }
                     }
                 }
             }

@@ -73,15 +73,14 @@ public struct UserControls: Sendable, Equatable, Codable {
 /// whose controls differ from the defaults hold a ``UserControls`` (a 4-byte slot per user
 /// instead of a 48-byte struct: 44 MB at a million users).
 public struct ControlTable: RandomAccessCollection, MutableCollection, Sendable, Equatable {
-    /// Each user's entry in `entries`, or -1 for the default controls. (Inlinable access for
-    /// ``withControls(of:_:)`` and ``hasOwnControls(_:)``.)
-    @usableFromInline var slot: [Int32]
-    @usableFromInline var entries: [UserControls] = []
+    /// Each user's entry in `entries`, or -1 for the default controls.
+    private var slot: [Int32]
+    private var entries: [UserControls] = []
 
     /// Default controls for `count` users.
     public init(count: Int) { slot = [Int32](repeating: -1, count: count) }
 
-    @usableFromInline static let defaults = UserControls()
+    private static let defaults = UserControls()
 
     public var startIndex: Int { 0 }
     public var endIndex: Int { slot.count }
@@ -90,7 +89,7 @@ public struct ControlTable: RandomAccessCollection, MutableCollection, Sendable,
     /// the defaults, which is rare and harmless).
     /// Reading yields the entry in place (no copy for a field's count or a single element), but
     /// iterating a field (`for m in table[u].notInterested`) copies the whole entry, its five
-    /// arrays retained, once per read: use ``withControls(of:_:)`` in loops over users.
+    /// arrays retained, once per read: take `let own = table[u]` once for several fields.
     public subscript(u: Int) -> UserControls {
         _read {
             let s = slot[u]
@@ -108,15 +107,7 @@ public struct ControlTable: RandomAccessCollection, MutableCollection, Sendable,
     }
 
     /// Whether user u holds controls of its own (false: the defaults, without building them).
-    @inlinable public func hasOwnControls(_ u: Int) -> Bool { slot[u] >= 0 }
-
-    /// Calls `body` with user u's controls in place (no copy of the entry: a field read in
-    /// `body` retains that array only).
-    @inlinable
-    public func withControls<R>(of u: Int, _ body: (UserControls) throws -> R) rethrows -> R {
-        let s = slot[u]
-        return try s < 0 ? body(ControlTable.defaults) : body(entries[Int(s)])
-    }
+    public func hasOwnControls(_ u: Int) -> Bool { slot[u] >= 0 }
 
     /// Number of users holding controls of their own.
     public var customisedCount: Int { entries.count }

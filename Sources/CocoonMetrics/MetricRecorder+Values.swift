@@ -582,10 +582,11 @@ extension MetricRecorder {
         if let cached = flagCache[gi] { return id == "flag_topic_share_delta" ? cached.delta : cached.did }
         let shareSum = self.shareSum[gi], shareCount = self.shareCount[gi]
         let excludedSum = self.excludedSum[gi], excludedCount = self.excludedCount[gi]
+        let topicCount = run.world.catalog.topics.count
         @Sendable func controlMean(_ step: Int, _ g: Int) -> Double? {
             let n = shareCount[step] - excludedCount[step]
             guard n > 0 else { return nil }
-            return (shareSum[step][g] - excludedSum[step][g]) / Double(n)
+            return (shareSum[step * topicCount + g] - excludedSum[step * topicCount + g]) / Double(n)
         }
         // Both metrics in one pass over the group's flags: per flag, the change of its topic's
         // share and that change less the control's (nil without a control).

@@ -89,10 +89,11 @@ public final class MetricRecorder: StepObserver, @unchecked Sendable {
     var usersByStep: [[Int32]] = []
     // For the difference-in-differences control of flag metrics, per group and step: the sum of
     // users' slate topic shares and the number of users with a slate, and the same over users
-    // already excluded from the control set (they flagged before the evaluated step).
-    var shareSum: [[[Double]]] = []
+    // already excluded from the control set (they flagged before the evaluated step). The sums
+    // are flat per group: step r's share of topic q at `r · topics + q`.
+    var shareSum: [[Double]] = []
     var shareCount: [[Int]] = []
-    var excludedSum: [[[Double]]] = []
+    var excludedSum: [[Double]] = []
     var excludedCount: [[Int]] = []
     var excluded: [Bool] = []
     var wantsFlags = false
@@ -349,35 +350,27 @@ public final class MetricRecorder: StepObserver, @unchecked Sendable {
                 }
             }
         }
-        if !newlyExcluded.isEmpty {
-            // The earlier steps' sums, copied out flat ((group · steps + r) · g + q), added to in
-            // the same order and stored back: an update of the nested arrays' elements checked
-            // uniqueness at every level and exclusive access to the property, per topic.
-            let steps = min(t, slatesByStep.count)
-            var flat = [Double](repeating: 0, count: groups.count * steps * g)
-            for gi in groups.indices {
-                for r in 0..<steps { for q in 0..<g { flat[(gi * steps + r) * g + q] = excludedSum[gi][r][q] } }
-            }
-            var counts = excludedCount
-            for u in newlyExcluded {
-                for r in 0..<steps {
-                    guard let l = slate(of: Int32(u), at: r) else { continue }
-                    slateShares(l, into: &v)
-                    for gi in memberships.indices where memberships[gi][u] {
-                        for q in 0..<g { flat[(gi * steps + r) * g + q] += v[q] }
-                        counts[gi][r] += 1
-                    }
+        // Their earlier steps' slates join the excluded sums, through a local that owns the
+        // sums (an element update of the stored property checked exclusive access each time).
+        var exSum: [[Double]] = [], exCount: [[Int]] = []
+        swap(&exSum, &excludedSum)
+        swap(&exCount, &excludedCount)
+        for u in newlyExcluded {
+            for r in 0..<min(t, slatesByStep.count) {
+                guard let l = slate(of: Int32(u), at: r) else { continue }
+                slateShares(l, into: &v)
+                for gi in memberships.indices where memberships[gi][u] {
+                    for q in 0..<g { exSum[gi][r * g + q] += v[q] }
+                    exCount[gi][r] += 1
                 }
             }
-            for gi in groups.indices {
-                for r in 0..<steps { excludedSum[gi][r] = Array(flat[((gi * steps + r) * g)..<((gi * steps + r + 1) * g)]) }
-            }
-            excludedCount = counts
         }
+        swap(&exSum, &excludedSum)
+        swap(&exCount, &excludedCount)
         for gi in groups.indices {
-            shareSum[gi].append([Double](repeating: 0, count: g))
+            shareSum[gi].append(contentsOf: repeatElement(0, count: g))
             shareCount[gi].append(0)
-            excludedSum[gi].append([Double](repeating: 0, count: g))
+            excludedSum[gi].append(contentsOf: repeatElement(0, count: g))
             excludedCount[gi].append(0)
         }
         // Summed in flat per-group buffers (user order), then stored once.
@@ -387,50 +380,35 @@ public final class MetricRecorder: StepObserver, @unchecked Sendable {
         var excl = [Double](repeating: 0, count: groupCount * g)
         var n = [Int](repeating: 0, count: groupCount)
         var nExcl = [Int](repeating: 0, count: groupCount)
-        let isExcluded = excluded, slates = s.slates
-        let topics = run.world.catalog.topics
+        let isExcluded = excluded, topics = run.world.catalog.topics
         // Only the topics a slate touches are added: the others' shares are 0, and adding 0 to
         // a sum of non-negative shares leaves it as it is, so the sums are those of adding every
-        // topic (`slateShares` computes the same shares, item by item in slate order).
+        // topic (the shares are `slateShares`', item by item in slate order).
         var touched = [Int](repeating: 0, count: g)
         for q in 0..<g { v[q] = 0 }
-        topics.offsets.withUnsafeBufferPointer { off in
-            topics.members.withUnsafeBufferPointer { mem in
-                for (row, u32) in s.users.enumerated() {
-                    let u = Int(u32)
-                    var nt = 0
-                    for x in (row * k)..<((row + 1) * k) {
-                        let i = Int(slates[x])
-                        precondition(i >= 0 && i < off.count - 1, "item \(i) outside the catalog")
-                        let lo = Int(off[i]), hi = Int(off[i + 1])
-                        let w = hi - lo == 1 ? 1 : 1 / Double(hi - lo)
-                        for j in lo..<hi {
-                            let q = Int(mem[j])
-                            if v[q] == 0 {
-                                touched[nt] = q
-                                nt += 1
-                            }
-                            v[q] += w
-                        }
-                    }
-                    let kk = Double(max(k, 1))
-                    for x in 0..<nt { v[touched[x]] = v[touched[x]] / kk }
-                    for gi in 0..<groupCount where memberships[gi][u] {
-                        for x in 0..<nt { sums[gi * g + touched[x]] += v[touched[x]] }
-                        n[gi] += 1
-                        if isExcluded[u] {
-                            for x in 0..<nt { excl[gi * g + touched[x]] += v[touched[x]] }
-                            nExcl[gi] += 1
-                        }
-                    }
-                    for x in 0..<nt { v[touched[x]] = 0 }
+        let kk = Double(max(k, 1))
+        for (row, u32) in s.users.enumerated() {
+            let u = Int(u32)
+            var nt = 0
+            topics.accumulate(items: s.slates[(row * k)..<((row + 1) * k)], into: &v) { q in
+                touched[nt] = q
+                nt += 1
+            }
+            for x in 0..<nt { v[touched[x]] = v[touched[x]] / kk }
+            for gi in 0..<groupCount where memberships[gi][u] {
+                for x in 0..<nt { sums[gi * g + touched[x]] += v[touched[x]] }
+                n[gi] += 1
+                if isExcluded[u] {
+                    for x in 0..<nt { excl[gi * g + touched[x]] += v[touched[x]] }
+                    nExcl[gi] += 1
                 }
             }
+            for x in 0..<nt { v[touched[x]] = 0 }
         }
         for gi in 0..<groupCount {
             for q in 0..<g {
-                shareSum[gi][t][q] += sums[gi * g + q]
-                excludedSum[gi][t][q] += excl[gi * g + q]
+                shareSum[gi][t * g + q] += sums[gi * g + q]
+                excludedSum[gi][t * g + q] += excl[gi * g + q]
             }
             shareCount[gi][t] += n[gi]
             excludedCount[gi][t] += nExcl[gi]

@@ -226,8 +226,8 @@ public final class BuiltinRecommender: Recommender, UserRepresenting, @unchecked
     }
 
     /// The control layer's adjustments for user u; `personal` adds the soft exclusions, sorted.
-    func adjustments(for u: Int, controls: ControlTable, step t: Int, personal: Bool) -> Adjustments {
-        var a = controlAdjustments(for: u, controls: controls, step: t)
+    func adjustments(for u: Int, controls: ControlTable, step t: Int, personal: Bool, layer: ControlLayer) -> Adjustments {
+        var a = controlAdjustments(for: u, controls: controls, step: t, layer: layer)
         if personal {
             var soft: [Int32] = []
             softExclusions.append(of: u, to: &soft)
@@ -257,9 +257,8 @@ public final class BuiltinRecommender: Recommender, UserRepresenting, @unchecked
 
     /// The adjustments that come from u's own controls and segment (hard exclusions, topic
     /// offsets), without the soft ones.
-    func controlAdjustments(for u: Int, controls table: ControlTable, step t: Int) -> Adjustments {
+    func controlAdjustments(for u: Int, controls table: ControlTable, step t: Int, layer: ControlLayer) -> Adjustments {
         var a = Adjustments()
-        let layer = ControlLayer(self)
         a.isMinor = layer.isMinor(u)
         var offsets: [Float] = []
         if layer.appendAdjustments(for: u, controls: table, step: t, hard: &a.hard, offsets: &offsets) { a.topicOffsets = offsets }
@@ -267,9 +266,9 @@ public final class BuiltinRecommender: Recommender, UserRepresenting, @unchecked
         return a
     }
 
-    /// The control layer's tables as values taken once (per block, or per call of the one-user
-    /// paths): read through the recommender, each user's marks had retained its near-duplicate
-    /// list and checked exclusive access to the stored property.
+    /// The control layer's tables as values taken once per request (after its near-duplicates
+    /// are prepared): read through the recommender, each user's marks had retained its
+    /// near-duplicate list and checked exclusive access to the stored property.
     struct ControlLayer {
         let policy: ControlPolicy
         let nearDuplicates: NearDuplicateLists
@@ -290,7 +289,7 @@ public final class BuiltinRecommender: Recommender, UserRepresenting, @unchecked
         /// Whether user u is in the minors' segment.
         func isMinor(_ u: Int) -> Bool { segments[u] == minorSegment }
 
-        /// The core of ``BuiltinRecommender/controlAdjustments(for:controls:step:)``, appending
+        /// The core of ``BuiltinRecommender/controlAdjustments(for:controls:step:layer:)``, appending
         /// to buffers a caller reuses: u's hard exclusions (unsorted) to `hard`, and, when u has
         /// topic offsets, their `topicCount` values to the end of `offsets` (returns whether it
         /// appended them). The personalised path keeps a block's users in one set of buffers
@@ -309,31 +308,31 @@ public final class BuiltinRecommender: Recommender, UserRepresenting, @unchecked
                 }
                 offsets[base + Int(t)] += v
             }
-            // u's controls in place (a copy of the entry retained its five arrays).
-            table.withControls(of: u) { own in
-                if policy.notInterested {
-                    for m in own.notInterested {
-                        switch policy.itemMarksSuppressTopic ? .topic : m.scope {
-                        case .item:
-                            hard.append(m.item)
-                            if policy.nearDuplicateHorizon == 0 || t - Int(m.listStep) <= policy.nearDuplicateHorizon {
-                                nearDuplicates.append(of: Int(m.item), to: &hard)
-                            }
-                        case .topic:
-                            hard.append(m.item)
-                            if t - Int(m.listStep) <= policy.topicHorizon { offset(m.topic, -Float(policy.topicPenalty)) }
+            // One copy of u's controls: each read through the table's subscript copied the
+            // whole entry (five arrays retained) before taking the field.
+            let own = table[u]
+            if policy.notInterested {
+                for m in own.notInterested {
+                    switch policy.itemMarksSuppressTopic ? .topic : m.scope {
+                    case .item:
+                        hard.append(m.item)
+                        if policy.nearDuplicateHorizon == 0 || t - Int(m.listStep) <= policy.nearDuplicateHorizon {
+                            nearDuplicates.append(of: Int(m.item), to: &hard)
                         }
+                    case .topic:
+                        hard.append(m.item)
+                        if t - Int(m.listStep) <= policy.topicHorizon { offset(m.topic, -Float(policy.topicPenalty)) }
                     }
                 }
-                if policy.blocks {
-                    for cr in own.blockedCreators where Int(cr) < itemsByCreator.count {
-                        hard.append(contentsOf: itemsByCreator[Int(cr)])
-                    }
-                    for t in own.blockedTopics { offset(t, -.infinity) }
+            }
+            if policy.blocks {
+                for cr in own.blockedCreators where Int(cr) < itemsByCreator.count {
+                    hard.append(contentsOf: itemsByCreator[Int(cr)])
                 }
-                if policy.tags {
-                    for t in own.declaredTags { offset(t, Float(policy.tagBoost)) }
-                }
+                for t in own.blockedTopics { offset(t, -.infinity) }
+            }
+            if policy.tags {
+                for t in own.declaredTags { offset(t, Float(policy.tagBoost)) }
             }
             // minorUnsafe and borderline items of minors are handled by the extra item columns.
             return has
@@ -807,13 +806,14 @@ public final class BuiltinRecommender: Recommender, UserRepresenting, @unchecked
         let onboarding = Lazy { self.onboardingSlate(k) }
         var rankScore = [Double](repeating: 0, count: world.catalog.count)
         for (j, i) in base.enumerated() { rankScore[Int(i)] = 1 - Double(j) / Double(base.count) }
+        let layer = ControlLayer(self)
         for row in rows {
             let u = Int(request.users[row])
             let isCold = cold.contains(row)
             // Cold users are personalised users with little history: their own consumed and
             // recent items are pushed back so the feed moves on; users with personalisation
             // off get exactly the shared feed.
-            let a = adjustments(for: u, controls: request.controls, step: t, personal: isCold)
+            let a = adjustments(for: u, controls: request.controls, step: t, personal: isCold, layer: layer)
             var order = isCold ? sharedCold : shared
             // NON-COMPLIANT cold-start switches apply until the user picks tags.
             let untagged = isCold && request.controls[u].declaredTags.isEmpty

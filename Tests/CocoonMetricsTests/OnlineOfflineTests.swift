@@ -45,6 +45,22 @@ func markedWorld(
         ], seed: Seed(seed + 2))
 }
 
+/// A generated world (d = 8) whose users fall into two segments, "a" (`shareA`) and "b";
+/// catalog, population and world seeded from `seed`, `seed + 1`, `seed + 2`.
+func segmentedWorld(items: Int, topics: Int, users: Int, shareA: Double, seed: UInt64) throws -> SimulationWorld {
+    var cs = CatalogSpec()
+    cs.items = items
+    cs.topics = topics
+    cs.dimension = 8
+    var ps = PopulationSpec()
+    ps.users = users
+    ps.segments = [.init(name: "a", share: shareA), .init(name: "b", share: 1 - shareA)]
+    let catalog = try Catalog.generate(cs, seed: Seed(seed))
+    return try SimulationWorld(
+        catalog: catalog, population: Population.generate(ps, catalog: catalog, seed: Seed(seed + 1)), interventions: [],
+        seed: Seed(seed + 2))
+}
+
 final class Keep: StepObserver {
     var run: RunContext!
     var snaps: [StepSnapshot] = []
@@ -166,16 +182,7 @@ final class Keep: StepObserver {
 @Suite struct CentroidMetricTests {
     @Test(arguments: [1, 3])
     func centroidMetricsEqualTheOneThreadFunctions(workers: Int) throws {
-        var cs = CatalogSpec()
-        cs.items = 300
-        cs.topics = 5
-        cs.dimension = 8
-        var ps = PopulationSpec()
-        ps.users = 150
-        ps.segments = [.init(name: "a", share: 0.6), .init(name: "b", share: 0.4)]
-        let catalog = try Catalog.generate(cs, seed: Seed(21))
-        let world = try SimulationWorld(
-            catalog: catalog, population: Population.generate(ps, catalog: catalog, seed: Seed(22)), interventions: [], seed: Seed(23))
+        let world = try segmentedWorld(items: 300, topics: 5, users: 150, shareA: 0.6, seed: 21)
         let steps = 5
         let engine = Engine(
             world: world, behaviour: Behaviour(), recommender: TiltedRandom(),

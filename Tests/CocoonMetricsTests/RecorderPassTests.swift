@@ -11,16 +11,8 @@ import Testing
 @Suite struct RecorderPassTests {
     @Test(arguments: [1, 3])
     func groupMeansAndEntropyDeltasEqualTheOneUserFunctions(workers: Int) throws {
-        var cs = CatalogSpec()
-        cs.items = 240
-        cs.topics = 6
-        cs.dimension = 8
-        var ps = PopulationSpec()
-        ps.users = 130
-        ps.segments = [.init(name: "a", share: 0.5), .init(name: "b", share: 0.5)]
-        let catalog = try Catalog.generate(cs, seed: Seed(31))
-        let world = try SimulationWorld(
-            catalog: catalog, population: Population.generate(ps, catalog: catalog, seed: Seed(32)), interventions: [], seed: Seed(33))
+        let n = 130
+        let world = try segmentedWorld(items: 240, topics: 6, users: n, shareA: 0.5, seed: 31)
         let steps = 6, k = 8
         let engine = Engine(
             world: world, behaviour: Behaviour(), recommender: TiltedRandom(),
@@ -30,7 +22,6 @@ import Testing
         let keep = Keep()
         #expect(engine.run(observers: [recorder, keep]).failure == nil)
         let topics = world.catalog.topics
-        let n = ps.users
         var history = keep.run.seedHistory.map { Array($0) }
         func entropy(_ items: [Int32]) -> Double? { ListMetrics.topicDistribution(items, topics).map(ListMetrics.entropyBits) }
         let h0 = history.map(entropy)
@@ -38,7 +29,7 @@ import Testing
         var consumedSomething = 0, unchanged = 0
         for t in 0...steps {
             let s = keep.snaps[t]
-            var lists: [Int: ArraySlice<Int32>] = [:]
+            var lists = [ArraySlice<Int32>?](repeating: nil, count: n)
             for (row, u) in s.users.enumerated() { lists[Int(u)] = s.slates[(row * k)..<((row + 1) * k)] }
             if t > 0 {
                 for (row, u) in s.users.enumerated() {
