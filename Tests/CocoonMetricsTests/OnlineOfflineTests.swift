@@ -22,11 +22,11 @@ final class TiltedRandom: Recommender {
     func stop() {}
 }
 
-/// A generated world (d = 8) in which an intervention marks the first item of `fraction` of
-/// the users "not interested" at step `markAt`; catalog, population and world seeded from
-/// `seed`, `seed + 1`, `seed + 2`.
-func markedWorld(
-    items: Int, topics: Int, users: Int, seed: UInt64, markAt: Int, fraction: Double, scope: MarkScope
+/// A generated world (d = 8; the default segments unless given): catalog, population and world
+/// seeded from `seed`, `seed + 1`, `seed + 2`.
+func generatedWorld(
+    items: Int, topics: Int, users: Int, segments: [PopulationSpec.Segment]? = nil, interventions: [Intervention] = [],
+    seed: UInt64
 ) throws -> SimulationWorld {
     var cs = CatalogSpec()
     cs.items = items
@@ -34,31 +34,32 @@ func markedWorld(
     cs.dimension = 8
     var ps = PopulationSpec()
     ps.users = users
+    if let segments { ps.segments = segments }
     let catalog = try Catalog.generate(cs, seed: Seed(seed))
-    let pop = Population.generate(ps, catalog: catalog, seed: Seed(seed + 1))
     return try SimulationWorld(
-        catalog: catalog, population: pop,
+        catalog: catalog, population: Population.generate(ps, catalog: catalog, seed: Seed(seed + 1)),
+        interventions: interventions, seed: Seed(seed + 2))
+}
+
+/// A generated world in which an intervention marks the first item of `fraction` of the users
+/// "not interested" at step `markAt`.
+func markedWorld(
+    items: Int, topics: Int, users: Int, seed: UInt64, markAt: Int, fraction: Double, scope: MarkScope
+) throws -> SimulationWorld {
+    try generatedWorld(
+        items: items, topics: topics, users: users,
         interventions: [
             Intervention(
                 name: "mark", start: markAt, selection: { var x = Intervention.Selection(); x.fraction = fraction; return x }(),
                 action: .notInterested(pick: .first, scope: scope, count: 1))
-        ], seed: Seed(seed + 2))
+        ], seed: seed)
 }
 
-/// A generated world (d = 8) whose users fall into two segments, "a" (`shareA`) and "b";
-/// catalog, population and world seeded from `seed`, `seed + 1`, `seed + 2`.
+/// A generated world whose users fall into two segments, "a" (`shareA`) and "b".
 func segmentedWorld(items: Int, topics: Int, users: Int, shareA: Double, seed: UInt64) throws -> SimulationWorld {
-    var cs = CatalogSpec()
-    cs.items = items
-    cs.topics = topics
-    cs.dimension = 8
-    var ps = PopulationSpec()
-    ps.users = users
-    ps.segments = [.init(name: "a", share: shareA), .init(name: "b", share: 1 - shareA)]
-    let catalog = try Catalog.generate(cs, seed: Seed(seed))
-    return try SimulationWorld(
-        catalog: catalog, population: Population.generate(ps, catalog: catalog, seed: Seed(seed + 1)), interventions: [],
-        seed: Seed(seed + 2))
+    try generatedWorld(
+        items: items, topics: topics, users: users,
+        segments: [.init(name: "a", share: shareA), .init(name: "b", share: 1 - shareA)], seed: seed)
 }
 
 final class Keep: StepObserver {
