@@ -65,6 +65,8 @@ public final class MetricRecorder: StepObserver, @unchecked Sendable {
     var windowRec: [Double] = []
     var windowCons: [Double] = []
     var relevant: [[Int32]] = []
+    /// Per topic, its items' unit rows in panels (built by the first `computeRelevant`).
+    var relevancePanels: [RowPanels] = []
     /// Per user, the number of topics among the relevant items.
     var relevantTopicCount: [Int] = []
     var idealDCG: [Double] = []
@@ -177,6 +179,7 @@ public final class MetricRecorder: StepObserver, @unchecked Sendable {
 
     public func begin(_ run: RunContext) throws {
         self.run = run
+        relevancePanels = []
         wants = Set(metricIDs)
         let c = run.world.catalog
         let n = run.world.users.count
@@ -602,16 +605,22 @@ public final class MetricRecorder: StepObserver, @unchecked Sendable {
         let c = run.world.catalog
         let gCount = c.topics.count
         let byTopic = c.itemsByPrimaryTopic()
+        if relevancePanels.count != gCount {
+            relevancePanels = byTopic.map { RowPanels(c.unitEmbeddings, rows: $0) }
+        }
+        let panels = relevancePanels
+        let room = max(8, (panels.map(\.groupCount).max() ?? 0) * 8)
         let truth = run.world.population.interestVectors
-        let unit = c.unitEmbeddings
         let d = c.dimension
         let origin = run.world.users.origin
         let perUser = relevantPerUser
-        // User blocks in parallel; per topic a bounded selection (score, then lower index).
+        // User blocks in parallel; per topic a bounded selection (score, then lower index). The
+        // panels give each item's score as the scalar loop over d would, bit for bit.
         let blocks = BlockExecutor.blocks(count: users.count, blockSize: blockSize)
         let out = SharedArray<[Int32]>(repeating: [], count: users.count)
         executor.forEach(blockCount: blocks.count) { b, _ in
-            var v = [Float](repeating: 0, count: d)
+            var v = [Float](repeating: 0, count: max(d, 1))
+            var scores = [Float](repeating: 0, count: room)
             for j in blocks[b] {
                 let u = users[j]
                 let o = Int(origin[u])
@@ -622,10 +631,9 @@ public final class MetricRecorder: StepObserver, @unchecked Sendable {
                     guard share > 0 else { continue }
                     let want = Int((share * Double(perUser)).rounded(.up))
                     var sel = TopKSelector(k: want)
-                    for i in byTopic[t] {
-                        var s: Float = 0
-                        for x in 0..<d { s = s + v[x] * unit[Int(i), x] }
-                        sel.offer(s, index: i)
+                    scores.withUnsafeMutableBufferPointer { s in
+                        v.withUnsafeBufferPointer { panels[t].dots(with: $0.baseAddress!, into: s.baseAddress!) }
+                        for (n, i) in byTopic[t].enumerated() { sel.offer(s[n], index: i) }
                     }
                     list.append(contentsOf: sel.sortedIndices())
                 }
