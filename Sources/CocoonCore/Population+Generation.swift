@@ -65,36 +65,41 @@ extension Population {
         if h == 0 {
             for _ in 0..<n { seedHistory.appendList([]) }
         } else {
-            for u in 0..<n {
-                var r = seed.stream("population.seedHistory", u)
-                let pi = mix.row(u)
-                let weights = (0..<g).map { t -> Double in byTopic[t].isEmpty ? 0 : Double(pi[t]) }
-                let useTopics = weights.contains { $0 > 0 }
-                let uv = Array(vectors[(u * d)..<((u + 1) * d)])
-                var chosen: [Int32] = []
-                chosen.reserveCapacity(h)  // one allocation per user (a million of them)
-                var attempts = 0
-                while chosen.count < h && attempts < h * 20 {
-                    attempts += 1
-                    let pool: [Int32]
-                    if useTopics { pool = byTopic[Sample.categorical(weights, using: &r)] } else { pool = [] }
-                    var best: Int32 = -1
-                    var bestScore = -Float.infinity
-                    for _ in 0..<8 {
-                        let i =
-                            pool.isEmpty
-                            ? Int32(Sample.index(below: catalog.count, using: &r))
-                            : pool[Sample.index(below: pool.count, using: &r)]
-                        if chosen.contains(i) { continue }
-                        let a = BLAS.dot(uv, catalog.unitEmbeddings.row(Int(i)))
-                        if a > bestScore || (a == bestScore && i < best) {
-                            best = i
-                            bestScore = a
+            // The user's interest vector and the candidates' unit rows go to sdot by pointer.
+            let unitRows = catalog.unitEmbeddings.storage
+            vectors.withUnsafeBufferPointer { uvs in
+                unitRows.withUnsafeBufferPointer { units in
+                    for u in 0..<n {
+                        var r = seed.stream("population.seedHistory", u)
+                        let pi = mix.row(u)
+                        let weights = (0..<g).map { t -> Double in byTopic[t].isEmpty ? 0 : Double(pi[t]) }
+                        let useTopics = weights.contains { $0 > 0 }
+                        var chosen: [Int32] = []
+                        chosen.reserveCapacity(h)  // one allocation per user (a million of them)
+                        var attempts = 0
+                        while chosen.count < h && attempts < h * 20 {
+                            attempts += 1
+                            let pool: [Int32]
+                            if useTopics { pool = byTopic[Sample.categorical(weights, using: &r)] } else { pool = [] }
+                            var best: Int32 = -1
+                            var bestScore = -Float.infinity
+                            for _ in 0..<8 {
+                                let i =
+                                    pool.isEmpty
+                                    ? Int32(Sample.index(below: catalog.count, using: &r))
+                                    : pool[Sample.index(below: pool.count, using: &r)]
+                                if chosen.contains(i) { continue }
+                                let a = BLAS.dot(uvs.baseAddress! + u * d, units.baseAddress! + Int(i) * d, count: d)
+                                if a > bestScore || (a == bestScore && i < best) {
+                                    best = i
+                                    bestScore = a
+                                }
+                            }
+                            if best >= 0 { chosen.append(best) }
                         }
+                        seedHistory.appendList(chosen)
                     }
-                    if best >= 0 { chosen.append(best) }
                 }
-                seedHistory.appendList(chosen)
             }
         }
 

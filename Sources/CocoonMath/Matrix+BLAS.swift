@@ -169,6 +169,13 @@ public enum BLAS {
         return withContiguous(x) { px in withContiguous(y) { py in cblas_sdot(n, px, 1, py, 1) } }
     }
 
+    /// `x · y` over `count` contiguous values (BLAS `sdot`) — the same result as
+    /// ``dot(_:_:)`` on the same values, without its generic contiguity checks (for hot loops
+    /// that hold the pointers).
+    public static func dot(_ x: UnsafePointer<Float>, _ y: UnsafePointer<Float>, count: Int) -> Float {
+        count > 0 ? cblas_sdot(blasint(count), x, 1, y, 1) : 0
+    }
+
     /// The Euclidean norm `‖x‖₂` (BLAS `snrm2`, which avoids overflow).
     ///
     /// - Complexity: O(n).

@@ -90,6 +90,11 @@ private let awkwardShapes: [(Int, Int, Int)] = [
         if n > 2 {
             #expect(BLAS.dot(x[1...], y0[1...]) == BLAS.dot(Array(x[1...]), Array(y0[1...])))
         }
+        // The pointer form is the same sdot: the same bits (0 for no values).
+        let byPointer = x.withUnsafeBufferPointer { px in
+            y0.withUnsafeBufferPointer { py in n > 0 ? BLAS.dot(px.baseAddress!, py.baseAddress!, count: n) : 0 }
+        }
+        #expect(byPointer.bitPattern == BLAS.dot(x, y0).bitPattern)
     }
 
     @Test func rowNormalisationAndCosine() {
