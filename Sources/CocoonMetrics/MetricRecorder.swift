@@ -66,7 +66,7 @@ public final class MetricRecorder: StepObserver, @unchecked Sendable {
     var windowCons: [Double] = []
     var relevant: [[Int32]] = []
     /// Per topic, its items' unit rows in panels (built by the first `computeRelevant`).
-    var relevancePanels: [RowPanels] = []
+    var relevancePanels: [RowPanels<Float>] = []
     /// Per user, the number of topics among the relevant items.
     var relevantTopicCount: [Int] = []
     var idealDCG: [Double] = []
@@ -168,7 +168,7 @@ public final class MetricRecorder: StepObserver, @unchecked Sendable {
         return groups.map { g in
             let members = (0..<n).filter { g.members[$0] }
             guard members.count <= nearestNeighbourLimit else { return [Int?](repeating: nil, count: n) }
-            let nn = StateMetrics.nearestNeighbours(points(members), tieSeed: tieSeed)
+            let nn = StateMetrics.nearestNeighbours(points(members), tieSeed: tieSeed, executor: executor)
             var out = [Int?](repeating: nil, count: n)
             for (j, u) in members.enumerated() { out[u] = nn[j].map { members[$0] } }
             return out

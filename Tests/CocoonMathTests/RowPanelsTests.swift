@@ -12,7 +12,7 @@ import Testing
         // Rows in a scrambled order, with a repeat, as a topic's item list may be any subset.
         let rows = (0..<picked).map { Int32(($0 * 37 + 5) % 80) }
         let v = (0..<d).map { _ in Float(Sample.normal(using: &rng)) * 3 }
-        let panels = RowPanels(m, rows: rows)
+        let panels = RowPanels<Float>(m, rows: rows)
         #expect(panels.count == picked)
         #expect(panels.groupCount == (picked + 7) / 8)
         var out = [Float](repeating: .nan, count: max(8, panels.groupCount * 8))

@@ -171,6 +171,52 @@ private func tinyCatalog(_ emb: [[Float]], topics: [Int32], topicCount: Int) thr
         q[8] = [1, 0.21]
         #expect(StateMetrics.nearestNeighbours(q, tieSeed: Seed(9))[7] == 8)
     }
+
+    /// The panel search gives the pairs of the one-pair-at-a-time reference (cosines summed in
+    /// coordinate order, first maximum wins; seeded reservoir on exact ties), with missing and
+    /// zero centroids, on 1 and 3 workers.
+    @Test func matchesTheScalarReferenceOnAnyWorkerCount() {
+        var rng = Seed(5).stream("nn-reference")
+        var points: [[Double]?] = (0..<301).map { _ in (0..<13).map { _ in Sample.normal(using: &rng) } }
+        points[3] = nil
+        points[40] = [Double](repeating: 0, count: 13)
+        points[77] = points[12]  // an exact tie for 12's and 77's neighbours
+        points[200] = points[12]
+        func reference(_ cs: [[Double]?], tieSeed: Seed?) -> [Int?] {
+            let units: [[Double]?] = cs.map { c in
+                guard let c else { return nil }
+                let n = c.reduce(0) { $0 + $1 * $1 }.squareRoot()
+                return n > 0 ? c.map { $0 / n } : nil
+            }
+            return units.indices.map { u -> Int? in
+                guard let a = units[u] else { return nil }
+                var best: Int? = nil, bestSim = -Double.infinity, ties = 0
+                var r = tieSeed.map { $0.stream("tie", u) }
+                for v in units.indices where v != u {
+                    guard let b = units[v] else { continue }
+                    var s = 0.0
+                    for j in a.indices { s += a[j] * b[j] }
+                    if s > bestSim {
+                        (bestSim, best, ties) = (s, v, 1)
+                    } else if s == bestSim, r != nil {
+                        ties += 1
+                        if Sample.index(below: ties, using: &r!) == 0 { best = v }
+                    }
+                }
+                return best
+            }
+        }
+        for tieSeed in [nil, Seed(3)] {
+            let want = reference(points, tieSeed: tieSeed)
+            #expect(want[3] == nil && want[40] == nil && want[0] != nil)
+            if tieSeed == nil { #expect(want[12] == 77 && want[77] == 12 && want[200] == 12) }
+            else { #expect([77, 200].contains(want[12]!)) }
+            for workers in [1, 3] {
+                let got = StateMetrics.nearestNeighbours(points, tieSeed: tieSeed, executor: BlockExecutor(workers: workers))
+                #expect(got == want, "workers \(workers), tie seed \(String(describing: tieSeed))")
+            }
+        }
+    }
 }
 
 @Suite struct PopularityTailTests {
