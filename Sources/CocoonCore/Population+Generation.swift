@@ -5,10 +5,13 @@ extension Population {
     /// Generates a population for `catalog` from `spec`, drawing only from `seed`.
     ///
     /// Every user's draws come from streams keyed by the user index, so user u is the same
-    /// whatever the population size.
+    /// whatever the population size — and whatever `executor` runs: interests and seed
+    /// histories are drawn in blocks of users on it, then stored in user order.
     ///
     /// - Complexity: O(users · (topics + d + seedHistory · d)).
-    public static func generate(_ spec: PopulationSpec, catalog: Catalog, seed: Seed) -> Population {
+    public static func generate(
+        _ spec: PopulationSpec, catalog: Catalog, seed: Seed, executor: BlockExecutor = BlockExecutor(workers: 1)
+    ) -> Population {
         let n = spec.users
         let g = catalog.topics.count
         let d = catalog.dimension
@@ -22,18 +25,23 @@ extension Population {
         switch spec.shape {
         case .mixture:
             let centroids = catalog.topicCentroids()
-            for u in 0..<n {
-                var r = seed.stream("population.interest", u)
-                let pi = Population.drawMixture(spec, topics: g, allowed: allowed[Int(segmentOf[u])], using: &r)
-                var v = [Double](repeating: 0, count: d)
-                for t in 0..<g where pi[t] > 0 {
-                    for j in 0..<d { v[j] += pi[t] * centroids[t * d + j] }
+            let rows = SharedArray<Float>(repeating: 0, count: Population.chunk * g)
+            vectors.fillInParallel { out in
+                Population.inChunks(of: n, executor: executor) { u, slot in
+                    var r = seed.stream("population.interest", u)
+                    let pi = Population.drawMixture(spec, topics: g, allowed: allowed[Int(segmentOf[u])], using: &r)
+                    var v = [Double](repeating: 0, count: d)
+                    for t in 0..<g where pi[t] > 0 {
+                        for j in 0..<d { v[j] += pi[t] * centroids[t * d + j] }
+                    }
+                    for t in 0..<g { rows[slot * g + t] = pi[t] > 0 ? Float(pi[t]) : 0 }
+                    let scale = spec.interestNoise / Double(d).squareRoot()
+                    for j in 0..<d { v[j] += scale * Sample.normal(using: &r) }
+                    let norm = v.reduce(0) { $0 + $1 * $1 }.squareRoot()
+                    for j in 0..<d { out[u * d + j] = Float(norm > 0 ? v[j] / norm : 0) }
+                } collect: { users in
+                    for slot in 0..<users.count { mixBuilder.appendRow((0..<g).lazy.map { rows[slot * g + $0] }) }
                 }
-                mixBuilder.appendRow(pi.lazy.map { $0 > 0 ? Float($0) : 0 })
-                let scale = spec.interestNoise / Double(d).squareRoot()
-                for j in 0..<d { v[j] += scale * Sample.normal(using: &r) }
-                let norm = v.reduce(0) { $0 + $1 * $1 }.squareRoot()
-                for j in 0..<d { vectors[u * d + j] = Float(norm > 0 ? v[j] / norm : 0) }
             }
         case .dirichlet:
             var r0 = seed.stream("population.prior")
@@ -66,17 +74,18 @@ extension Population {
             for _ in 0..<n { seedHistory.appendList([]) }
         } else {
             // The user's interest vector and the candidates' unit rows go to sdot by pointer.
-            let unitRows = catalog.unitEmbeddings.storage
-            vectors.withUnsafeBufferPointer { uvs in
-                unitRows.withUnsafeBufferPointer { units in
-                    for u in 0..<n {
-                        var r = seed.stream("population.seedHistory", u)
-                        let pi = mix.row(u)
-                        let weights = (0..<g).map { t -> Double in byTopic[t].isEmpty ? 0 : Double(pi[t]) }
-                        let useTopics = weights.contains { $0 > 0 }
-                        var chosen: [Int32] = []
-                        chosen.reserveCapacity(h)  // one allocation per user (a million of them)
-                        var attempts = 0
+            let unitRows = catalog.unitEmbeddings.storage, interests = vectors
+            let lists = SharedArray<[Int32]>(repeating: [], count: Population.chunk)
+            Population.inChunks(of: n, executor: executor) { u, slot in
+                var r = seed.stream("population.seedHistory", u)
+                let pi = mix.row(u)
+                let weights = (0..<g).map { t -> Double in byTopic[t].isEmpty ? 0 : Double(pi[t]) }
+                let useTopics = weights.contains { $0 > 0 }
+                var chosen: [Int32] = []
+                chosen.reserveCapacity(h)
+                var attempts = 0
+                interests.withUnsafeBufferPointer { uvs in
+                    unitRows.withUnsafeBufferPointer { units in
                         while chosen.count < h && attempts < h * 20 {
                             attempts += 1
                             let pool: [Int32]
@@ -97,8 +106,13 @@ extension Population {
                             }
                             if best >= 0 { chosen.append(best) }
                         }
-                        seedHistory.appendList(chosen)
                     }
+                }
+                lists[slot] = chosen
+            } collect: { users in
+                for slot in 0..<users.count {
+                    seedHistory.appendList(lists[slot])
+                    lists[slot] = []
                 }
             }
         }
@@ -107,6 +121,27 @@ extension Population {
             topicCount: g, interestMix: mix, interestVectors: Matrix(rows: n, cols: d, values: vectors),
             segments: segments, segmentNames: spec.segments.map(\.name), seeking: seeking,
             declaredTags: tags, attributes: attributes, seedHistory: seedHistory)
+    }
+
+    /// Users per chunk of ``inChunks(of:executor:_:collect:)``: its per-user results wait in
+    /// buffers of this many users (a million users never hold a second copy of everything).
+    static let chunk = 16_384
+
+    /// Calls `each(u, slot)` for every user `u` of `0..<n`, chunk by chunk of ``chunk`` users,
+    /// the blocks of a chunk on `executor` (`slot` is u's place in its chunk); after each chunk,
+    /// `collect(users)` on the calling thread, so results are stored in user order.
+    static func inChunks(
+        of n: Int, executor: BlockExecutor, _ each: @Sendable (_ user: Int, _ slot: Int) -> Void,
+        collect: (_ users: Range<Int>) -> Void
+    ) {
+        for start in stride(from: 0, to: n, by: chunk) {
+            let users = start..<min(start + chunk, n)
+            let blocks = BlockExecutor.blocks(count: users.count, blockSize: 256)
+            executor.forEach(blockCount: blocks.count) { b, _ in
+                for slot in blocks[b] { each(start + slot, slot) }
+            }
+            collect(users)
+        }
     }
 
     /// Segments, personas, declared tags and attributes of `n` users (per-user streams).

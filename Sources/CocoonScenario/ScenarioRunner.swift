@@ -69,7 +69,7 @@ public enum ScenarioRunner {
             results[j] = Result {
                 if Interruption.isRequested && task.replicate > 0 { throw RunError.skipped }
                 guard let b = task.baseline else {
-                    let world = try WorldBuilder.world(s, seed: seed, loaded: loaded)
+                    let world = try WorldBuilder.world(s, seed: seed, loaded: loaded, executor: executor)
                     return try runOnce(s, world: world, seed: seed, spec: s.recommender, extra: [], executor: executor, options: options,
                                        label: "replicate \(task.replicate + 1)/\(s.replicates)")
                 }
@@ -81,7 +81,7 @@ public enum ScenarioRunner {
                     spec = RecommenderSpec(kind: "reference")
                     extra = [Intervention(name: "baseline-personalisation-off", start: 1, action: .personalisation(false))]
                 }
-                let world = try WorldBuilder.world(s, seed: seed, loaded: loaded, extra: extra)
+                let world = try WorldBuilder.world(s, seed: seed, loaded: loaded, extra: extra, executor: executor)
                 return try runOnce(s, world: world, seed: seed, spec: spec, extra: extra, executor: executor, options: options,
                                    label: "baseline \(b), replicate \(task.replicate + 1)")
             }

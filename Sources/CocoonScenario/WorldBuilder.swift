@@ -14,8 +14,11 @@ public enum WorldBuilder {
         }
     }
 
-    /// The world of the replicate with seed `seed`.
-    public static func world(_ s: Scenario, seed: UInt64, loaded: Catalog?, extra: [Intervention] = []) throws -> SimulationWorld {
+    /// The world of the replicate with seed `seed`; a generated population is drawn in blocks
+    /// of users on `executor` (the same world for any worker count).
+    public static func world(
+        _ s: Scenario, seed: UInt64, loaded: Catalog?, extra: [Intervention] = [], executor: BlockExecutor = BlockExecutor(workers: 1)
+    ) throws -> SimulationWorld {
         let root = Seed(seed)
         let catalog: Catalog
         if case .generated(let spec) = s.catalog {
@@ -30,7 +33,7 @@ public enum WorldBuilder {
         if case .movielens(let spec) = s.catalog {
             population = try MovieLensWorld.population(s.population, catalog: catalog, spec: spec, seed: root.derive("population"))
         } else {
-            population = Population.generate(s.population, catalog: catalog, seed: root.derive("population"))
+            population = Population.generate(s.population, catalog: catalog, seed: root.derive("population"), executor: executor)
         }
         do {
             return try SimulationWorld(catalog: catalog, population: population, interventions: s.interventions + extra, seed: root.derive("world"))

@@ -111,6 +111,43 @@ import Testing
             #expect(a.seedHistory[u] == b.seedHistory[u])
         }
     }
+
+    /// Users are drawn in chunks of 16,384, blocks of a chunk in parallel: any worker count
+    /// gives the same population, and users past the first chunk still get their own mixture,
+    /// vector and seed history (a slot mixed up between users would break the checks below).
+    @Test func generationIsTheSameOnAnyWorkerCountAcrossChunks() throws {
+        var cs = CatalogSpec()
+        cs.items = 500
+        cs.topics = 20
+        let catalog = try Catalog.generate(cs, seed: Seed(3))
+        var ps = PopulationSpec()
+        ps.users = 16_384 + 600
+        let one = Population.generate(ps, catalog: catalog, seed: Seed(4), executor: BlockExecutor(workers: 1))
+        let three = Population.generate(ps, catalog: catalog, seed: Seed(4), executor: BlockExecutor(workers: 3))
+        #expect(one.interestVectors == three.interestVectors)
+        #expect((0..<one.count).allSatisfy { Array(one.mixture(of: $0)) == Array(three.mixture(of: $0)) })
+        #expect((0..<one.count).allSatisfy { one.seedHistory[$0] == three.seedHistory[$0] })
+        let g = catalog.topics.count, d = catalog.dimension
+        let centroids = catalog.topicCentroids()
+        func towards(_ u: Int, mixtureOf w: Int) -> Double {
+            let mix = Array(one.mixture(of: w))
+            var s = 0.0
+            for t in 0..<g where mix[t] > 0 {
+                for j in 0..<d { s += Double(mix[t]) * centroids[t * d + j] * Double(one.interestVectors[u, j]) }
+            }
+            return s
+        }
+        var ownCloser = 0
+        for u in 16_384..<ps.users {
+            let mix = Array(one.mixture(of: u))
+            // Every seed item is from one of the user's own interest topics.
+            #expect(one.seedHistory[u].allSatisfy { mix[Int(catalog.topics.primary[Int($0)])] > 0 }, "user \(u)")
+            #expect(one.seedHistory[u].count == ps.seedHistory)
+            if towards(u, mixtureOf: u) > towards(u, mixtureOf: u == ps.users - 1 ? 16_384 : u + 1) { ownCloser += 1 }
+        }
+        // The vector points at its own mixture's centroids more than at a neighbour's.
+        #expect(ownCloser > 550, "\(ownCloser) of 600")
+    }
 }
 
 /// The storage of topic mixtures: sparse when users have a few topics, the same Floats as the

@@ -228,7 +228,8 @@ func runChild(_ w: Workload, workers: Int, scale: Double, users: Int? = nil) thr
     let s = try Scenario.decode(w.scenario(scale: scale, users: users))
     var world: SimulationWorld!
     result.buildSeconds = try seconds {
-        world = try WorldBuilder.world(s, seed: s.seed, loaded: WorldBuilder.loadCatalog(s.catalog))
+        world = try WorldBuilder.world(
+            s, seed: s.seed, loaded: WorldBuilder.loadCatalog(s.catalog), executor: BlockExecutor(workers: workers))
     }
     result.users = world.users.count
     result.items = world.catalog.count
