@@ -563,15 +563,24 @@ public final class MetricRecorder: StepObserver, @unchecked Sendable {
 
     func refreshRelevance(_ users: [Int]) {
         let t = run.world.catalog.topics
-        func topicCount(_ items: [Int32]) -> Int { ListMetrics.topicSet(items, t).filter { $0 }.count }
         if idealDCG.count != relevant.count {
-            idealDCG = relevant.map { ListMetrics.alphaIdealDCG(relevant: $0, t) }
-            relevantTopicCount = relevant.map(topicCount)
-            return
+            idealDCG = [Double](repeating: 0, count: relevant.count)
+            relevantTopicCount = [Int](repeating: 0, count: relevant.count)
         }
-        for u in users {
-            idealDCG[u] = ListMetrics.alphaIdealDCG(relevant: relevant[u], t)
-            relevantTopicCount[u] = topicCount(relevant[u])
+        // Each user's ideal α-DCG and topic count on its own: blocks of users on the executor.
+        let rel = relevant
+        let ideal = SharedArray<Double>(repeating: 0, count: users.count)
+        let topics = SharedArray<Int>(repeating: 0, count: users.count)
+        let blocks = BlockExecutor.blocks(count: users.count, blockSize: blockSize)
+        executor.forEach(blockCount: blocks.count) { b, _ in
+            for j in blocks[b] {
+                ideal[j] = ListMetrics.alphaIdealDCG(relevant: rel[users[j]], t)
+                topics[j] = ListMetrics.topicSet(rel[users[j]], t).filter { $0 }.count
+            }
+        }
+        for (j, u) in users.enumerated() {
+            idealDCG[u] = ideal[j]
+            relevantTopicCount[u] = topics[j]
         }
     }
 
