@@ -25,22 +25,21 @@ extension Population {
         switch spec.shape {
         case .mixture:
             let centroids = catalog.topicCentroids()
-            let rows = SharedArray<Float>(repeating: 0, count: Population.chunk * g)
             vectors.fillInParallel { out in
-                Population.inChunks(of: n, executor: executor) { u, slot in
+                Population.inChunks(of: n, executor: executor) { u -> [Double] in
                     var r = seed.stream("population.interest", u)
                     let pi = Population.drawMixture(spec, topics: g, allowed: allowed[Int(segmentOf[u])], using: &r)
                     var v = [Double](repeating: 0, count: d)
                     for t in 0..<g where pi[t] > 0 {
                         for j in 0..<d { v[j] += pi[t] * centroids[t * d + j] }
                     }
-                    for t in 0..<g { rows[slot * g + t] = pi[t] > 0 ? Float(pi[t]) : 0 }
                     let scale = spec.interestNoise / Double(d).squareRoot()
                     for j in 0..<d { v[j] += scale * Sample.normal(using: &r) }
                     let norm = v.reduce(0) { $0 + $1 * $1 }.squareRoot()
                     for j in 0..<d { out[u * d + j] = Float(norm > 0 ? v[j] / norm : 0) }
-                } collect: { users in
-                    for slot in 0..<users.count { mixBuilder.appendRow((0..<g).lazy.map { rows[slot * g + $0] }) }
+                    return pi
+                } collect: { pi in
+                    mixBuilder.appendRow(pi.lazy.map { $0 > 0 ? Float($0) : 0 })
                 }
             }
         case .dirichlet:
@@ -73,10 +72,14 @@ extension Population {
         if h == 0 {
             for _ in 0..<n { seedHistory.appendList([]) }
         } else {
-            // The user's interest vector and the candidates' unit rows go to sdot by pointer.
             let unitRows = catalog.unitEmbeddings.storage, interests = vectors
-            let lists = SharedArray<[Int32]>(repeating: [], count: Population.chunk)
-            Population.inChunks(of: n, executor: executor) { u, slot in
+            Population.inChunks(of: n, executor: executor) { u -> [Int32] in
+                // u's interest vector and a candidate's unit row go to sdot by pointer.
+                func affinity(_ i: Int32) -> Float {
+                    interests.withUnsafeBufferPointer { uv in
+                        unitRows.withUnsafeBufferPointer { BLAS.dot(uv.baseAddress! + u * d, $0.baseAddress! + Int(i) * d, count: d) }
+                    }
+                }
                 var r = seed.stream("population.seedHistory", u)
                 let pi = mix.row(u)
                 let weights = (0..<g).map { t -> Double in byTopic[t].isEmpty ? 0 : Double(pi[t]) }
@@ -84,37 +87,28 @@ extension Population {
                 var chosen: [Int32] = []
                 chosen.reserveCapacity(h)
                 var attempts = 0
-                interests.withUnsafeBufferPointer { uvs in
-                    unitRows.withUnsafeBufferPointer { units in
-                        while chosen.count < h && attempts < h * 20 {
-                            attempts += 1
-                            let pool: [Int32]
-                            if useTopics { pool = byTopic[Sample.categorical(weights, using: &r)] } else { pool = [] }
-                            var best: Int32 = -1
-                            var bestScore = -Float.infinity
-                            for _ in 0..<8 {
-                                let i =
-                                    pool.isEmpty
-                                    ? Int32(Sample.index(below: catalog.count, using: &r))
-                                    : pool[Sample.index(below: pool.count, using: &r)]
-                                if chosen.contains(i) { continue }
-                                let a = BLAS.dot(uvs.baseAddress! + u * d, units.baseAddress! + Int(i) * d, count: d)
-                                if a > bestScore || (a == bestScore && i < best) {
-                                    best = i
-                                    bestScore = a
-                                }
-                            }
-                            if best >= 0 { chosen.append(best) }
+                while chosen.count < h && attempts < h * 20 {
+                    attempts += 1
+                    let pool: [Int32]
+                    if useTopics { pool = byTopic[Sample.categorical(weights, using: &r)] } else { pool = [] }
+                    var best: Int32 = -1
+                    var bestScore = -Float.infinity
+                    for _ in 0..<8 {
+                        let i =
+                            pool.isEmpty
+                            ? Int32(Sample.index(below: catalog.count, using: &r))
+                            : pool[Sample.index(below: pool.count, using: &r)]
+                        if chosen.contains(i) { continue }
+                        let a = affinity(i)
+                        if a > bestScore || (a == bestScore && i < best) {
+                            best = i
+                            bestScore = a
                         }
                     }
+                    if best >= 0 { chosen.append(best) }
                 }
-                lists[slot] = chosen
-            } collect: { users in
-                for slot in 0..<users.count {
-                    seedHistory.appendList(lists[slot])
-                    lists[slot] = []
-                }
-            }
+                return chosen
+            } collect: { seedHistory.appendList($0) }
         }
 
         return Population(
@@ -123,24 +117,20 @@ extension Population {
             declaredTags: tags, attributes: attributes, seedHistory: seedHistory)
     }
 
-    /// Users per chunk of ``inChunks(of:executor:_:collect:)``: its per-user results wait in
-    /// buffers of this many users (a million users never hold a second copy of everything).
+    /// Users per chunk of ``inChunks(of:executor:_:collect:)``: a chunk's results wait until
+    /// it is done (a million users never hold a second copy of everything).
     static let chunk = 16_384
 
-    /// Calls `each(u, slot)` for every user `u` of `0..<n`, chunk by chunk of ``chunk`` users,
-    /// the blocks of a chunk on `executor` (`slot` is u's place in its chunk); after each chunk,
-    /// `collect(users)` on the calling thread, so results are stored in user order.
-    static func inChunks(
-        of n: Int, executor: BlockExecutor, _ each: @Sendable (_ user: Int, _ slot: Int) -> Void,
-        collect: (_ users: Range<Int>) -> Void
+    /// `collect(each(u))` for every user `u` of `0..<n`, in user order: chunk by chunk of
+    /// ``chunk`` users, `each` on the blocks of a chunk on `executor`, then `collect` on the
+    /// calling thread.
+    static func inChunks<T: Sendable>(
+        of n: Int, executor: BlockExecutor, _ each: @Sendable (_ user: Int) -> T, collect: (T) -> Void
     ) {
         for start in stride(from: 0, to: n, by: chunk) {
-            let users = start..<min(start + chunk, n)
-            let blocks = BlockExecutor.blocks(count: users.count, blockSize: 256)
-            executor.forEach(blockCount: blocks.count) { b, _ in
-                for slot in blocks[b] { each(start + slot, slot) }
-            }
-            collect(users)
+            let blocks = BlockExecutor.blocks(count: min(chunk, n - start), blockSize: 256)
+            let results = executor.map(blockCount: blocks.count) { b, _ in blocks[b].map { each(start + $0) } }
+            for block in results { for x in block { collect(x) } }
         }
     }
 

@@ -614,7 +614,7 @@ public final class MetricRecorder: StepObserver, @unchecked Sendable {
         let c = run.world.catalog
         let gCount = c.topics.count
         let byTopic = c.itemsByPrimaryTopic()
-        if relevancePanels.count != gCount {
+        if relevancePanels.isEmpty {
             relevancePanels = byTopic.map { RowPanels(c.unitEmbeddings, rows: $0) }
         }
         let panels = relevancePanels

@@ -134,11 +134,12 @@ public enum StateMetrics {
     ///
     /// Every similarity is the in-order sum `Σ_j a_j b_j` of the unit centroids, computed eight
     /// candidates at a time (``RowPanels``, the same bits as one at a time); users are
-    /// independent, so `executor` (when given) takes blocks of them in parallel with the same
-    /// result.
+    /// independent, so `executor` takes blocks of them in parallel with the same result.
     ///
     /// - Complexity: O(N² d).
-    public static func nearestNeighbours(_ cs: [[Double]?], tieSeed: Seed? = nil, executor: BlockExecutor? = nil) -> [Int?] {
+    public static func nearestNeighbours(
+        _ cs: [[Double]?], tieSeed: Seed? = nil, executor: BlockExecutor = BlockExecutor(workers: 1)
+    ) -> [Int?] {
         let units: [[Double]?] = cs.map { c in
             guard let c else { return nil }
             let n = norm(c)
@@ -152,7 +153,7 @@ public enum StateMetrics {
         let panels = RowPanels<Double>(count: present.count, dimension: d) { r, x in units[present[r]]![x] }
         let blocks = BlockExecutor.blocks(count: units.count, blockSize: 256)
         let out = SharedArray<Int>(repeating: -1, count: units.count)
-        (executor ?? BlockExecutor(workers: 1)).forEach(blockCount: blocks.count) { b, _ in
+        executor.forEach(blockCount: blocks.count) { b, _ in
             var sims = [Double](repeating: 0, count: max(8, panels.groupCount * 8))
             for u in blocks[b] {
                 guard let a = units[u] else { continue }
