@@ -47,7 +47,7 @@ public struct BlockScorer: Sendable {
         precondition(users.cols == items.cols, "users have \(users.cols) dimensions, items \(items.cols)")
         let b = rows.count
         if b == 0 { return }
-        workspace.prepare(rows: b, tile: tileSize, k: 1)
+        workspace.prepare(rows: b, tile: min(tileSize, items.rows), k: 1)
         var t0 = 0
         while t0 < items.rows {
             let t1 = min(t0 + tileSize, items.rows)
@@ -80,7 +80,7 @@ public struct BlockScorer: Sendable {
         precondition(users.cols == items.cols, "users have \(users.cols) dimensions, items \(items.cols)")
         let b = rows.count
         if b == 0 { return }
-        workspace.prepare(rows: b, tile: tileSize, k: k)
+        workspace.prepare(rows: b, tile: min(tileSize, items.rows), k: k)
         let m = items.rows
         let timed = PhaseClock.isEnabled
         var gemmTime: UInt64 = 0, selectTime: UInt64 = 0

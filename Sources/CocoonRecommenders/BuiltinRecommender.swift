@@ -54,6 +54,10 @@ public final class BuiltinRecommender: Recommender, UserRepresenting, @unchecked
     /// Per worker: the similarity block of a batch of marks (64 items × the catalog), kept
     /// between batches instead of allocated (and page-faulted in) for each.
     private var nearDuplicateScratches: [ProductScratch] = []
+    /// Per worker: the score tile and heaps of a block, kept between steps. Made for each step,
+    /// the tile (a block's users × 2,048 scores) came back from the system as fresh pages every
+    /// step: page faults and zeroing that were a quarter of a small world's run (W4).
+    private var scoringWorkspaces: [ScoringWorkspace] = []
     // The model's item factors with the control columns appended, kept while the factors do
     // not change.
     var extendedItems: (base: Matrix, items: Matrix)?
@@ -419,6 +423,11 @@ public final class BuiltinRecommender: Recommender, UserRepresenting, @unchecked
         return nearDuplicateScratches
     }
 
+    private func scoringWorkspaces(workers: Int) -> [ScoringWorkspace] {
+        while scoringWorkspaces.count < workers { scoringWorkspaces.append(ScoringWorkspace()) }
+        return scoringWorkspaces
+    }
+
     /// Items whose near-duplicates are computed in one product.
     static let nearDuplicateBlock = 64
 
@@ -471,7 +480,7 @@ public final class BuiltinRecommender: Recommender, UserRepresenting, @unchecked
         let scorer = BlockScorer(items: items, tileSize: Self.tileSize)
         let users = request.users
         let blocks = BlockExecutor.blocks(count: rowCount, blockSize: world.blockSize)
-        let spaces = (0..<world.executor.workers).map { _ in ScoringWorkspace() }
+        let spaces = scoringWorkspaces(workers: world.executor.workers)
         let fallbacks = SharedArray<Int32>(repeating: 0, count: blocks.count)
         let controls = request.controls
         let noise = active.noiseScale

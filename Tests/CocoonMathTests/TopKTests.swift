@@ -151,4 +151,24 @@ private func reference(_ scores: [Float], k: Int, excluded: [Bool]? = nil) -> [I
             }
         }
     }
+
+    /// A workspace kept from step to step (the built-in recommenders keep theirs) serves
+    /// scorers of other shapes: a catalog narrower than the tile (the tile is then sized to the
+    /// catalog), then wider tiles and more dimensions, which must grow it.
+    @Test func workspaceServesScorersOfOtherShapes() {
+        var rng = Seed(8).stream("shapes")
+        let ws = ScoringWorkspace()
+        for (n, m, d, tile, k) in [(40, 20, 3, 64, 4), (40, 150, 5, 64, 7), (12, 150, 5, 128, 3), (40, 9, 2, 64, 9)] {
+            let users = Matrix(rows: n, cols: d, values: (0..<(n * d)).map { _ in Float(Sample.normal(using: &rng)) })
+            let items = Matrix(rows: m, cols: d, values: (0..<(m * d)).map { _ in Float(Sample.normal(using: &rng)) })
+            let full = users.multiplied(by: items, transposeOther: true)
+            var got = [[Int]](repeating: [], count: n)
+            BlockScorer(items: items, tileSize: tile).topK(users: users, rows: 0..<n, k: k, workspace: ws) { r, sel in
+                got[r] = sel.sortedIndices().map(Int.init)
+            }
+            for u in 0..<n {
+                #expect(got[u] == reference(Array(full.row(u)), k: k), "\(m) items, tile \(tile), user \(u)")
+            }
+        }
+    }
 }
