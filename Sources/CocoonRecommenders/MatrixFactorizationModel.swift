@@ -120,41 +120,87 @@ public struct ImplicitALS: Sendable {
     }
 
     /// One ALS half-step: new factors for every list's entity against the `fixed` factors.
+    ///
+    /// Each entity's system is `(YᵀY + λI + α Σ_{i ∈ list} y_i y_iᵀ) x = (1 + α) Σ y_i`. Only the
+    /// lower triangle of the matrix is formed (the Cholesky factorisation reads nothing else),
+    /// through pointers into per-block scratch, so the update of a row is a loop the compiler
+    /// vectorises. Every element still gets the same operations in the same order as the
+    /// full-matrix loop (`m += (α·y_x)·y_z` item by item, no fused multiply-add), so the factors
+    /// have the same bits (a test compares with that loop).
     func solve<Lists: RandomAccessCollection & Sendable>(fixed y: Matrix, lists: Lists, executor: BlockExecutor) -> Matrix
     where Lists.Index == Int, Lists.Element: Collection<Int32> {
         let f = factors, n = lists.count
         var gram = Matrix(rows: f, cols: f)
         Matrix.gemm(y, transposeA: true, y, into: &gram)     // YᵀY
         let blocks = BlockExecutor.blocks(count: n, blockSize: 512)
-        let lambda = regularization, a = alpha
+        let lambda = regularization, a = alpha, onePlusA = 1 + alpha
         let out = SharedArray<Float>(repeating: 0, count: n * f)
         let yStore = y.storage, gStore = gram.storage
         executor.forEach(blockCount: blocks.count) { b, _ in
-            var m = [Double](repeating: 0, count: f * f)
-            var rhs = [Double](repeating: 0, count: f)
-            for r in blocks[b] {
-                let pos = lists[r]
-                if pos.isEmpty { continue }
-                for x in 0..<(f * f) { m[x] = Double(gStore[x]) }
-                for x in 0..<f { m[x * f + x] += lambda; rhs[x] = 0 }
-                for i in pos {
-                    let base = Int(i) * f
-                    for x in 0..<f {
-                        let yx = Double(yStore[base + x])
-                        rhs[x] += (1 + a) * yx
-                        for z in 0..<f { m[x * f + z] += a * yx * Double(yStore[base + z]) }
+            // m (f × f, lower triangle used), rhs, the item's row in Double, and the solver's.
+            var scratch = ImplicitALS.Scratch(factors: f)
+            yStore.withUnsafeBufferPointer { yBuffer in
+                gStore.withUnsafeBufferPointer { gBuffer in
+                    let yRows = yBuffer.baseAddress!, g = gBuffer.baseAddress!
+                    scratch.withPointers { m, rhs, row, solver in
+                        for r in blocks[b] {
+                            let pos = lists[r]
+                            if pos.isEmpty { continue }
+                            for x in 0..<f {
+                                for z in 0...x { m[x * f + z] = Double(g[x * f + z]) }
+                                m[x * f + x] += lambda
+                                rhs[x] = 0
+                            }
+                            for i in pos {
+                                let src = yRows + Int(i) * f
+                                for z in 0..<f { row[z] = Double(src[z]) }
+                                for x in 0..<f {
+                                    let yx = row[x]
+                                    rhs[x] += onePlusA * yx
+                                    let t = a * yx
+                                    let mx = m + x * f
+                                    for z in 0...x { mx[z] = mx[z] + t * row[z] }
+                                }
+                            }
+                            ImplicitALS.choleskySolve(m, rhs, f, solver)
+                            let x = solver + f * f + f  // the solution (see choleskySolve)
+                            for c in 0..<f { out[r * f + c] = Float(x[c]) }
+                        }
                     }
                 }
-                let sol = ImplicitALS.choleskySolve(m, rhs, f)
-                for x in 0..<f { out[r * f + x] = Float(sol[x]) }
             }
         }
         return Matrix(rows: n, cols: f, values: out.toArray())
     }
 
-    /// Solves the symmetric positive-definite system `M x = b` (f × f) by Cholesky.
-    static func choleskySolve(_ m: [Double], _ b: [Double], _ f: Int) -> [Double] {
-        var l = [Double](repeating: 0, count: f * f)
+    /// One worker's memory for ``solve(fixed:lists:executor:)``: the system (f × f), its
+    /// right-hand side, an item row, and the solver's factor, intermediate and solution.
+    struct Scratch {
+        var m: [Double], rhs: [Double], row: [Double], solver: [Double]
+        init(factors f: Int) {
+            m = [Double](repeating: 0, count: f * f)
+            rhs = [Double](repeating: 0, count: f)
+            row = [Double](repeating: 0, count: f)
+            solver = [Double](repeating: 0, count: f * f + 2 * f)
+        }
+        mutating func withPointers<R>(
+            _ body: (UnsafeMutablePointer<Double>, UnsafeMutablePointer<Double>, UnsafeMutablePointer<Double>, UnsafeMutablePointer<Double>) -> R
+        ) -> R {
+            m.withUnsafeMutableBufferPointer { m in
+                rhs.withUnsafeMutableBufferPointer { rhs in
+                    row.withUnsafeMutableBufferPointer { row in
+                        solver.withUnsafeMutableBufferPointer { s in body(m.baseAddress!, rhs.baseAddress!, row.baseAddress!, s.baseAddress!) }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Solves the symmetric positive-definite system `M x = b` (f × f) by Cholesky. `m` is
+    /// read in its lower triangle only (`m[i·f + j]`, j ≤ i); `work` holds f² + 2·f values: the
+    /// factor L (its lower triangle), the forward solution, then x, the result.
+    static func choleskySolve(_ m: UnsafePointer<Double>, _ b: UnsafePointer<Double>, _ f: Int, _ work: UnsafeMutablePointer<Double>) {
+        let l = work, y = work + f * f, x = y + f
         for i in 0..<f {
             for j in 0...i {
                 var s = m[i * f + j]
@@ -162,18 +208,15 @@ public struct ImplicitALS: Sendable {
                 if i == j { l[i * f + i] = max(s, 1e-12).squareRoot() } else { l[i * f + j] = s / l[j * f + j] }
             }
         }
-        var y = [Double](repeating: 0, count: f)
         for i in 0..<f {
             var s = b[i]
             for k in 0..<i { s -= l[i * f + k] * y[k] }
             y[i] = s / l[i * f + i]
         }
-        var x = [Double](repeating: 0, count: f)
         for i in stride(from: f - 1, through: 0, by: -1) {
             var s = y[i]
             for k in (i + 1)..<f { s -= l[k * f + i] * x[k] }
             x[i] = s / l[i * f + i]
         }
-        return x
     }
 }

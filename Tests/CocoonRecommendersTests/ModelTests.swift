@@ -277,3 +277,76 @@ import Testing
         #expect(changedFixed > 190 && changedOther == 0)
     }
 }
+
+/// ALS against the loop it replaced: the full f × f system formed element by element with
+/// array indexing, then a Cholesky solve with fresh arrays. The factors must have the same bits.
+/// (They are Float roundings of Double solutions, so a reordered Double sum would seldom show
+/// here; the order is kept by construction. A wrong or missing term always shows: leaving out
+/// the diagonal's update fails every case.)
+@Suite struct ImplicitALSTests {
+    static func referenceSolve(_ y: Matrix, _ lists: [[Int32]], f: Int, lambda: Double, a: Double) -> Matrix {
+        var gram = Matrix(rows: f, cols: f)
+        Matrix.gemm(y, transposeA: true, y, into: &gram)
+        let yStore = y.storage, gStore = gram.storage
+        var out = [Float](repeating: 0, count: lists.count * f)
+        for (r, pos) in lists.enumerated() where !pos.isEmpty {
+            var m = [Double](repeating: 0, count: f * f)
+            var rhs = [Double](repeating: 0, count: f)
+            for x in 0..<(f * f) { m[x] = Double(gStore[x]) }
+            for x in 0..<f { m[x * f + x] += lambda; rhs[x] = 0 }
+            for i in pos {
+                let base = Int(i) * f
+                for x in 0..<f {
+                    let yx = Double(yStore[base + x])
+                    rhs[x] += (1 + a) * yx
+                    for z in 0..<f { m[x * f + z] += a * yx * Double(yStore[base + z]) }
+                }
+            }
+            var l = [Double](repeating: 0, count: f * f)
+            for i in 0..<f {
+                for j in 0...i {
+                    var s = m[i * f + j]
+                    for k in 0..<j { s -= l[i * f + k] * l[j * f + k] }
+                    if i == j { l[i * f + i] = max(s, 1e-12).squareRoot() } else { l[i * f + j] = s / l[j * f + j] }
+                }
+            }
+            var yy = [Double](repeating: 0, count: f)
+            for i in 0..<f {
+                var s = rhs[i]
+                for k in 0..<i { s -= l[i * f + k] * yy[k] }
+                yy[i] = s / l[i * f + i]
+            }
+            var x = [Double](repeating: 0, count: f)
+            for i in stride(from: f - 1, through: 0, by: -1) {
+                var s = yy[i]
+                for k in (i + 1)..<f { s -= l[k * f + i] * x[k] }
+                x[i] = s / l[i * f + i]
+            }
+            for c in 0..<f { out[r * f + c] = Float(x[c]) }
+        }
+        return Matrix(rows: lists.count, cols: f, values: out)
+    }
+
+    @Test(arguments: [(16, 1), (7, 3), (1, 2)])
+    func fitHasTheBitsOfTheFullMatrixLoop(factors f: Int, workers: Int) {
+        var r = Seed(31).stream("als.test")
+        let users = 700, items = 90
+        // Lists of every length from empty to long, repeats allowed (a list is a multiset).
+        let positives: [[Int32]] = (0..<users).map { u in
+            (0..<(u % 37)).map { _ in Int32(Sample.index(below: items, using: &r)) }
+        }
+        let als = ImplicitALS(factors: f, regularization: 0.1, alpha: 10, iterations: 3)
+        let start = als.initialItems(count: items, seed: Seed(5))
+        let got = als.fit(positives: positives, itemCount: items, initialItems: start, executor: BlockExecutor(workers: workers))
+        var byItem = [[Int32]](repeating: [], count: items)
+        for (u, list) in positives.enumerated() { for i in list { byItem[Int(i)].append(Int32(u)) } }
+        var wantItems = start, wantUsers = Matrix(rows: users, cols: f)
+        for _ in 0..<3 {
+            wantUsers = Self.referenceSolve(wantItems, positives, f: f, lambda: 0.1, a: 10)
+            wantItems = Self.referenceSolve(wantUsers, byItem, f: f, lambda: 0.1, a: 10)
+        }
+        #expect(got.users.storage.map(\.bitPattern) == wantUsers.storage.map(\.bitPattern))
+        #expect(got.items.storage.map(\.bitPattern) == wantItems.storage.map(\.bitPattern))
+        #expect(got.users.storage.contains { $0 != 0 })
+    }
+}
