@@ -278,3 +278,32 @@ public struct SelectedItems {
     }
 }
 
+
+extension TopKSelector {
+    /// Offers every score of a run to the selector of its item's topic: `scores[j]` is item
+    /// `baseIndex + j`'s, whose topic is `topics[baseIndex + j]` (in `0..<selectors.count`), and
+    /// items go in index order, so each selector ends as if it had been offered its own items
+    /// one by one. A C kernel finds the next score above its topic's threshold, eight at a time
+    /// with AVX2 (up to 32 topics); only those touch a heap.
+    ///
+    /// - Complexity: O(n) comparisons plus O(log k) per item that enters a selector.
+    public static func offerByTopic(
+        _ scores: UnsafeBufferPointer<Float>, baseIndex: Int, topics: UnsafeBufferPointer<Int32>,
+        into selectors: UnsafeMutableBufferPointer<TopKSelector>
+    ) {
+        let n = scores.count, g = selectors.count
+        guard n > 0, g > 0, let x = scores.baseAddress, let t = topics.baseAddress else { return }
+        precondition(baseIndex >= 0 && baseIndex + n <= topics.count, "topics of items \(baseIndex)..<\(baseIndex + n) missing")
+        withUnsafeTemporaryAllocation(of: Float.self, capacity: max(g, 32)) { thr in
+            for q in 0..<thr.count { thr[q] = q < g ? selectors[q].threshold : .infinity }
+            let topic = t + baseIndex, g32 = Int32(g)
+            var j = cocoon_first_above_topic(x, topic, 0, n, thr.baseAddress!, g32)
+            while j < n {
+                let q = Int(topic[j])
+                selectors[q].offer(x[j], index: Int32(baseIndex + j))
+                thr[q] = selectors[q].threshold
+                j = cocoon_first_above_topic(x, topic, j + 1, n, thr.baseAddress!, g32)
+            }
+        }
+    }
+}

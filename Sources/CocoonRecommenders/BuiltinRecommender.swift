@@ -592,18 +592,9 @@ public final class BuiltinRecommender: Recommender, UserRepresenting, @unchecked
                     hard.exclude(row: r, tile: tile, first: first, scores: &span)
                     if !channels.isEmpty {
                         channels[r].withUnsafeMutableBufferPointer { sels in
-                            // Thresholds kept in a local array: one compare per item.
-                            withUnsafeTemporaryAllocation(of: Float.self, capacity: gCount) { thr in
-                                for q in 0..<gCount { thr[q] = sels[q].threshold }
+                            span.withUnsafeMutableBufferPointer { row in
                                 primaryTopics.withUnsafeBufferPointer { prim in
-                                    for j in 0..<n {
-                                        let x = span[j]
-                                        let q = Int(prim[first + j])
-                                        if x > thr[q] {
-                                            sels[q].offer(x, index: Int32(first + j))
-                                            thr[q] = sels[q].threshold
-                                        }
-                                    }
+                                    TopKSelector.offerByTopic(UnsafeBufferPointer(row), baseIndex: first, topics: prim, into: sels)
                                 }
                             }
                         }

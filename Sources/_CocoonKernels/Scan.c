@@ -123,3 +123,40 @@ ptrdiff_t cocoon_count_equal_pairs(const int32_t *a, ptrdiff_t na, const int32_t
     default: return equal_pairs_portable(a, na, b, nb);
     }
 }
+
+// First score above its topic's threshold (see include/CocoonKernels.h).
+static ptrdiff_t first_above_portable(const float *x, const int32_t *topic, ptrdiff_t j, ptrdiff_t n, const float *thr) {
+    for (; j < n; j++)
+        if (x[j] > thr[topic[j]]) return j;
+    return n;
+}
+
+#ifdef COCOON_X86
+// Each lane's threshold from four registers of eight: the permutes pick by the topic's low three
+// bits, two blends by bits 3 and 4 (moved to the sign bit, which is what blendv reads).
+__attribute__((target("avx2")))
+static ptrdiff_t first_above_avx2(const float *x, const int32_t *topic, ptrdiff_t j, ptrdiff_t n, const float *thr) {
+    __m256 t0 = _mm256_loadu_ps(thr), t1 = _mm256_loadu_ps(thr + 8);
+    __m256 t2 = _mm256_loadu_ps(thr + 16), t3 = _mm256_loadu_ps(thr + 24);
+    for (; j + 8 <= n; j += 8) {
+        __m256i q = _mm256_loadu_si256((const __m256i *)(topic + j));
+        __m256 bit3 = _mm256_castsi256_ps(_mm256_slli_epi32(q, 28));
+        __m256 bit4 = _mm256_castsi256_ps(_mm256_slli_epi32(q, 27));
+        __m256 low = _mm256_blendv_ps(_mm256_permutevar8x32_ps(t0, q), _mm256_permutevar8x32_ps(t1, q), bit3);
+        __m256 high = _mm256_blendv_ps(_mm256_permutevar8x32_ps(t2, q), _mm256_permutevar8x32_ps(t3, q), bit3);
+        __m256 t = _mm256_blendv_ps(low, high, bit4);
+        int bits = _mm256_movemask_ps(_mm256_cmp_ps(_mm256_loadu_ps(x + j), t, _CMP_GT_OQ));
+        if (bits) return j + __builtin_ctz((unsigned)bits);
+    }
+    return first_above_portable(x, topic, j, n, thr);
+}
+#endif
+
+ptrdiff_t cocoon_first_above_topic(const float *x, const int32_t *topic, ptrdiff_t start, ptrdiff_t n, const float *thr,
+                                   int32_t g) {
+#ifdef COCOON_X86
+    if (g <= 32 && cocoon_isa() == COCOON_ISA_AVX2) return first_above_avx2(x, topic, start, n, thr);
+#endif
+    (void)g;
+    return first_above_portable(x, topic, start, n, thr);
+}

@@ -171,4 +171,48 @@ private func reference(_ scores: [Float], k: Int, excluded: [Bool]? = nil) -> [I
             }
         }
     }
+
+    /// Per-topic selection through the kernel against offering each item to its topic's
+    /// selector one by one, on every instruction set: topic counts around the 32 that fit the
+    /// AVX2 registers, selectors that keep nothing (k = 0), one or several items, runs that are
+    /// not a multiple of 8, ties, NaN and -infinity.
+    @Test func offerByTopicEqualsOneItemAtATime() {
+        defer { KernelRuntime.force(nil) }
+        for isa in KernelRuntime.available {
+            KernelRuntime.force(isa)
+            for (trial, g) in [1, 5, 20, 31, 32, 33, 40].enumerated() {
+                var rng = Seed(12).stream("by-topic", trial)
+                let items = 3_000
+                let topics: [Int32] = (0..<items).map { _ in Int32(Sample.index(below: g, using: &rng)) }
+                let levels = trial % 2 == 0 ? 9 : 1_000_000
+                let scores: [Float] = (0..<items).map { _ in
+                    let r = Sample.index(below: 60, using: &rng)
+                    if r == 0 { return .nan }
+                    if r == 1 { return -.infinity }
+                    return Float(Sample.index(below: levels, using: &rng)) / Float(levels) - 0.5
+                }
+                let ks = (0..<g).map { q in [1, 0, 5, 1, 3][q % 5] }
+                var fast = ks.map { TopKSelector(k: $0) }, slow = fast
+                // Runs of uneven lengths, as tiles would hand them over.
+                var start = 0
+                for length in [1, 7, 8, 9, 500, 1_000, items] where start < items {
+                    let end = min(start + length, items)
+                    scores.withUnsafeBufferPointer { x in
+                        topics.withUnsafeBufferPointer { t in
+                            fast.withUnsafeMutableBufferPointer { sels in
+                                TopKSelector.offerByTopic(UnsafeBufferPointer(rebasing: x[start..<end]), baseIndex: start, topics: t, into: sels)
+                            }
+                        }
+                    }
+                    for j in start..<end { slow[Int(topics[j])].offer(scores[j], index: Int32(j)) }
+                    start = end
+                }
+                for q in 0..<g {
+                    #expect(fast[q].sortedIndices() == slow[q].sortedIndices(), "\(isa), \(g) topics, topic \(q)")
+                }
+                #expect(slow.contains { $0.count > 0 })
+            }
+        }
+    }
 }
+

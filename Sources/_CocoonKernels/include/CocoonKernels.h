@@ -33,6 +33,13 @@ float cocoon_topk_floor(const float *x, ptrdiff_t n, ptrdiff_t k, float *scratch
 /// 16 with SSE2.
 ptrdiff_t cocoon_scan_at_least(const float *x, ptrdiff_t n, float threshold, int32_t *out);
 
+/// The first j in [start, n) with `x[j] > thr[topic[j]]`, or n: where a score beats its topic's
+/// threshold (each topic's own top-k). `topic[j]` is in [0, g); `thr` is readable up to
+/// max(g, 32) values, those past g set to +infinity. NaN never beats a threshold. 8 scores per
+/// branch with AVX2 when g ≤ 32 (the thresholds sit in four registers), else one at a time.
+ptrdiff_t cocoon_first_above_topic(const float *x, const int32_t *topic, ptrdiff_t start, ptrdiff_t n, const float *thr,
+                                   int32_t g);
+
 /// The number of pairs (i, j) with `a[i] == b[j]`: the size of the intersection of two
 /// duplicate-free sets in any order. Every pair is compared (8 elements of b at a time with
 /// AVX2, 4 with SSE2), so it is for small sets (a slate, a short history).
