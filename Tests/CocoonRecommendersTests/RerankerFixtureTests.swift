@@ -1,4 +1,5 @@
 import CocoonCore
+import CocoonMath
 import CocoonRecommenders
 import Foundation
 import Testing
@@ -158,6 +159,90 @@ import Testing
             let dd = NearDuplicateReranker(threshold: 0.5).rerank(input, size: 10, geometry: f.geometry, topics: f.catalog.topics)
             if !dd.fallback {
                 for a in 0..<10 { for b in (a + 1)..<10 { #expect(f.geometry.cosine(Int(dd.items[a]), Int(dd.items[b])) < 0.5) } }
+            }
+        }
+    }
+}
+
+/// The calibrated re-ranker against the loop it replaced, which computed every profile topic's
+/// term with one more item at each pick (single-topic items) and each candidate topic's term
+/// anew (multi-topic items). Same picks for single- and multi-topic catalogs, with ties.
+@Suite struct CalibratedRerankerTests {
+    static func reference(_ input: RerankInput, size: Int, topics: TopicTable, lambda: Double, alpha: Double) -> [Int32] {
+        let m = input.items.count, n = min(size, m)
+        let p = input.profile!
+        let g = topics.count
+        let support = (0..<g).filter { p[$0] > 0 }
+        let inSupport = (0..<g).map { p[$0] > 0 }
+        let itemTopics = input.items.map { Array(topics.topics(of: Int($0))) }
+        var counts = [Double](repeating: 0, count: g)
+        var scoreSum = 0.0
+        var taken = [Bool](repeating: false, count: m)
+        var selected: [Int32] = []
+        var termBase = [Double](repeating: 0, count: g), termPlus = termBase
+        func term(_ t: Int, _ count: Double, _ size: Double) -> Double {
+            p[t] * log(p[t] / ((1 - alpha) * (count / size) + alpha * p[t]))
+        }
+        while selected.count < n {
+            var best = -1
+            var bestValue = -Double.infinity
+            let size1 = Double(selected.count + 1)
+            var baseSum = 0.0
+            for t in support {
+                termBase[t] = term(t, counts[t], size1)
+                termPlus[t] = term(t, counts[t] + 1, size1)
+                baseSum += termBase[t]
+            }
+            for c in 0..<m where !taken[c] {
+                var kl: Double
+                if !topics.isMultiTopic {
+                    let t = Int(topics.primary[Int(input.items[c])])
+                    kl = inSupport[t] ? baseSum - termBase[t] + termPlus[t] : baseSum
+                } else {
+                    let ts = itemTopics[c]
+                    let w = 1 / Double(ts.count)
+                    kl = baseSum
+                    for t32 in ts where inSupport[Int(t32)] {
+                        let t = Int(t32)
+                        kl += term(t, counts[t] + w, size1) - termBase[t]
+                    }
+                }
+                let v = (1 - lambda) * (scoreSum + input.scores[c]) - lambda * kl
+                if best < 0 || v > bestValue {
+                    best = c
+                    bestValue = v
+                }
+            }
+            taken[best] = true
+            selected.append(input.items[best])
+            scoreSum += input.scores[best]
+            for t in itemTopics[best] { counts[Int(t)] += 1 / Double(itemTopics[best].count) }
+        }
+        return selected
+    }
+
+    @Test(arguments: [false, true])
+    func picksWhatTheFormerLoopPicked(multiTopic: Bool) {
+        let f = Fixture.shared
+        let items = f.catalog.count, g = 12
+        var r = Seed(44).stream("calibrated", multiTopic ? 1 : 0)
+        let names = (0..<g).map { "t\($0)" }
+        let topics = multiTopic
+            ? TopicTable(names: names, itemTopics: (0..<items).map { _ in
+                Array(Set((0..<(1 + Sample.index(below: 4, using: &r))).map { _ in Int32(Sample.index(below: g, using: &r)) })).sorted()
+            })
+            : TopicTable(names: names, primary: (0..<items).map { _ in Int32(Sample.index(below: g, using: &r)) })
+        #expect(topics.isMultiTopic == multiTopic)
+        for trial in 0..<60 {
+            let m = [5, 12, 40, 100][trial % 4]
+            let chosen = Sample.withoutReplacement(k: min(m, items), of: items, using: &r).map(Int32.init)
+            // Coarse scores give ties; profiles leave some topics out.
+            let scores = chosen.map { _ in Double(Sample.index(below: 6, using: &r)) / 5 }
+            let profile = (0..<g).map { _ in Sample.index(below: 3, using: &r) == 0 ? 0 : Sample.uniform(using: &r) }
+            let input = RerankInput(items: chosen, scores: scores, profile: profile)
+            for (lambda, alpha) in [(0.5, 0.01), (0.9, 0.2)] {
+                let got = CalibratedReranker(lambda: lambda, alpha: alpha).rerank(input, size: 10, geometry: f.geometry, topics: topics).items
+                #expect(got == Self.reference(input, size: 10, topics: topics, lambda: lambda, alpha: alpha), "trial \(trial), λ \(lambda)")
             }
         }
     }
