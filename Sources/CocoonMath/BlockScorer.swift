@@ -17,6 +17,9 @@ public struct BlockScorer: Sendable {
     public let items: Matrix
     /// Items per tile.
     public let tileSize: Int
+    /// The widest tile of this catalog: `tileSize`, or the catalog when it is narrower (what a
+    /// workspace's tile needs room for, per row).
+    var tileWidth: Int { min(tileSize, items.rows) }
 
     /// Creates a scorer.
     ///
@@ -47,7 +50,7 @@ public struct BlockScorer: Sendable {
         precondition(users.cols == items.cols, "users have \(users.cols) dimensions, items \(items.cols)")
         let b = rows.count
         if b == 0 { return }
-        workspace.prepare(rows: b, tile: min(tileSize, items.rows), k: 1)
+        workspace.prepare(rows: b, tile: tileWidth, k: 1)
         var t0 = 0
         while t0 < items.rows {
             let t1 = min(t0 + tileSize, items.rows)
@@ -80,7 +83,7 @@ public struct BlockScorer: Sendable {
         precondition(users.cols == items.cols, "users have \(users.cols) dimensions, items \(items.cols)")
         let b = rows.count
         if b == 0 { return }
-        workspace.prepare(rows: b, tile: min(tileSize, items.rows), k: k)
+        workspace.prepare(rows: b, tile: tileWidth, k: k)
         let m = items.rows
         let timed = PhaseClock.isEnabled
         var gemmTime: UInt64 = 0, selectTime: UInt64 = 0

@@ -375,7 +375,7 @@ public final class BuiltinRecommender: Recommender, UserRepresenting, @unchecked
         let rows = nearDuplicateRows
         let ranges = BlockExecutor.blocks(count: missing.count, blockSize: Self.nearDuplicateBlock)
         let marked = missing
-        let scratch = nearDuplicateScratch(workers: world.executor.workers)
+        let scratch = Self.pool(&nearDuplicateScratches, workers: world.executor.workers, ProductScratch.init)
         let lists = world.executor.map(blockCount: ranges.count) { b, w -> [[Int32]] in
             let block = marked[ranges[b]]
             let near = rows.gatherRows(block).columnsAtLeast(th, inProductWithTransposeOf: rows, scratch: scratch[w])
@@ -418,14 +418,10 @@ public final class BuiltinRecommender: Recommender, UserRepresenting, @unchecked
         }
     }
 
-    private func nearDuplicateScratch(workers: Int) -> [ProductScratch] {
-        while nearDuplicateScratches.count < workers { nearDuplicateScratches.append(ProductScratch()) }
-        return nearDuplicateScratches
-    }
-
-    private func scoringWorkspaces(workers: Int) -> [ScoringWorkspace] {
-        while scoringWorkspaces.count < workers { scoringWorkspaces.append(ScoringWorkspace()) }
-        return scoringWorkspaces
+    /// A kept per-worker pool with at least `workers` members (made on first need).
+    private static func pool<T>(_ pool: inout [T], workers: Int, _ make: () -> T) -> [T] {
+        while pool.count < workers { pool.append(make()) }
+        return pool
     }
 
     /// Items whose near-duplicates are computed in one product.
@@ -480,7 +476,7 @@ public final class BuiltinRecommender: Recommender, UserRepresenting, @unchecked
         let scorer = BlockScorer(items: items, tileSize: Self.tileSize)
         let users = request.users
         let blocks = BlockExecutor.blocks(count: rowCount, blockSize: world.blockSize)
-        let spaces = scoringWorkspaces(workers: world.executor.workers)
+        let spaces = Self.pool(&scoringWorkspaces, workers: world.executor.workers, ScoringWorkspace.init)
         let fallbacks = SharedArray<Int32>(repeating: 0, count: blocks.count)
         let controls = request.controls
         let noise = active.noiseScale

@@ -33,20 +33,19 @@ public struct CalibratedReranker: Reranker {
         var scoreSum = 0.0
         var taken = [Bool](repeating: false, count: m)
         var selected: [Int32] = []
-        var termBase = [Double](repeating: 0, count: g), termPlus = termBase
+        var termBase = [Double](repeating: 0, count: g)
         func term(_ t: Int, _ count: Double, _ size: Double) -> Double {
             p[t] * log(p[t] / ((1 - alpha) * (count / size) + alpha * p[t]))
         }
-        // A topic's term with one more item is computed when a candidate of that topic is first
-        // looked at in a pick (`plusPick`), not for every topic of the profile: the candidates
-        // often cover a few of its topics, and the logarithms were most of the re-ranker's time.
-        // Multi-topic items add 1/|topics| to each of their topics: those terms are kept per
-        // topic and topic count (`sharePick`, `shareTerm`). The same function of the same
-        // values, so the same bits.
-        var plusPick = [Int](repeating: -1, count: g)
-        let maxTopics = cand.multiTopic ? (0..<m).reduce(1) { max($0, cand.topicsOf($1).count) } : 1
-        var sharePick = [Int](repeating: -1, count: cand.multiTopic ? g * (maxTopics + 1) : 0)
-        var shareTerm = [Double](repeating: 0, count: sharePick.count)
+        // A candidate with `share` topics adds 1/share to each of them. Topic t's term with that
+        // much more is computed when a candidate of t with `share` topics is first looked at in
+        // a pick, and kept for the pick (slot t·(maxShare + 1) + share, stamped with the pick),
+        // not for every profile topic or anew per candidate: the logarithms were most of the
+        // re-ranker's time. The same function of the same values (a single-topic item adds
+        // 1/1 = 1), so the same bits.
+        let maxShare = cand.multiTopic ? (0..<m).reduce(1) { max($0, cand.topicsOf($1).count) } : 1
+        var plusPick = [Int](repeating: -1, count: g * (maxShare + 1))
+        var plusTerm = [Double](repeating: 0, count: plusPick.count)
         while selected.count < n {
             let pick = selected.count
             var best = -1
@@ -58,31 +57,24 @@ public struct CalibratedReranker: Reranker {
                 termBase[t] = term(t, counts[t], size1)
                 baseSum += termBase[t]
             }
+            func plus(_ t: Int, _ share: Int) -> Double {
+                let slot = t * (maxShare + 1) + share
+                if plusPick[slot] != pick {
+                    plusTerm[slot] = term(t, counts[t] + 1 / Double(share), size1)
+                    plusPick[slot] = pick
+                }
+                return plusTerm[slot]
+            }
             for c in 0..<m where !taken[c] {
-                var kl: Double
+                var kl = baseSum
                 if !cand.multiTopic {
                     let t = Int(cand.primary[c])
-                    if inSupport[t] {
-                        if plusPick[t] != pick {
-                            termPlus[t] = term(t, counts[t] + 1, size1)
-                            plusPick[t] = pick
-                        }
-                        kl = baseSum - termBase[t] + termPlus[t]
-                    } else {
-                        kl = baseSum
-                    }
+                    if inSupport[t] { kl = baseSum - termBase[t] + plus(t, 1) }
                 } else {
                     let ts = cand.topicsOf(c)
-                    let w = 1 / Double(ts.count)
-                    kl = baseSum
                     for t32 in ts where inSupport[Int(t32)] {
                         let t = Int(t32)
-                        let slot = t * (maxTopics + 1) + ts.count
-                        if sharePick[slot] != pick {
-                            shareTerm[slot] = term(t, counts[t] + w, size1)
-                            sharePick[slot] = pick
-                        }
-                        kl += shareTerm[slot] - termBase[t]
+                        kl += plus(t, ts.count) - termBase[t]
                     }
                 }
                 let v = (1 - lambda) * (scoreSum + input.scores[c]) - lambda * kl

@@ -137,33 +137,33 @@ public struct ImplicitALS: Sendable {
         let out = SharedArray<Float>(repeating: 0, count: n * f)
         let yStore = y.storage, gStore = gram.storage
         executor.forEach(blockCount: blocks.count) { b, _ in
-            // m (f × f, lower triangle used), rhs, the item's row in Double, and the solver's.
-            var scratch = ImplicitALS.Scratch(factors: f)
-            yStore.withUnsafeBufferPointer { yBuffer in
-                gStore.withUnsafeBufferPointer { gBuffer in
-                    let yRows = yBuffer.baseAddress!, g = gBuffer.baseAddress!
-                    scratch.withPointers { m, rhs, row, solver in
+            // One buffer per block: the system m (f × f, lower triangle used), its right-hand
+            // side, an item's row in Double, the solution, and the solver's L and forward pass.
+            withUnsafeTemporaryAllocation(of: Double.self, capacity: 2 * f * f + 4 * f) { scratch in
+                let m = scratch.baseAddress!, rhs = m + f * f, row = rhs + f, x = row + f, work = x + f
+                yStore.withUnsafeBufferPointer { yBuffer in
+                    gStore.withUnsafeBufferPointer { gBuffer in
+                        let yRows = yBuffer.baseAddress!, g = gBuffer.baseAddress!
                         for r in blocks[b] {
                             let pos = lists[r]
                             if pos.isEmpty { continue }
-                            for x in 0..<f {
-                                for z in 0...x { m[x * f + z] = Double(g[x * f + z]) }
-                                m[x * f + x] += lambda
-                                rhs[x] = 0
+                            for i in 0..<f {
+                                for z in 0...i { m[i * f + z] = Double(g[i * f + z]) }
+                                m[i * f + i] += lambda
+                                rhs[i] = 0
                             }
-                            for i in pos {
-                                let src = yRows + Int(i) * f
+                            for item in pos {
+                                let src = yRows + Int(item) * f
                                 for z in 0..<f { row[z] = Double(src[z]) }
-                                for x in 0..<f {
-                                    let yx = row[x]
-                                    rhs[x] += onePlusA * yx
-                                    let t = a * yx
-                                    let mx = m + x * f
-                                    for z in 0...x { mx[z] = mx[z] + t * row[z] }
+                                for i in 0..<f {
+                                    let yi = row[i]
+                                    rhs[i] += onePlusA * yi
+                                    let t = a * yi
+                                    let mi = m + i * f
+                                    for z in 0...i { mi[z] = mi[z] + t * row[z] }
                                 }
                             }
-                            ImplicitALS.choleskySolve(m, rhs, f, solver)
-                            let x = solver + f * f + f  // the solution (see choleskySolve)
+                            ImplicitALS.choleskySolve(m, rhs, f, into: x, work: work)
                             for c in 0..<f { out[r * f + c] = Float(x[c]) }
                         }
                     }
@@ -173,34 +173,14 @@ public struct ImplicitALS: Sendable {
         return Matrix(rows: n, cols: f, values: out.toArray())
     }
 
-    /// One worker's memory for ``solve(fixed:lists:executor:)``: the system (f × f), its
-    /// right-hand side, an item row, and the solver's factor, intermediate and solution.
-    struct Scratch {
-        var m: [Double], rhs: [Double], row: [Double], solver: [Double]
-        init(factors f: Int) {
-            m = [Double](repeating: 0, count: f * f)
-            rhs = [Double](repeating: 0, count: f)
-            row = [Double](repeating: 0, count: f)
-            solver = [Double](repeating: 0, count: f * f + 2 * f)
-        }
-        mutating func withPointers<R>(
-            _ body: (UnsafeMutablePointer<Double>, UnsafeMutablePointer<Double>, UnsafeMutablePointer<Double>, UnsafeMutablePointer<Double>) -> R
-        ) -> R {
-            m.withUnsafeMutableBufferPointer { m in
-                rhs.withUnsafeMutableBufferPointer { rhs in
-                    row.withUnsafeMutableBufferPointer { row in
-                        solver.withUnsafeMutableBufferPointer { s in body(m.baseAddress!, rhs.baseAddress!, row.baseAddress!, s.baseAddress!) }
-                    }
-                }
-            }
-        }
-    }
-
-    /// Solves the symmetric positive-definite system `M x = b` (f × f) by Cholesky. `m` is
-    /// read in its lower triangle only (`m[i·f + j]`, j ≤ i); `work` holds f² + 2·f values: the
-    /// factor L (its lower triangle), the forward solution, then x, the result.
-    static func choleskySolve(_ m: UnsafePointer<Double>, _ b: UnsafePointer<Double>, _ f: Int, _ work: UnsafeMutablePointer<Double>) {
-        let l = work, y = work + f * f, x = y + f
+    /// Solves the symmetric positive-definite system `M x = b` (f × f) by Cholesky into `x`.
+    /// `m` is read in its lower triangle only (`m[i·f + j]`, j ≤ i); `work` holds f² + f values
+    /// (the factor L's lower triangle, then the forward solution).
+    static func choleskySolve(
+        _ m: UnsafePointer<Double>, _ b: UnsafePointer<Double>, _ f: Int, into x: UnsafeMutablePointer<Double>,
+        work: UnsafeMutablePointer<Double>
+    ) {
+        let l = work, y = work + f * f
         for i in 0..<f {
             for j in 0...i {
                 var s = m[i * f + j]
