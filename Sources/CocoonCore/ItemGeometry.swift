@@ -12,6 +12,9 @@ public final class ItemGeometry: Sendable {
     public let unit: [Double]
     /// Raw embeddings in Double, row-major (count × d).
     public let raw: [Double]
+    /// ‖ê_i‖² per item: Σ_j unit[i, j]², summed in coordinate order (1 up to rounding). What
+    /// ILD's `1 − (‖Σ ê‖² − Σ ‖ê‖²)/(n(n−1))` subtracts.
+    public let unitSquaredNorms: [Double]
     /// The catalog's unit embeddings in single precision (shared, not copied), for fast
     /// threshold tests.
     public let unitSingle: Matrix
@@ -36,8 +39,15 @@ public final class ItemGeometry: Sendable {
             n = n.squareRoot()
             if n > 0 { for j in 0..<d { u[i * d + j] = r[i * d + j] / n } }
         }
+        var squares = [Double](repeating: 0, count: count)
+        for i in 0..<count {
+            var q = 0.0
+            for j in 0..<d { q += u[i * d + j] * u[i * d + j] }
+            squares[i] = q
+        }
         raw = r
         unit = u
+        unitSquaredNorms = squares
         unitSingle = catalog.unitEmbeddings
     }
 

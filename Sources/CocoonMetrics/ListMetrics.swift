@@ -8,8 +8,40 @@ import Foundation
 public enum ListMetrics {
     /// `ild_cosine`: mean `1 − cos` over unordered pairs; 1 item → 0; empty → nil.
     ///
-    /// - Complexity: O(|L|² d).
+    /// The pairs' cosines sum to `(‖Σ ê‖² − Σ ‖ê‖²) / 2` (each cross term of the square of the
+    /// sum is one pair's cosine, twice), so the mean is `1 − (‖Σ ê‖² − Σ ‖ê‖²) / (n(n − 1))` from one pass over the
+    /// list: the recorder's `consumed_ild_delta` takes it over whole histories every ten steps.
+    /// It equals the pairwise mean up to rounding (``ildCosinePairwise(_:_:)``).
+    ///
+    /// - Complexity: O(|L| d).
     public static func ildCosine(_ list: ArraySlice<Int32>, _ g: ItemGeometry) -> Double? {
+        let n = list.count
+        if n == 0 { return nil }
+        if n == 1 { return 0 }
+        let d = g.dimension
+        return withUnsafeTemporaryAllocation(of: Double.self, capacity: d) { sum in
+            sum.initialize(repeating: 0)
+            var squares = 0.0
+            g.unit.withUnsafeBufferPointer { unit in
+                g.unitSquaredNorms.withUnsafeBufferPointer { norms in
+                    for i in list {
+                        let row = unit.baseAddress! + Int(i) * d
+                        for j in 0..<d { sum[j] += row[j] }
+                        squares += norms[Int(i)]
+                    }
+                }
+            }
+            var norm2 = 0.0
+            for j in 0..<d { norm2 += sum[j] * sum[j] }
+            return 1 - (norm2 - squares) / Double(n * (n - 1))
+        }
+    }
+
+    /// `ild_cosine` by its definition: the mean of `1 − cos` over the n(n − 1)/2 pairs (the
+    /// reference the one-pass ``ildCosine(_:_:)`` is tested against).
+    ///
+    /// - Complexity: O(|L|² d).
+    public static func ildCosinePairwise(_ list: ArraySlice<Int32>, _ g: ItemGeometry) -> Double? {
         let n = list.count
         if n == 0 { return nil }
         if n == 1 { return 0 }

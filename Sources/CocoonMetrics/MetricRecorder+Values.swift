@@ -85,7 +85,7 @@ extension MetricRecorder {
         // cache; `absorb` then skips them.
         let addRaw = needCentroids, addUnit = needUnitSums
         let outcomes = s.outcomes
-        let unitRows = geo.unit, rawRows = geo.raw
+        let unitRows = geo.unit, rawRows = geo.raw, unitNorms = geo.unitSquaredNorms
         // Per worker, per item: the row (+1) whose relevant items were last marked (rows are
         // distinct within a step, so a table needs no clearing between users).
         let relStamps = (0..<executor.workers).map { _ in SharedArray<Int32>(repeating: 0, count: needRelevance ? c.count : 0) }
@@ -101,21 +101,14 @@ extension MetricRecorder {
             let relStamp = relStamps[w]
             var items = [Int32](repeating: 0, count: k)
             let block = blocks[b]
-            // Σ ‖ê_i‖² of four users at a time: one dependent chain of k·d additions each (the
-            // reference order), four chains advancing together instead of one after another.
-            var groupSquares = [Double](repeating: 0, count: 4)
             for row in block {
                 let u = Int(s.users[row])
-                let lane = (row - block.lowerBound) & 3
-                if needSum && lane == 0 {
+                if needSum && (row - block.lowerBound) & 3 == 0 {
                     // The next four users' slates: their unit rows come from memory, not cache.
                     let ahead = min(row + 4, block.upperBound)..<min(row + 8, block.upperBound)
                     if !ahead.isEmpty {
                         Prefetch.rows(of: unitRows, s.slates[(ahead.lowerBound * k)..<(ahead.upperBound * k)], rowLength: d)
                     }
-                    MetricRecorder.slateSquares(
-                        rows: row..<min(row + 4, block.upperBound), slates: s.slates, k: k, unit: unitRows, dimension: d,
-                        into: &groupSquares)
                 }
                 // And the raw rows of what the user two rows on consumed (added to the centroid
                 // sums below), and that user's own sums (per-user state, not in cache).
@@ -137,7 +130,7 @@ extension MetricRecorder {
                 for x in 0..<k { items[x] = s.slates[row * k + x] }
                 let list = s.slates[(row * k)..<((row + 1) * k)]
                 let hCount = histCount[u]
-                let squares = groupSquares[lane]  // Σ ‖ê_i‖² (1 per item, 0 for a zero embedding)
+                var squares = 0.0  // Σ ‖ê_i‖² (1 per item up to rounding)
                 if needSum {
                     for j in 0..<d { slateSum[j] = 0 }
                     unitRows.withUnsafeBufferPointer { unit in
@@ -145,6 +138,7 @@ extension MetricRecorder {
                             for i in items {
                                 let row = unit.baseAddress! + Int(i) * d
                                 for j in 0..<d { sum[j] += row[j] }
+                                squares += unitNorms[Int(i)]
                             }
                         }
                     }
@@ -273,50 +267,6 @@ extension MetricRecorder {
         }
         } }
         return ListValues(ids: ids, values: out, addedVectorSums: addRaw || addUnit)
-    }
-
-    /// `out[r − rows.lowerBound]` = Σ over row r's slate items i (in slate order) and j of
-    /// unit[i, j]², summed in that order — for up to four rows, whose chains advance together.
-    static func slateSquares(
-        rows: Range<Int>, slates: [Int32], k: Int, unit: [Double], dimension d: Int, into out: inout [Double]
-    ) {
-        precondition(rows.count <= 4 && out.count >= 4, "up to four rows")
-        unit.withUnsafeBufferPointer { u in
-            slates.withUnsafeBufferPointer { sl in
-                let base = u.baseAddress!
-                func item(_ r: Int, _ x: Int) -> UnsafePointer<Double> {
-                    let i = Int(sl[r * k + x])
-                    precondition(i >= 0 && (i + 1) * d <= u.count, "item \(i) outside the catalog")
-                    return base + i * d
-                }
-                if rows.count == 4 {
-                    let r0 = rows.lowerBound
-                    var s0 = 0.0, s1 = 0.0, s2 = 0.0, s3 = 0.0
-                    for x in 0..<k {
-                        let a = item(r0, x), b = item(r0 + 1, x), c = item(r0 + 2, x), e = item(r0 + 3, x)
-                        for j in 0..<d {
-                            s0 += a[j] * a[j]
-                            s1 += b[j] * b[j]
-                            s2 += c[j] * c[j]
-                            s3 += e[j] * e[j]
-                        }
-                    }
-                    out[0] = s0
-                    out[1] = s1
-                    out[2] = s2
-                    out[3] = s3
-                } else {
-                    for r in rows {
-                        var s = 0.0
-                        for x in 0..<k {
-                            let a = item(r, x)
-                            for j in 0..<d { s += a[j] * a[j] }
-                        }
-                        out[r - rows.lowerBound] = s
-                    }
-                }
-            }
-        }
     }
 
     /// The value of one metric for one group at the snapshot's step.

@@ -21,6 +21,27 @@ private func tinyCatalog(_ emb: [[Float]], topics: [Int32], topicCount: Int) thr
         #expect(abs(mean.value! - 0.5095318264029894) < 1e-12 && mean.nUsers == 3 && mean.nExcluded == 1)
     }
 
+    @Test func ildInOnePassIsThePairwiseMean() throws {
+        // Random embeddings, lists of 2…300 items with repeats: the one-pass
+        // form and the definition agree to rounding; a wrong Σ‖ê‖² or pair count would be off
+        // by about 1/n.
+        var r = Seed(5).stream("ild")
+        let d = 16, m = 200
+        var emb = (0..<m).map { _ in (0..<d).map { _ in Float(Sample.normal(using: &r)) } }
+        // A few topics' worth of shared direction, so the cosines are not all near 0.
+        for i in 0..<m { for j in 0..<4 { emb[i][j] += Float(i % 3) } }
+        let c = try tinyCatalog(emb, topics: (0..<m).map { Int32($0 % 4) }, topicCount: 4)
+        let g = ItemGeometry(c)
+        #expect(g.unitSquaredNorms.allSatisfy { abs($0 - 1) < 1e-15 })
+        for n in [2, 3, 10, 57, 300] {
+            var list = (0..<n).map { _ in Int32(Sample.index(below: m, using: &r)) }
+            if n > 3 { list[1] = list[0] }
+            let fast = try #require(ListMetrics.ildCosine(list[...], g))
+            let slow = try #require(ListMetrics.ildCosinePairwise(list[...], g))
+            #expect(abs(fast - slow) < 1e-12, "n = \(n): \(fast) against \(slow)")
+        }
+    }
+
     @Test func giniAndEntropyExtremes() {
         let equal = ExposureMetrics(counts: [3, 3, 3, 3, 3])
         #expect(equal.gini == 0 && abs(equal.entropyNormalised! - 1) < 1e-12)
