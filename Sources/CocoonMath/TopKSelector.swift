@@ -134,27 +134,18 @@ public struct TopKSelector: Sendable {
         scores s: UnsafeMutablePointer<Float>, indices ix: UnsafeMutablePointer<Int32>
     ) -> Int {
         precondition(baseIndex >= 0 && baseIndex + n <= Int(Int32.max), "item indices must fit in Int32")
-        var kept = start
-        var j = 0
-        // Fill phase: until k items are kept everything finite enters.
-        while j < n && kept < k {
-            let x = base[j]
-            if x > -.infinity {
-                TopKSelector.siftUp(x, Int32(baseIndex + j), at: kept, s, ix)
-                kept += 1
-            }
-            j += 1
+        precondition(start >= 0 && start <= k, "\(start) items kept in a heap of \(k)")
+        // A heap with room would take every finite score until it is full, and its k-th best
+        // would then be any k items' worst, which most items beat: a floor first, from the
+        // run's chunk maxima (at least k items of the run reach it, so the k best are among
+        // them), and only items that reach it fill the heap — about k of them instead of k
+        // unconditional ones followed by the many that beat a low k-th best.
+        let floor: Float = start == k ? -.infinity : withUnsafeTemporaryAllocation(of: Float.self, capacity: 64) {
+            cocoon_topk_floor(base, n, k, $0.baseAddress!)
         }
-        if j >= n { return kept }
-        // Right after the fill the k-th best is any k items' worst, which most items
-        // would beat: a floor first, from the rest of the run's chunk maxima.
-        let floor: Float = j == 0 ? -.infinity : withUnsafeTemporaryAllocation(of: Float.self, capacity: 64) {
-            cocoon_topk_floor(base + j, n - j, kept, $0.baseAddress!)
-        }
-        // The rest in the kernel: 32 scores per comparison with the k-th best, and only
-        // the few that beat it touch the heap.
-        cocoon_topk_offer_run(base + j, n - j, Int64(baseIndex + j), s, ix, kept, floor)
-        return kept
+        // In the kernel: 32 scores per comparison with the threshold, and only the few that
+        // beat it touch the heap.
+        return cocoon_topk_offer_run(base, n, Int64(baseIndex), s, ix, k, start, floor)
     }
 
     /// The kept items, best first (score descending, then index ascending).

@@ -34,33 +34,60 @@ void cocoon_heap_replace_root(float *scores, int32_t *indices, ptrdiff_t n, floa
     replace_root(scores, indices, n, score, index);
 }
 
-// What a score must exceed to enter: the root's score, or just below the floor if that is
-// higher (kept items have lower indices, so a score equal to the root's never enters).
-static inline float threshold(const float *hs, float below) { return hs[0] > below ? hs[0] : below; }
+// Places (score, index) at slot `n` (the new last one) of a heap of n items and sifts it up.
+static inline void sift_up(float *s, int32_t *ix, ptrdiff_t n, float score, int32_t index) {
+    ptrdiff_t i = n;
+    while (i > 0) {
+        ptrdiff_t p = (i - 1) >> 1;
+        if (!worse(score, index, s[p], ix[p])) break;
+        s[i] = s[p];
+        ix[i] = ix[p];
+        i = p;
+    }
+    s[i] = score;
+    ix[i] = index;
+}
+
+// What a score must exceed to enter: while the heap has room, just below the floor; then the
+// root's score, or just below the floor if that is higher (kept items have lower indices, so a
+// score equal to the root's never enters).
+static inline float threshold(const float *hs, ptrdiff_t kept, ptrdiff_t k, float below) {
+    return kept < k ? below : (hs[0] > below ? hs[0] : below);
+}
 
 // Offers the lanes set in `bits` (bit l: item j + l) that beat the threshold; returns the new one.
 static inline float visit(uint32_t bits, const float *x, ptrdiff_t j, int64_t base, float *hs, int32_t *hi,
-                          ptrdiff_t k, float thr, float below) {
+                          ptrdiff_t k, ptrdiff_t *kept, float thr, float below) {
     while (bits) {
         int l = __builtin_ctz(bits);
         bits &= bits - 1;
         float s = x[j + l];
         if (s > thr) {
-            replace_root(hs, hi, k, s, (int32_t)(base + j + l));
-            thr = threshold(hs, below);
+            if (*kept < k) {
+                sift_up(hs, hi, *kept, s, (int32_t)(base + j + l));
+                *kept += 1;
+            } else {
+                replace_root(hs, hi, k, s, (int32_t)(base + j + l));
+            }
+            thr = threshold(hs, *kept, k, below);
         }
     }
     return thr;
 }
 
 static void offer_portable(const float *x, ptrdiff_t j, ptrdiff_t n, int64_t base, float *hs, int32_t *hi, ptrdiff_t k,
-                           float below) {
-    float thr = threshold(hs, below);
+                           ptrdiff_t *kept, float below) {
+    float thr = threshold(hs, *kept, k, below);
     for (; j < n; j++) {
         float s = x[j];
         if (s > thr) {
-            replace_root(hs, hi, k, s, (int32_t)(base + j));
-            thr = threshold(hs, below);
+            if (*kept < k) {
+                sift_up(hs, hi, *kept, s, (int32_t)(base + j));
+                *kept += 1;
+            } else {
+                replace_root(hs, hi, k, s, (int32_t)(base + j));
+            }
+            thr = threshold(hs, *kept, k, below);
         }
     }
 }
@@ -89,9 +116,10 @@ static inline __attribute__((always_inline)) float kth_largest(float *m, int32_t
 // Items per chunk of the floor: the largest of 64, 32, 16 that leaves at least 2k chunks.
 
 #ifdef COCOON_X86
-static void offer_sse2(const float *x, ptrdiff_t n, int64_t base, float *hs, int32_t *hi, ptrdiff_t k, float below) {
+static void offer_sse2(const float *x, ptrdiff_t n, int64_t base, float *hs, int32_t *hi, ptrdiff_t k, ptrdiff_t *kept,
+                       float below) {
     ptrdiff_t j = 0;
-    float thr = threshold(hs, below);
+    float thr = threshold(hs, *kept, k, below);
     __m128 t = _mm_set1_ps(thr);
     for (; j + 32 <= n; j += 32) {
         const float *p = x + j;
@@ -105,11 +133,11 @@ static void offer_sse2(const float *x, ptrdiff_t n, int64_t base, float *hs, int
                 | (uint32_t)_mm_movemask_ps(c2) << 8 | (uint32_t)_mm_movemask_ps(c3) << 12
                 | (uint32_t)_mm_movemask_ps(c4) << 16 | (uint32_t)_mm_movemask_ps(c5) << 20
                 | (uint32_t)_mm_movemask_ps(c6) << 24 | (uint32_t)_mm_movemask_ps(c7) << 28;
-            thr = visit(bits, x, j, base, hs, hi, k, thr, below);
+            thr = visit(bits, x, j, base, hs, hi, k, kept, thr, below);
             t = _mm_set1_ps(thr);
         }
     }
-    offer_portable(x, j, n, base, hs, hi, k, below);
+    offer_portable(x, j, n, base, hs, hi, k, kept, below);
 }
 
 static float floor_sse2(const float *x, int32_t c, int32_t w, int32_t k, float *maxima) {
@@ -126,9 +154,10 @@ static float floor_sse2(const float *x, int32_t c, int32_t w, int32_t k, float *
 }
 
 __attribute__((target("avx2")))
-static void offer_avx2(const float *x, ptrdiff_t n, int64_t base, float *hs, int32_t *hi, ptrdiff_t k, float below) {
+static void offer_avx2(const float *x, ptrdiff_t n, int64_t base, float *hs, int32_t *hi, ptrdiff_t k, ptrdiff_t *kept,
+                       float below) {
     ptrdiff_t j = 0;
-    float thr = threshold(hs, below);
+    float thr = threshold(hs, *kept, k, below);
     __m256 t = _mm256_set1_ps(thr);
     for (; j + 32 <= n; j += 32) {
         const float *p = x + j;
@@ -140,11 +169,11 @@ static void offer_avx2(const float *x, ptrdiff_t n, int64_t base, float *hs, int
         if (__builtin_expect(_mm256_movemask_ps(any) != 0, 0)) {
             uint32_t bits = (uint32_t)_mm256_movemask_ps(c0) | (uint32_t)_mm256_movemask_ps(c1) << 8
                 | (uint32_t)_mm256_movemask_ps(c2) << 16 | (uint32_t)_mm256_movemask_ps(c3) << 24;
-            thr = visit(bits, x, j, base, hs, hi, k, thr, below);
+            thr = visit(bits, x, j, base, hs, hi, k, kept, thr, below);
             t = _mm256_set1_ps(thr);
         }
     }
-    offer_portable(x, j, n, base, hs, hi, k, below);
+    offer_portable(x, j, n, base, hs, hi, k, kept, below);
 }
 
 __attribute__((target("avx2")))
@@ -186,16 +215,17 @@ float cocoon_topk_floor(const float *x, ptrdiff_t n, ptrdiff_t k, float *scratch
     }
 }
 
-void cocoon_topk_offer_run(const float *x, ptrdiff_t n, int64_t base, float *scores, int32_t *indices, ptrdiff_t k,
-                           float floor) {
+ptrdiff_t cocoon_topk_offer_run(const float *x, ptrdiff_t n, int64_t base, float *scores, int32_t *indices, ptrdiff_t k,
+                                ptrdiff_t kept, float floor) {
     // Strictly above `below` is at least `floor`.
     float below = floor > -INFINITY ? nextafterf(floor, -INFINITY) : -INFINITY;
     switch (cocoon_isa()) {
 #ifdef COCOON_X86
-    case COCOON_ISA_AVX2: offer_avx2(x, n, base, scores, indices, k, below); break;
-    case COCOON_ISA_SSE2: offer_sse2(x, n, base, scores, indices, k, below); break;
+    case COCOON_ISA_AVX2: offer_avx2(x, n, base, scores, indices, k, &kept, below); break;
+    case COCOON_ISA_SSE2: offer_sse2(x, n, base, scores, indices, k, &kept, below); break;
 #endif
-    default: offer_portable(x, 0, n, base, scores, indices, k, below); break;
+    default: offer_portable(x, 0, n, base, scores, indices, k, &kept, below); break;
     }
+    return kept;
 }
 

@@ -109,6 +109,38 @@ private func reference(_ scores: [Float], k: Int, excluded: [Bool]? = nil) -> [I
         #expect(b.count == 0)
     }
 
+    /// A heap left part-full by a short run (or one mostly excluded) takes the next long run
+    /// through the floor: the items it already holds may lie below that floor, on every
+    /// instruction set.
+    @Test func partlyFilledHeapTakesTheNextRunsFloor() {
+        defer { KernelRuntime.force(nil) }
+        for isa in KernelRuntime.available {
+            KernelRuntime.force(isa)
+            for trial in 0..<6 {
+                var rng = Seed(9).stream("partial", trial)
+                let n = 6000
+                var scores: [Float] = (0..<n).map { _ in Float(Sample.index(below: trial % 2 == 0 || trial >= 4 ? 50 : 100_000, using: &rng)) }
+                // The first run: 3 items (low, high and middling), then some excluded ones.
+                scores[0] = -5
+                scores[1] = 1e6
+                scores[2] = 10
+                for j in 3..<40 { scores[j] = -.infinity }
+                if trial >= 4 {
+                    // One high score per 64-item chunk of the third run, the rest low: exactly
+                    // the chunk maxima reach the floor, so a floor for fewer than k items
+                    // would lose some of the k best.
+                    for q in 0..<31 { scores[40 + 64 * q + (q * 7) % 64] = Float(1000 + q) }
+                }
+                for k in [4, 10, 33] {
+                    var sel = TopKSelector(k: k)
+                    let cuts = [0, 3, 40, 2048, 4096, n]
+                    for c in 0..<(cuts.count - 1) { sel.offer(Array(scores[cuts[c]..<cuts[c + 1]]), baseIndex: cuts[c]) }
+                    #expect(sel.sortedIndices().map(Int.init) == reference(scores, k: k), "\(isa) trial=\(trial) k=\(k)")
+                }
+            }
+        }
+    }
+
     @Test func fusedBlockTopKMatchesSort() {
         var rng = Seed(5).stream("fused")
         let users = Matrix(rows: 20, cols: 5, values: (0..<100).map { _ in Float(Sample.normal(using: &rng)) })

@@ -15,12 +15,13 @@
 /// the heap order.
 void cocoon_heap_replace_root(float *scores, int32_t *indices, ptrdiff_t n, float score, int32_t index);
 
-/// Offers items `base + j` with scores `x[j]`, j in [0, n), to a full heap of `k` ≥ 1 items whose
-/// indices are all below `base`: an item enters when its score beats the root's and is at least
-/// `floor` (NaN and -infinity never enter). Screens 32 scores per branch with SSE2 or AVX2
-/// (chosen at run time).
-void cocoon_topk_offer_run(const float *x, ptrdiff_t n, int64_t base, float *scores, int32_t *indices, ptrdiff_t k,
-                           float floor);
+/// Offers items `base + j` with scores `x[j]`, j in [0, n), to a heap of capacity `k` ≥ 1 that
+/// holds `kept` items whose indices are all below `base`, and returns how many it holds after.
+/// An item is at least `floor` to enter (NaN and -infinity never enter); while the heap has
+/// room that is all, then it must also beat the root. Screens 32 scores per branch with SSE2 or
+/// AVX2 (chosen at run time).
+ptrdiff_t cocoon_topk_offer_run(const float *x, ptrdiff_t n, int64_t base, float *scores, int32_t *indices, ptrdiff_t k,
+                                ptrdiff_t kept, float floor);
 
 /// A floor for the k best of `x[0..<n)`: the k-th largest maximum of its first (up to 64)
 /// chunks of 64 items — 32 or 16 when that leaves too few chunks (k chunks hold an item at least
