@@ -176,18 +176,53 @@ static void offer_avx2(const float *x, ptrdiff_t n, int64_t base, float *hs, int
     offer_portable(x, j, n, base, hs, hi, k, kept, below);
 }
 
+// kth_largest with eight values ranked at a time: each of the c values is broadcast and
+// compared with all eight, so the counts build up in vector lanes with no horizontal sum or
+// branch per value (the scalar form's per-value mask, popcount and branch were most of the
+// floor's time). Same result: the maxima hold no NaN (max(x, m) never yields one), padding
+// lanes are -infinity and a -infinity is never taken.
+__attribute__((target("avx2")))
+static inline float kth_largest_avx2(float *m, int32_t c, int32_t k) {
+    int32_t padded = (c + 7) & ~7;
+    for (int32_t j = c; j < padded; j++) m[j] = -INFINITY;
+    const __m256 none = _mm256_set1_ps(-INFINITY);
+    const __m256i need = _mm256_set1_epi32(k - 1);
+    __m256 best = none;
+    for (int32_t i = 0; i < padded; i += 8) {
+        __m256 x = _mm256_loadu_ps(m + i);
+        __m256i ge = _mm256_setzero_si256();
+        for (int32_t j = 0; j < c; j++) {
+            __m256 y = _mm256_broadcast_ss(m + j);
+            // A true compare is all ones, -1 as an integer: subtracting it counts one.
+            ge = _mm256_sub_epi32(ge, _mm256_castps_si256(_mm256_cmp_ps(y, x, _CMP_GE_OQ)));
+        }
+        __m256 ranked = _mm256_castsi256_ps(_mm256_cmpgt_epi32(ge, need));
+        best = _mm256_max_ps(_mm256_blendv_ps(none, x, ranked), best);
+    }
+    __m128 h = _mm_max_ps(_mm256_castps256_ps128(best), _mm256_extractf128_ps(best, 1));
+    h = _mm_max_ps(h, _mm_movehl_ps(h, h));
+    h = _mm_max_ss(h, _mm_shuffle_ps(h, h, 1));
+    return _mm_cvtss_f32(h);
+}
+
 __attribute__((target("avx2")))
 static float floor_avx2(const float *x, int32_t c, int32_t w, int32_t k, float *maxima) {
     for (int32_t q = 0; q < c; q++) {
         const float *p = x + (ptrdiff_t)w * q;
-        __m256 m = _mm256_set1_ps(-INFINITY);
-        for (int v = 0; v < w; v += 8) m = _mm256_max_ps(_mm256_loadu_ps(p + v), m);
+        // Two running maxima (w is a multiple of 16), so the loads do not wait on one chain;
+        // max(x, m) returns m when x is NaN, and neither maximum is ever NaN.
+        __m256 m0 = _mm256_set1_ps(-INFINITY), m1 = m0;
+        for (int v = 0; v < w; v += 16) {
+            m0 = _mm256_max_ps(_mm256_loadu_ps(p + v), m0);
+            m1 = _mm256_max_ps(_mm256_loadu_ps(p + v + 8), m1);
+        }
+        __m256 m = _mm256_max_ps(m0, m1);
         __m128 h = _mm_max_ps(_mm256_castps256_ps128(m), _mm256_extractf128_ps(m, 1));
         h = _mm_max_ps(h, _mm_movehl_ps(h, h));
         h = _mm_max_ss(h, _mm_shuffle_ps(h, h, 1));
         maxima[q] = _mm_cvtss_f32(h);
     }
-    return kth_largest(maxima, c, (int32_t)k);
+    return kth_largest_avx2(maxima, c, (int32_t)k);
 }
 #endif
 
