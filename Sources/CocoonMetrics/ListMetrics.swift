@@ -31,8 +31,7 @@ public enum ListMetrics {
                     }
                 }
             }
-            var norm2 = 0.0
-            for j in 0..<d { norm2 += sum[j] * sum[j] }
+            let norm2 = fourLaneDot(d) { sum[$0] } _: { sum[$0] }
             return 1 - (norm2 - squares) / Double(n * (n - 1))
         }
     }

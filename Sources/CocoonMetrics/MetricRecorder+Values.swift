@@ -96,6 +96,7 @@ extension MetricRecorder {
             var present = [Bool](repeating: false, count: gCount)
             var topicRun = [Int](repeating: 0, count: gCount)
             var slateSum = [Double](repeating: 0, count: d)  // Σ ê_i over the slate
+            var historyMean = [Double](repeating: 0, count: d)  // m_u, for serendipity
             var isRel = [Bool](repeating: false, count: k)
             var seenTopics: [Int] = []  // α-nDCG's per-topic counts
             let relStamp = relStamps[w]
@@ -160,8 +161,7 @@ extension MetricRecorder {
                     switch code {
                     case .ildCosine?:  // 1 − mean pairwise cosine
                         if k == 1 { v = 0 } else if k > 1 {
-                            var norm2 = 0.0
-                            for j in 0..<d { norm2 += slateSum[j] * slateSum[j] }
+                            let norm2 = fourLaneDot(d) { slateSum[$0] } _: { slateSum[$0] }
                             v = 1 - (norm2 - squares) / Double(k * (k - 1))
                         }
                     case .ildTopic?:
@@ -217,19 +217,21 @@ extension MetricRecorder {
                         }
                     case .unexpectedness?:  // mean of 1 − ê_i·m_u, m_u = Σ_H ê / |H|
                         if k > 0 && hCount > 0 {
-                            var dot = 0.0
-                            for jj in 0..<d { dot += slateSum[jj] * unitSums[u * d + jj] }
+                            let dot = fourLaneDot(d) { slateSum[$0] } _: { unitSums[u * d + $0] }
                             v = 1 - dot / (Double(hCount) * Double(k))
                         }
                     case .serendipity?:
                         if k > 0 && hCount > 0 {
                             var sum = 0.0
                             let nh = Double(hCount)
+                            var haveMean = false
                             for x in 0..<k where isRel[x] {
+                                if !haveMean {
+                                    for jj in 0..<d { historyMean[jj] = unitSums[u * d + jj] / nh }
+                                    haveMean = true
+                                }
                                 let i = Int(items[x])
-                                var dot = 0.0
-                                for jj in 0..<d { dot += unitRows[i * d + jj] * (unitSums[u * d + jj] / nh) }
-                                sum += 1 - dot
+                                sum += 1 - fourLaneDot(d) { unitRows[i * d + $0] } _: { historyMean[$0] }
                             }
                             v = sum / Double(k)
                         }
@@ -582,4 +584,26 @@ enum ListMetricID: String {
     case novelty = "novelty_miuf", arp = "arp", tail = "tail_percentage", unexpectedness = "unexpectedness"
     case serendipity = "serendipity_unexp_x_rel", alphaNDCG = "alpha_ndcg_at10", subtopicRecall = "subtopic_recall_at10"
     case eild = "eild_cosine_rel_logdisc"
+}
+
+/// Σ a(j)·b(j) over j < d in four interleaved partial sums, added as (s0 + s1) + (s2 + s3) and
+/// then the tail: a chain of d/4 dependent additions instead of d (the list metrics' dot
+/// products waited on theirs). A fixed order, so the same value on every run.
+@inline(__always)
+func fourLaneDot(_ d: Int, _ a: (Int) -> Double, _ b: (Int) -> Double) -> Double {
+    var s0 = 0.0, s1 = 0.0, s2 = 0.0, s3 = 0.0
+    var j = 0
+    while j + 4 <= d {
+        s0 += a(j) * b(j)
+        s1 += a(j + 1) * b(j + 1)
+        s2 += a(j + 2) * b(j + 2)
+        s3 += a(j + 3) * b(j + 3)
+        j += 4
+    }
+    var s = (s0 + s1) + (s2 + s3)
+    while j < d {
+        s += a(j) * b(j)
+        j += 1
+    }
+    return s
 }
