@@ -142,9 +142,16 @@ public enum Homogeneity {
     /// The same mean over a seeded sample of `sampleSize` pairs of distinct sets, drawn with
     /// replacement (for very large populations); the caller reports it as sampled.
     public static func sampledPairwiseJaccard(_ sets: [[Int32]], sampleSize: Int, seed: Seed, executor: BlockExecutor? = nil) -> Double? {
-        var offsets = [Int](repeating: 0, count: sets.count + 1)
-        for (u, s) in sets.enumerated() { offsets[u + 1] = offsets[u] + s.count }
-        return sampledPairwiseJaccard(flat: Array(sets.joined()), offsets: offsets, sampleSize: sampleSize, seed: seed, executor: executor)
+        sampledMeanJaccard(NestedSets(sets: sets, members: nil), sampleSize: sampleSize, seed: seed, executor: executor)
+    }
+
+    /// The same over the sets `sets[members[j]]` (sorted, duplicate-free), read in place: the
+    /// recorder's consumed sets, which a step would otherwise gather into a new array and
+    /// flatten (4 bytes an item of every member's history) for the few sets the sample reads.
+    public static func sampledPairwiseJaccard(
+        _ sets: [[Int32]], members: [Int], sampleSize: Int, seed: Seed, executor: BlockExecutor? = nil
+    ) -> Double? {
+        sampledMeanJaccard(NestedSets(sets: sets, members: members), sampleSize: sampleSize, seed: seed, executor: executor)
     }
 
     /// The same for sets stored flat: set j is `flat[offsets[j]..<offsets[j + 1]]` (sorted,
@@ -170,9 +177,27 @@ public enum Homogeneity {
         sampledMeanJaccard(FlatSets(flat: flat, setSize: k, rows: rows), sampleSize: sampleSize, seed: seed, executor: executor)
     }
 
+    /// Sets a sample of pairs reads: set j as a buffer, and whether every set is sorted.
+    protocol PairSets: Sendable {
+        var count: Int { get }
+        var sorted: Bool { get }
+        func withSet<R>(_ j: Int, _ body: (UnsafeBufferPointer<Int32>) -> R) -> R
+    }
+
+    /// Sorted sets in their own arrays, optionally a subset of them (`members`).
+    struct NestedSets: PairSets {
+        let sets: [[Int32]]
+        let members: [Int]?
+        var count: Int { members?.count ?? sets.count }
+        var sorted: Bool { true }
+        @inline(__always) func withSet<R>(_ j: Int, _ body: (UnsafeBufferPointer<Int32>) -> R) -> R {
+            sets[members?[j] ?? j].withUnsafeBufferPointer(body)
+        }
+    }
+
     /// Sets in one flat buffer: either compressed rows (`offsets`, each set sorted) or sets of
     /// one size in any order, possibly a subset of the rows.
-    struct FlatSets: Sendable {
+    struct FlatSets: PairSets {
         let flat: [Int32]
         let offsets: [Int]
         let setSize: Int
@@ -204,10 +229,15 @@ public enum Homogeneity {
             let r = rows?[j] ?? j
             return (r * setSize)..<((r + 1) * setSize)
         }
+
+        @inline(__always) func withSet<R>(_ j: Int, _ body: (UnsafeBufferPointer<Int32>) -> R) -> R {
+            let r = range(j)
+            return flat.withUnsafeBufferPointer { body(UnsafeBufferPointer(rebasing: $0[r])) }
+        }
     }
 
     /// The seeded sample of pairs of distinct sets (see above).
-    static func sampledMeanJaccard(_ sets: FlatSets, sampleSize: Int, seed: Seed, executor: BlockExecutor?) -> Double? {
+    static func sampledMeanJaccard<S: PairSets>(_ sets: S, sampleSize: Int, seed: Seed, executor: BlockExecutor?) -> Double? {
         let n = sets.count
         if n < 2 { return nil }
         let chunks = BlockExecutor.blocks(count: sampleSize, blockSize: 8192)
@@ -218,33 +248,33 @@ public enum Homogeneity {
             var counted = 0
             var rng = seed.stream("pairs", c)
             var sa: [Int32] = [], sb: [Int32] = []
-            sets.flat.withUnsafeBufferPointer { m in
-                for _ in chunks[c] {
-                    let a = Int(rng.next(upperBound: UInt64(n)))
-                    var b = Int(rng.next(upperBound: UInt64(n - 1)))
-                    if b >= a { b += 1 }
-                    let ra = sets.range(a), rb = sets.range(b)
-                    let total = ra.count + rb.count
-                    if total == 0 { continue }
-                    let inter: Int
-                    if ra.count * rb.count <= SmallSets.pairLimit {
+            for _ in chunks[c] {
+                let a = Int(rng.next(upperBound: UInt64(n)))
+                var b = Int(rng.next(upperBound: UInt64(n - 1)))
+                if b >= a { b += 1 }
+                let inter: Int, total: Int
+                (inter, total) = sets.withSet(a) { ma in sets.withSet(b) { mb in
+                    let total = ma.count + mb.count
+                    if total == 0 { return (0, 0) }
+                    if ma.count * mb.count <= SmallSets.pairLimit {
                         // Short sets (slates, short histories): every pair of elements compared
                         // (SIMD), no sort or merge.
-                        inter = SmallSets.intersectionCount(UnsafeBufferPointer(rebasing: m[ra]), UnsafeBufferPointer(rebasing: m[rb]))
+                        return (SmallSets.intersectionCount(ma, mb), total)
                     } else if sets.sorted {
-                        inter = sortedIntersection(m[ra], m[rb])
+                        return (sortedIntersection(ma, mb), total)
                     } else {
                         sa.removeAll(keepingCapacity: true)
                         sb.removeAll(keepingCapacity: true)
-                        sa.append(contentsOf: m[ra])
-                        sb.append(contentsOf: m[rb])
+                        sa.append(contentsOf: ma)
+                        sb.append(contentsOf: mb)
                         sa.insertionSort()
                         sb.insertionSort()
-                        inter = sortedIntersection(sa[...], sb[...])
+                        return (sortedIntersection(sa[...], sb[...]), total)
                     }
-                    sum += Double(inter) / Double(total - inter)
-                    counted += 1
-                }
+                } }
+                if total == 0 { continue }
+                sum += Double(inter) / Double(total - inter)
+                counted += 1
             }
             sums[c] = sum
             counts[c] = counted

@@ -342,7 +342,14 @@ extension MetricRecorder {
             let users = memberIndices(group, groupIndex: gi)
             switch id {
             case "interaction_jaccard_all_pairs":
-                return t == 0 ? nil : pairwise(users.map { consumedSet[$0] }, id: id, step: t, group: gi)
+                if t == 0 { return nil }
+                if users.count > exactPairLimit {
+                    // The sample reads the sets where they are (no gathered copy of every member's).
+                    sampled.insert(id)
+                    return Homogeneity.sampledPairwiseJaccard(
+                        consumedSet, members: users, sampleSize: pairSample, seed: pairSeed(id, t, gi), executor: executor)
+                }
+                return pairwise(users.map { consumedSet[$0] }, id: id, step: t, group: gi)
             case "interaction_jaccard_nn_pairs":
                 if t == 0 { return nil }
                 return meanOverNearestPairs(users, group: gi) { u, w in Homogeneity.jaccard(consumedSet[u], consumedSet[w]) }

@@ -121,6 +121,27 @@ private func tinyCatalog(_ emb: [[Float]], topics: [Int32], topicCount: Int) thr
         #expect(abs(other - exact) < 0.005, "sampled \(other), exact \(exact)")
     }
 
+    /// Sets read in place (all of them, or a members subset) give the same pairs and the same
+    /// value, to the bit, as the same sets flattened — short sets and long ones (merged).
+    @Test func sampledJaccardOfNestedSetsEqualsFlattened() {
+        var r = Seed(13).stream("nested")
+        let sets: [[Int32]] = (0..<3500).map { u in
+            let size = u % 7 == 0 ? 40 + Sample.index(below: 30, using: &r) : Sample.index(below: 12, using: &r)
+            return Array(Set((0..<size).map { _ in Int32(Sample.index(below: 400, using: &r)) })).sorted()
+        }
+        func flattened(_ s: [[Int32]]) -> Double {
+            var offsets = [0]
+            for x in s { offsets.append(offsets.last! + x.count) }
+            return Homogeneity.sampledPairwiseJaccard(flat: Array(s.joined()), offsets: offsets, sampleSize: 30_000, seed: Seed(6))!
+        }
+        let whole = Homogeneity.sampledPairwiseJaccard(sets, sampleSize: 30_000, seed: Seed(6), executor: BlockExecutor(workers: 2))!
+        #expect(whole.bitPattern == flattened(sets).bitPattern)
+        let members = Array(stride(from: 2, to: sets.count, by: 2))
+        let subset = Homogeneity.sampledPairwiseJaccard(sets, members: members, sampleSize: 30_000, seed: Seed(6))!
+        #expect(subset.bitPattern == flattened(members.map { sets[$0] }).bitPattern)
+        #expect(subset != whole)
+    }
+
     /// Slates are sampled in place, unsorted (short sets compared element by element, longer
     /// ones sorted in scratch space): the same pairs and the same value, to the bit, as the
     /// sorted sets — for all rows and for a subset.
