@@ -150,9 +150,7 @@ private let awkwardShapes: [(Int, Int, Int)] = [
     /// every kernel instruction set: ties at the threshold count, NaN never does, and runs of
     /// every length around the 16- and 32-value chunks.
     @Test func scanFindsEveryValueAtLeastTheThreshold() {
-        defer { KernelRuntime.force(nil) }
-        for isa in KernelRuntime.available {
-            KernelRuntime.force(isa)
+        onEveryInstructionSet { isa in
             for n in [0, 1, 15, 16, 17, 31, 32, 33, 63, 64, 65, 100, 1000, 4099] {
                 var rng = Seed(12).stream("scan", n)
                 let values: [Float] = (0..<n).map { _ in
@@ -198,9 +196,7 @@ private let awkwardShapes: [(Int, Int, Int)] = [
     /// sets of every size around the 4- and 8-element chunks (the last chunk's unused lanes
     /// must not count, also when the other set holds 0), in any order, disjoint or equal.
     @Test func smallSetIntersectionsCountTheCommonElements() {
-        defer { KernelRuntime.force(nil) }
-        for isa in KernelRuntime.available {
-            KernelRuntime.force(isa)
+        onEveryInstructionSet { isa in
             for trial in 0..<300 {
                 var rng = Seed(14).stream("sets", trial)
                 let na = Sample.index(below: 40, using: &rng), nb = Sample.index(below: 40, using: &rng)

@@ -35,9 +35,7 @@ private func reference(_ scores: [Float], k: Int, excluded: [Bool]? = nil) -> [I
     /// Every kernel instruction set the machine has selects the same items (ties, NaN, -inf,
     /// the floor taken after the fill, runs shorter and longer than a 32-item chunk).
     @Test func everyInstructionSetSelectsTheSame() {
-        defer { KernelRuntime.force(nil) }
-        for isa in KernelRuntime.available {
-            KernelRuntime.force(isa)
+        onEveryInstructionSet { isa in
             #expect(KernelRuntime.instructionSet == isa)
             for (trial, n) in [40, 100, 1000, 2048, 2049, 5000, 20_000].enumerated() {
                 var rng = Seed(6).stream("isa", trial)
@@ -62,9 +60,7 @@ private func reference(_ scores: [Float], k: Int, excluded: [Bool]? = nil) -> [I
     /// header says; NaN never counts), for every chunk count, whole vectors of the counting
     /// loop or not, on every instruction set.
     @Test func floorIsTheKthLargestChunkMaximum() {
-        defer { KernelRuntime.force(nil) }
-        for isa in KernelRuntime.available {
-            KernelRuntime.force(isa)
+        onEveryInstructionSet { isa in
             for (trial, n) in [100, 320, 500, 1000, 1984, 2038, 2048, 4096, 5000].enumerated() {
                 var rng = Seed(8).stream("floor", trial)
                 let scores: [Float] = (0..<n).map { _ in
@@ -113,9 +109,7 @@ private func reference(_ scores: [Float], k: Int, excluded: [Bool]? = nil) -> [I
     /// through the floor: the items it already holds may lie below that floor, on every
     /// instruction set.
     @Test func partlyFilledHeapTakesTheNextRunsFloor() {
-        defer { KernelRuntime.force(nil) }
-        for isa in KernelRuntime.available {
-            KernelRuntime.force(isa)
+        onEveryInstructionSet { isa in
             for trial in 0..<6 {
                 var rng = Seed(9).stream("partial", trial)
                 let n = 6000
@@ -209,9 +203,7 @@ private func reference(_ scores: [Float], k: Int, excluded: [Bool]? = nil) -> [I
     /// AVX2 registers, selectors that keep nothing (k = 0), one or several items, runs that are
     /// not a multiple of 8, ties, NaN and -infinity.
     @Test func offerByTopicEqualsOneItemAtATime() {
-        defer { KernelRuntime.force(nil) }
-        for isa in KernelRuntime.available {
-            KernelRuntime.force(isa)
+        onEveryInstructionSet { isa in
             for (trial, g) in [1, 5, 20, 31, 32, 33, 40].enumerated() {
                 var rng = Seed(12).stream("by-topic", trial)
                 let items = 3_000
