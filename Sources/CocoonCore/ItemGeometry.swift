@@ -33,14 +33,12 @@ public final class ItemGeometry: Sendable {
         let r = catalog.embeddings.storage.map(Double.init)
         var u = r
         let d = dimension
+        var squares = [Double](repeating: 0, count: count)
         for i in 0..<count {
             var n = 0.0
             for j in 0..<d { n += r[i * d + j] * r[i * d + j] }
             n = n.squareRoot()
             if n > 0 { for j in 0..<d { u[i * d + j] = r[i * d + j] / n } }
-        }
-        var squares = [Double](repeating: 0, count: count)
-        for i in 0..<count {
             var q = 0.0
             for j in 0..<d { q += u[i * d + j] * u[i * d + j] }
             squares[i] = q
@@ -51,27 +49,13 @@ public final class ItemGeometry: Sendable {
         unitSingle = catalog.unitEmbeddings
     }
 
-    /// Cosine similarity of items i and j (Double; four interleaved partial sums, added in a
-    /// fixed order, so the value is the same on every run).
+    /// Cosine similarity of items i and j (Double; ``fourLaneDot(_:_:_:)`` of their unit rows).
     @inlinable
     public func cosine(_ i: Int, _ j: Int) -> Double {
         let d = dimension
         return unit.withUnsafeBufferPointer { u in
             let a = u.baseAddress! + i * d, b = u.baseAddress! + j * d
-            var acc = SIMD4<Double>(repeating: 0)
-            var k = 0
-            while k + 4 <= d {
-                let x = SIMD4<Double>(a[k], a[k + 1], a[k + 2], a[k + 3])
-                let y = SIMD4<Double>(b[k], b[k + 1], b[k + 2], b[k + 3])
-                acc = acc + x * y
-                k += 4
-            }
-            var s = (acc[0] + acc[1]) + (acc[2] + acc[3])
-            while k < d {
-                s += a[k] * b[k]
-                k += 1
-            }
-            return s
+            return fourLaneDot(d) { a[$0] } _: { b[$0] }
         }
     }
 
@@ -115,4 +99,26 @@ public struct NeighbourTable: Sendable {
     /// The neighbours of item i.
     @inlinable
     public func neighbours(of i: Int) -> ArraySlice<Int32> { members[Int(offsets[i])..<Int(offsets[i + 1])] }
+}
+
+/// Σ a(j)·b(j) over j < d in four interleaved partial sums (lane l takes j ≡ l mod 4), added
+/// as (s0 + s1) + (s2 + s3) and then the tail: a chain of d/4 dependent additions instead of
+/// d, in a fixed order, so the same value on every run. Item cosines and the list metrics'
+/// dot products use it.
+@inlinable @inline(__always)
+public func fourLaneDot(_ d: Int, _ a: (Int) -> Double, _ b: (Int) -> Double) -> Double {
+    var acc = SIMD4<Double>(repeating: 0)
+    var k = 0
+    while k + 4 <= d {
+        let x = SIMD4<Double>(a(k), a(k + 1), a(k + 2), a(k + 3))
+        let y = SIMD4<Double>(b(k), b(k + 1), b(k + 2), b(k + 3))
+        acc = acc + x * y
+        k += 4
+    }
+    var s = (acc[0] + acc[1]) + (acc[2] + acc[3])
+    while k < d {
+        s += a(k) * b(k)
+        k += 1
+    }
+    return s
 }

@@ -252,8 +252,7 @@ public enum Homogeneity {
                 let a = Int(rng.next(upperBound: UInt64(n)))
                 var b = Int(rng.next(upperBound: UInt64(n - 1)))
                 if b >= a { b += 1 }
-                let inter: Int, total: Int
-                (inter, total) = sets.withSet(a) { ma in sets.withSet(b) { mb in
+                let (inter, total) = sets.withSet(a) { ma in sets.withSet(b) { mb in
                     let total = ma.count + mb.count
                     if total == 0 { return (0, 0) }
                     if ma.count * mb.count <= SmallSets.pairLimit {

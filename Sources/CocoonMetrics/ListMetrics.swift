@@ -31,9 +31,14 @@ public enum ListMetrics {
                     }
                 }
             }
-            let norm2 = fourLaneDot(d) { sum[$0] } _: { sum[$0] }
-            return 1 - (norm2 - squares) / Double(n * (n - 1))
+            return ildCosine(sumSquaredNorm: fourLaneDot(d) { sum[$0] } _: { sum[$0] }, squaredNorms: squares, count: n)
         }
+    }
+
+    /// `ild_cosine` of n ≥ 2 items from their sums: `1 − (‖Σ ê‖² − Σ ‖ê‖²)/(n(n − 1))` (the
+    /// recorder has the slate's sum of unit vectors at hand for other metrics).
+    static func ildCosine(sumSquaredNorm norm2: Double, squaredNorms squares: Double, count n: Int) -> Double {
+        1 - (norm2 - squares) / Double(n * (n - 1))
     }
 
     /// `ild_cosine` by its definition: the mean of `1 − cos` over the n(n − 1)/2 pairs (the

@@ -162,7 +162,7 @@ extension MetricRecorder {
                     case .ildCosine?:  // 1 − mean pairwise cosine
                         if k == 1 { v = 0 } else if k > 1 {
                             let norm2 = fourLaneDot(d) { slateSum[$0] } _: { slateSum[$0] }
-                            v = 1 - (norm2 - squares) / Double(k * (k - 1))
+                            v = ListMetrics.ildCosine(sumSquaredNorm: norm2, squaredNorms: squares, count: k)
                         }
                     case .ildTopic?:
                         if multiTopic {
@@ -342,14 +342,7 @@ extension MetricRecorder {
             let users = memberIndices(group, groupIndex: gi)
             switch id {
             case "interaction_jaccard_all_pairs":
-                if t == 0 { return nil }
-                if users.count > exactPairLimit {
-                    // The sample reads the sets where they are (no gathered copy of every member's).
-                    sampled.insert(id)
-                    return Homogeneity.sampledPairwiseJaccard(
-                        consumedSet, members: users, sampleSize: pairSample, seed: pairSeed(id, t, gi), executor: executor)
-                }
-                return pairwise(users.map { consumedSet[$0] }, id: id, step: t, group: gi)
+                return t == 0 ? nil : pairwise(consumedSet, members: users, id: id, step: t, group: gi)
             case "interaction_jaccard_nn_pairs":
                 if t == 0 { return nil }
                 return meanOverNearestPairs(users, group: gi) { u, w in Homogeneity.jaccard(consumedSet[u], consumedSet[w]) }
@@ -476,13 +469,16 @@ extension MetricRecorder {
         return n > 0 ? s / Double(n) : nil
     }
 
-    /// Exact all-pairs Jaccard up to ``exactPairLimit`` sets, else a seeded sample.
-    func pairwise(_ sets: [[Int32]], id: String, step: Int, group: Int) -> Double? {
-        if sets.count <= exactPairLimit {
-            return Homogeneity.meanPairwiseJaccard(sets, itemCount: run.world.catalog.count)
+    /// Jaccard over the pairs of the sets `sets[members]`: exact for up to ``exactPairLimit``
+    /// members, else a seeded sample that reads the sets in place (a gathered copy of every
+    /// member's set is made only for the exact path).
+    func pairwise(_ sets: [[Int32]], members: [Int], id: String, step: Int, group: Int) -> Double? {
+        if members.count <= exactPairLimit {
+            return Homogeneity.meanPairwiseJaccard(members.map { sets[$0] }, itemCount: run.world.catalog.count)
         }
         sampled.insert(id)
-        return Homogeneity.sampledPairwiseJaccard(sets, sampleSize: pairSample, seed: pairSeed(id, step, group), executor: executor)
+        return Homogeneity.sampledPairwiseJaccard(
+            sets, members: members, sampleSize: pairSample, seed: pairSeed(id, step, group), executor: executor)
     }
 
     /// The mean of `value(u, w)` over the group's users u that have a nearest neighbour w (nil
@@ -591,26 +587,4 @@ enum ListMetricID: String {
     case novelty = "novelty_miuf", arp = "arp", tail = "tail_percentage", unexpectedness = "unexpectedness"
     case serendipity = "serendipity_unexp_x_rel", alphaNDCG = "alpha_ndcg_at10", subtopicRecall = "subtopic_recall_at10"
     case eild = "eild_cosine_rel_logdisc"
-}
-
-/// Σ a(j)·b(j) over j < d in four interleaved partial sums, added as (s0 + s1) + (s2 + s3) and
-/// then the tail: a chain of d/4 dependent additions instead of d (the list metrics' dot
-/// products waited on theirs). A fixed order, so the same value on every run.
-@inline(__always)
-func fourLaneDot(_ d: Int, _ a: (Int) -> Double, _ b: (Int) -> Double) -> Double {
-    var s0 = 0.0, s1 = 0.0, s2 = 0.0, s3 = 0.0
-    var j = 0
-    while j + 4 <= d {
-        s0 += a(j) * b(j)
-        s1 += a(j + 1) * b(j + 1)
-        s2 += a(j + 2) * b(j + 2)
-        s3 += a(j + 3) * b(j + 3)
-        j += 4
-    }
-    var s = (s0 + s1) + (s2 + s3)
-    while j < d {
-        s += a(j) * b(j)
-        j += 1
-    }
-    return s
 }

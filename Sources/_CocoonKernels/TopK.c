@@ -55,6 +55,18 @@ static inline float threshold(const float *hs, ptrdiff_t kept, ptrdiff_t k, floa
     return kept < k ? below : (hs[0] > below ? hs[0] : below);
 }
 
+// Puts an item that beat the threshold into the heap (a new slot while there is room, else
+// the root's) and returns the new threshold.
+static inline float enter(float *hs, int32_t *hi, ptrdiff_t k, ptrdiff_t *kept, float s, int32_t index, float below) {
+    if (*kept < k) {
+        sift_up(hs, hi, *kept, s, index);
+        *kept += 1;
+    } else {
+        replace_root(hs, hi, k, s, index);
+    }
+    return threshold(hs, *kept, k, below);
+}
+
 // Offers the lanes set in `bits` (bit l: item j + l) that beat the threshold; returns the new one.
 static inline float visit(uint32_t bits, const float *x, ptrdiff_t j, int64_t base, float *hs, int32_t *hi,
                           ptrdiff_t k, ptrdiff_t *kept, float thr, float below) {
@@ -62,15 +74,7 @@ static inline float visit(uint32_t bits, const float *x, ptrdiff_t j, int64_t ba
         int l = __builtin_ctz(bits);
         bits &= bits - 1;
         float s = x[j + l];
-        if (s > thr) {
-            if (*kept < k) {
-                sift_up(hs, hi, *kept, s, (int32_t)(base + j + l));
-                *kept += 1;
-            } else {
-                replace_root(hs, hi, k, s, (int32_t)(base + j + l));
-            }
-            thr = threshold(hs, *kept, k, below);
-        }
+        if (s > thr) thr = enter(hs, hi, k, kept, s, (int32_t)(base + j + l), below);
     }
     return thr;
 }
@@ -80,15 +84,7 @@ static void offer_portable(const float *x, ptrdiff_t j, ptrdiff_t n, int64_t bas
     float thr = threshold(hs, *kept, k, below);
     for (; j < n; j++) {
         float s = x[j];
-        if (s > thr) {
-            if (*kept < k) {
-                sift_up(hs, hi, *kept, s, (int32_t)(base + j));
-                *kept += 1;
-            } else {
-                replace_root(hs, hi, k, s, (int32_t)(base + j));
-            }
-            thr = threshold(hs, *kept, k, below);
-        }
+        if (s > thr) thr = enter(hs, hi, k, kept, s, (int32_t)(base + j), below);
     }
 }
 
