@@ -10,9 +10,9 @@ import CocoonMath
 /// computed on the executor, then added to each group's sums on the calling thread in user
 /// order — the order, and so the bits, of ``StateMetrics``' one-thread functions.
 struct CentroidValues {
-    /// Per user, when asked (nil: no centroid).
-    var driftCosine: [Double?] = []
-    var driftL2: [Double?] = []
+    /// Per user, when asked (NaN: no centroid, or no cosine of a zero vector).
+    var driftCosine: [Double] = []
+    var driftL2: [Double] = []
     /// Per group: tr Cov of the current centroids of the members that have a seed centroid.
     var totalVariance: [Double?] = []
     /// Per group: `population_mean_pairwise_cosine_distance` of the members' centroids.
@@ -33,15 +33,18 @@ extension MetricRecorder {
         let units = SharedArray<Double>(repeating: 0, count: wantPairs ? chunk * d : 0)
         // Per chunk row: 1 has a centroid, 2 also a unit vector (a non-zero centroid).
         let kind = SharedArray<UInt8>(repeating: 0, count: chunk)
-        let cosines = SharedArray<Double>(repeating: .nan, count: wantCosine ? n : 0)
-        let lengths = SharedArray<Double>(repeating: .nan, count: wantL2 ? n : 0)
+        // The drifts, written in place by the blocks (NaN: none).
+        var cosineDrifts = [Double](repeating: .nan, count: wantCosine ? n : 0)
+        var lengthDrifts = [Double](repeating: .nan, count: wantL2 ? n : 0)
         let hc = historyCount, c0 = centroid0, sums = sumRaw
         let members = groups.map(\.members)
         var variance = groups.map { _ in TotalVarianceSums(dimension: d) }
         var pairs = groups.map { _ in PairwiseCosineSums(dimension: d) }
 
-        /// Chunk `lo..<hi`'s centroids on the executor (`first`: also the drifts and unit vectors).
-        func fill(_ lo: Int, _ hi: Int, first: Bool) {
+        /// Chunk `lo..<hi`'s centroids on the executor; with `drifts`, also the drifts (written
+        /// there) and unit vectors.
+        func fill(_ lo: Int, _ hi: Int, drifts: (cosines: ParallelBuffer<Double>, lengths: ParallelBuffer<Double>)?) {
+            let first = drifts != nil
             let blocks = BlockExecutor.blocks(count: hi - lo, blockSize: blockSize)
             executor.forEach(blockCount: blocks.count) { b, _ in
                 sums.withUnsafeBufferPointer { sums in
@@ -78,8 +81,8 @@ extension MetricRecorder {
                                     }
                                 }
                                 let na = rr.squareRoot(), nb = oo.squareRoot()
-                                if wantCosine { cosines[u] = na == 0 || nb == 0 ? .nan : 1 - ro / (na * nb) }
-                                if wantL2 { lengths[u] = dd.squareRoot() }
+                                if wantCosine { drifts!.cosines[u] = na == 0 || nb == 0 ? .nan : 1 - ro / (na * nb) }
+                                if wantL2 { drifts!.lengths[u] = dd.squareRoot() }
                             } else if wantPairs {
                                 for j in 0..<d { rr = rr + dst[j] * dst[j] }
                             }
@@ -99,9 +102,10 @@ extension MetricRecorder {
 
         // Pass 1: drifts, the variance's means, the unit sums. (A member with a seed centroid
         // always has a current one: the history only grows.)
+        cosineDrifts.fillInParallel { cosines in lengthDrifts.fillInParallel { lengths in
         for lo in stride(from: 0, to: n, by: chunk) {
             let hi = min(lo + chunk, n)
-            fill(lo, hi, first: true)
+            fill(lo, hi, drifts: (cosines, lengths))
             if !wantVariance && !wantPairs { continue }
             rows.withUnsafeMutableBufferPointer(0..<(chunk * d)) { rowBuffer in
                 units.withUnsafeMutableBufferPointer(0..<units.count) { unitBuffer in
@@ -120,12 +124,13 @@ extension MetricRecorder {
                 }
             }
         }
+        } }
         // Pass 2: the squared deviations from each group's mean (the centroids again).
         if wantVariance {
             for gi in variance.indices { variance[gi].finishMean() }
             for lo in stride(from: 0, to: n, by: chunk) {
                 let hi = min(lo + chunk, n)
-                fill(lo, hi, first: false)
+                fill(lo, hi, drifts: nil)
                 rows.withUnsafeMutableBufferPointer(0..<(chunk * d)) { rowBuffer in
                     for gi in members.indices {
                         let m = members[gi]
@@ -138,8 +143,8 @@ extension MetricRecorder {
             }
         }
         var values = CentroidValues()
-        if wantCosine { values.driftCosine = cosines.toArray().map { $0.isNaN ? nil : $0 } }
-        if wantL2 { values.driftL2 = lengths.toArray().map { $0.isNaN ? nil : $0 } }
+        values.driftCosine = cosineDrifts
+        values.driftL2 = lengthDrifts
         if wantVariance { values.totalVariance = variance.map(\.value) }
         if wantPairs { values.pairwise = pairs.map(\.value) }
         centroidCache = values

@@ -2,44 +2,60 @@ import CocoonCore
 import CocoonMath
 import Foundation
 
-/// The per-user values of a step's list metrics: one row per snapshot user, one column per
-/// metric, NaN where a metric is undefined for the user (8 bytes a value, in the buffer the
-/// blocks wrote, instead of a `[Double?]` copy per metric).
+/// The group means of a step's list metrics: one row per group, one column per metric, nil
+/// where no member's value is defined.
 struct ListValues {
     var ids: [String] = []
-    var values = SharedArray<Double>(repeating: .nan, count: 0)
+    var means: [[Double?]] = []
     /// Whether the pass also added the step's consumption to the history vector sums
     /// (`sumRaw`, `sumUnit`), which ``MetricRecorder/absorb(_:vectorSumsAdded:)`` then skips.
     var addedVectorSums = false
 
     /// The column of metric `id`, or nil when it was not computed.
     func column(of id: String) -> Int? { ids.firstIndex(of: id) }
+}
 
-    /// Every column's mean over the rows whose user (`users[row]`) is a member, undefined
-    /// values left out (nil when none is defined). One pass over the rows, in row order: each
-    /// column is summed in user order, as a pass per column would.
-    func means(users: [Int32], members: [Bool]) -> [Double?] {
-        let m = ids.count
-        var sums = [Double](repeating: 0, count: m)
-        var counts = [Int](repeating: 0, count: m)
-        precondition(values.count >= users.count * m, "one row of values per user")
-        values.withUnsafeMutableBufferPointer(0..<values.count) { v in
-            sums.withUnsafeMutableBufferPointer { sum in
-                counts.withUnsafeMutableBufferPointer { n in
-                    for (row, u) in users.enumerated() where members[Int(u)] {
-                        let r = v.baseAddress! + row * m
+/// Each group's sums of per-user list-metric values, added to chunk by chunk in row order.
+struct ListSums {
+    let metrics: Int
+    var sums: [Double]
+    var counts: [Int]
+
+    init(groups: Int, metrics m: Int) {
+        metrics = m
+        sums = [Double](repeating: 0, count: groups * m)
+        counts = [Int](repeating: 0, count: groups * m)
+    }
+
+    /// Adds the rows `rows` (values in `values`, row `rows.lowerBound` first, NaN: undefined)
+    /// of the members of each group, row by row in order: each group's column is summed in user
+    /// order, as one pass over the whole step's values would.
+    mutating func add(_ values: UnsafeBufferPointer<Double>, rows: Range<Int>, users: [Int32], members: [[Bool]]) {
+        let m = metrics
+        sums.withUnsafeMutableBufferPointer { sum in
+            counts.withUnsafeMutableBufferPointer { n in
+                for (gi, member) in members.enumerated() {
+                    let s0 = sum.baseAddress! + gi * m, n0 = n.baseAddress! + gi * m
+                    for row in rows where member[Int(users[row])] {
+                        let r = values.baseAddress! + (row - rows.lowerBound) * m
                         for j in 0..<m {
                             let x = r[j]
                             if !x.isNaN {
-                                sum[j] += x
-                                n[j] += 1
+                                s0[j] += x
+                                n0[j] += 1
                             }
                         }
                     }
                 }
             }
         }
-        return (0..<m).map { counts[$0] > 0 ? sums[$0] / Double(counts[$0]) : nil }
+    }
+
+    /// Per group, every column's mean (nil when no value was defined).
+    var means: [[Double?]] {
+        (0..<(metrics == 0 ? 0 : sums.count / metrics)).map { gi in
+            (0..<metrics).map { j in counts[gi * metrics + j] > 0 ? sums[gi * metrics + j] / Double(counts[gi * metrics + j]) : nil }
+        }
     }
 }
 
@@ -67,7 +83,13 @@ extension MetricRecorder {
         let interactions = itemCount
         let tail = Popularity.tail(counts: interactions)
         let blocks = BlockExecutor.blocks(count: n, blockSize: blockSize)
-        let out = SharedArray<Double>(repeating: .nan, count: n * ids.count)
+        // The users go by chunks of blocks: the chunk's values into one buffer on the executor,
+        // then added to each group's sums in row order on this thread. (A buffer of every
+        // user's values was 12.8 MB of fresh pages a step at W2's 100,000 users and 16 metrics.)
+        let chunkBlocks = 8
+        let out = SharedArray<Double>(repeating: .nan, count: min(n, chunkBlocks * blockSize) * ids.count)
+        let members = groups.map(\.members)
+        var sums = ListSums(groups: members.count, metrics: ids.count)
         let histCount = historyCount, rel = relevant, ideal = idealDCG, relTopics = relevantTopicCount
         let counts = topicCounts
         // Metric ids resolved once per step, not compared as strings per user.
@@ -90,7 +112,9 @@ extension MetricRecorder {
         // distinct within a step, so a table needs no clearing between users).
         let relStamps = (0..<executor.workers).map { _ in SharedArray<Int32>(repeating: 0, count: needRelevance ? c.count : 0) }
         sumRaw.fillInParallel { rawOut in sumUnit.fillInParallel { unitSums in
-        executor.forEach(blockCount: blocks.count) { b, w in
+        for chunk in stride(from: 0, to: blocks.count, by: chunkBlocks) {
+        let chunkRows = blocks[chunk].lowerBound..<blocks[min(chunk + chunkBlocks, blocks.count) - 1].upperBound
+        executor.forEach(blockCount: min(chunkBlocks, blocks.count - chunk)) { b, w in
             var q = [Double](repeating: 0, count: gCount)  // the slate's topic shares
             var p = [Double](repeating: 0, count: gCount)  // the history's topic shares
             var present = [Bool](repeating: false, count: gCount)
@@ -101,7 +125,7 @@ extension MetricRecorder {
             var seenTopics: [Int] = []  // α-nDCG's per-topic counts
             let relStamp = relStamps[w]
             var items = [Int32](repeating: 0, count: k)
-            let block = blocks[b]
+            let block = blocks[chunk + b]
             for row in block {
                 let u = Int(s.users[row])
                 if needSum && (row - block.lowerBound) & 3 == 0 {
@@ -257,7 +281,7 @@ extension MetricRecorder {
                         } ?? .nan
                     case nil: break
                     }
-                    out[row * ids.count + j] = v
+                    out[(row - chunkRows.lowerBound) * ids.count + j] = v
                 }
                 // This step's consumption, in slate order (as `absorb` adds it).
                 for x in 0..<k where outcomes[row * k + x] == .consumed {
@@ -267,8 +291,12 @@ extension MetricRecorder {
                 }
             }
         }
+        out.withUnsafeMutableBufferPointer(0..<out.count) { values in
+            sums.add(UnsafeBufferPointer(values), rows: chunkRows, users: s.users, members: members)
+        }
+        }
         } }
-        return ListValues(ids: ids, values: out, addedVectorSums: addRaw || addUnit)
+        return ListValues(ids: ids, means: sums.means, addedVectorSums: addRaw || addUnit)
     }
 
     /// The value of one metric for one group at the snapshot's step.
@@ -282,10 +310,7 @@ extension MetricRecorder {
         switch MetricCatalog.kind(of: id) {
         case .list?:
             guard let j = perUser.column(of: id) else { return nil }
-            if let means = listMeansCache[gi] { return means[j] }
-            let means = perUser.means(users: s.users, members: members)
-            listMeansCache[gi] = means
-            return means[j]
+            return perUser.means[gi][j]
         case .pooled?:
             if t == 0 { return nil }
             // The group's rows, in an array of exactly their number (8 bytes a user at a million),
@@ -357,8 +382,7 @@ extension MetricRecorder {
                 }
             case "centroid_drift_cosine", "centroid_drift_l2":
                 let values = centroidValues()
-                let all = id == "centroid_drift_cosine" ? values.driftCosine : values.driftL2
-                return mean(users.map { all[$0] })
+                return mean(of: id == "centroid_drift_cosine" ? values.driftCosine : values.driftL2, over: users)
             case "profile_topic_entropy_delta":
                 let gCount = c.topics.count
                 // The recorder's arrays as local copies (a read of a stored property of the
@@ -437,33 +461,42 @@ extension MetricRecorder {
         return ListMetrics.entropyBits(counts.map { $0 / total }) / hInt
     }
 
-    /// `f(u)` for every user of `users`, computed on the executor in user blocks; the values
-    /// come back in `users` order, so anything summed from them does not depend on workers.
-    func eachUser(_ users: [Int], _ f: @escaping @Sendable (Int) -> Double?) -> [Double?] {
-        let blocks = BlockExecutor.blocks(count: users.count, blockSize: blockSize)
-        let out = SharedArray<Double>(repeating: .nan, count: users.count)
-        executor.forEach(blockCount: blocks.count) { b, _ in
-            for j in blocks[b] { out[j] = f(users[j]) ?? .nan }
+    /// `f(u)` for every user, computed on the executor in user blocks, NaN where f is nil (8
+    /// bytes a user, written in place: no `[Double?]` copy, which at 100,000 users is 1.6 MB of
+    /// fresh pages a metric and step). Anything summed from the values in user order does not
+    /// depend on workers.
+    func eachUser(_ f: @escaping @Sendable (Int) -> Double?) -> [Double] {
+        let n = run.world.users.count
+        let blocks = BlockExecutor.blocks(count: n, blockSize: blockSize)
+        var out = [Double](repeating: .nan, count: n)
+        out.fillInParallel { out in
+            executor.forEach(blockCount: blocks.count) { b, _ in
+                for u in blocks[b] { out[u] = f(u) ?? .nan }
+            }
         }
-        return out.toArray().map { $0.isNaN ? nil : $0 }
+        return out
     }
 
     /// The mean over a group's users of a per-user value. The values do not depend on the
     /// group, so they are computed once per step for every user (on the executor) and each
     /// group sums its members in user order — the same sum as computing them per group.
     func groupMean(_ id: String, _ users: [Int], _ f: @escaping @Sendable (Int) -> Double?) -> Double? {
-        if userValueCache[id] == nil { userValueCache[id] = eachUser(Array(0..<run.world.users.count), f) }
-        let all = userValueCache[id]!
-        return mean(users.map { all[$0] })
+        if userValueCache[id] == nil { userValueCache[id] = eachUser(f) }
+        return mean(of: userValueCache[id]!, over: users)
     }
 
-    func mean(_ v: [Double?]) -> Double? {
+    /// The mean of `values[u]` over `users`, in their order, NaN values left out (nil when
+    /// none is defined).
+    func mean(of values: [Double], over users: [Int]) -> Double? {
         var s = 0.0
         var n = 0
-        for x in v {
-            if let x {
-                s += x
-                n += 1
+        values.withUnsafeBufferPointer { v in
+            for u in users {
+                let x = v[u]
+                if !x.isNaN {
+                    s += x
+                    n += 1
+                }
             }
         }
         return n > 0 ? s / Double(n) : nil

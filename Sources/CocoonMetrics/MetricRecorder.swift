@@ -114,15 +114,12 @@ public final class MetricRecorder: StepObserver, @unchecked Sendable {
     /// The snapshot rows of each group's members at the current step (shared by the pooled
     /// metrics).
     var rowsCache: [[Int]?] = []
-    /// Each group's means of every list metric at the current step (one pass over the per-user
-    /// values, row by row, instead of one strided pass per metric).
-    var listMeansCache: [[Double?]?] = []
     /// Each group's members (user indices, ascending) at the current step (shared by the
     /// state metrics).
     var memberCache: [[Int]?] = []
-    /// Per-step caches shared by the groups: each user's value of a per-user state metric, and
-    /// the flag metrics of a group.
-    var userValueCache: [String: [Double?]] = [:]
+    /// Per-step caches shared by the groups: each user's value of a per-user state metric (NaN:
+    /// none), and the flag metrics of a group.
+    var userValueCache: [String: [Double]] = [:]
     var flagCache: [Int: (delta: Double?, did: Double?)] = [:]
     /// The metrics of the current centroids (all groups), once per step.
     var centroidCache: CentroidValues?
@@ -320,7 +317,6 @@ public final class MetricRecorder: StepObserver, @unchecked Sendable {
     func resetStepCaches(groups: Int) {
         exposureCache = .init(repeating: nil, count: groups)
         rowsCache = .init(repeating: nil, count: groups)
-        listMeansCache = .init(repeating: nil, count: groups)
         memberCache = .init(repeating: nil, count: groups)
         userValueCache = [:]
         flagCache = [:]

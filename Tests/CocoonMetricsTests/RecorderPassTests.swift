@@ -5,9 +5,10 @@ import Foundation
 import Testing
 
 /// The recorder's shared passes against the one-user functions, bit for bit, at every step and
-/// for every group: a list metric's group mean (all list metrics' means come from one pass
-/// over the per-user values, row by row) and `profile_topic_entropy_delta` (each user's entropy
-/// is recomputed only when the user's history grew).
+/// for every group: a list metric's group mean (all list metrics' means are summed row by row
+/// from chunks of eight blocks — here 130 users in blocks of 4: four whole chunks and one of a
+/// single, short block) and `profile_topic_entropy_delta` (each user's entropy is recomputed
+/// only when the user's history grew).
 @Suite struct RecorderPassTests {
     @Test(arguments: [1, 3])
     func groupMeansAndEntropyDeltasEqualTheOneUserFunctions(workers: Int) throws {
