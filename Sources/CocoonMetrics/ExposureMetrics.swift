@@ -140,16 +140,12 @@ public enum Homogeneity {
     }
 
     /// The same mean over a seeded sample of `sampleSize` pairs of distinct sets, drawn with
-    /// replacement (for very large populations); the caller reports it as sampled.
-    public static func sampledPairwiseJaccard(_ sets: [[Int32]], sampleSize: Int, seed: Seed, executor: BlockExecutor? = nil) -> Double? {
-        sampledMeanJaccard(NestedSets(sets: sets, members: nil), sampleSize: sampleSize, seed: seed, executor: executor)
-    }
-
-    /// The same over the sets `sets[members[j]]` (sorted, duplicate-free), read in place: the
+    /// replacement (for very large populations); the caller reports it as sampled. With
+    /// `members`, over the sets `sets[members[j]]` (sorted, duplicate-free), read in place: the
     /// recorder's consumed sets, which a step would otherwise gather into a new array and
     /// flatten (4 bytes an item of every member's history) for the few sets the sample reads.
     public static func sampledPairwiseJaccard(
-        _ sets: [[Int32]], members: [Int], sampleSize: Int, seed: Seed, executor: BlockExecutor? = nil
+        _ sets: [[Int32]], members: [Int]? = nil, sampleSize: Int, seed: Seed, executor: BlockExecutor? = nil
     ) -> Double? {
         sampledMeanJaccard(NestedSets(sets: sets, members: members), sampleSize: sampleSize, seed: seed, executor: executor)
     }

@@ -20,19 +20,28 @@ public enum ListMetrics {
         if n == 1 { return 0 }
         let d = g.dimension
         return withUnsafeTemporaryAllocation(of: Double.self, capacity: d) { sum in
-            sum.initialize(repeating: 0)
-            var squares = 0.0
-            g.unit.withUnsafeBufferPointer { unit in
-                g.unitSquaredNorms.withUnsafeBufferPointer { norms in
-                    for i in list {
-                        let row = unit.baseAddress! + Int(i) * d
-                        for j in 0..<d { sum[j] += row[j] }
-                        squares += norms[Int(i)]
-                    }
-                }
-            }
+            let squares = sumUnitRows(list, g, into: sum)
             return ildCosine(sumSquaredNorm: fourLaneDot(d) { sum[$0] } _: { sum[$0] }, squaredNorms: squares, count: n)
         }
+    }
+
+    /// Writes Σ ê_i over `items` into `sum` (d long; set, not added to) and returns Σ ‖ê_i‖²,
+    /// item by item in order: the two sums ILD's one-pass form needs.
+    @inline(__always)
+    static func sumUnitRows<S: Sequence<Int32>>(_ items: S, _ g: ItemGeometry, into sum: UnsafeMutableBufferPointer<Double>) -> Double {
+        let d = g.dimension
+        sum.update(repeating: 0)
+        var squares = 0.0
+        g.unit.withUnsafeBufferPointer { unit in
+            g.unitSquaredNorms.withUnsafeBufferPointer { norms in
+                for i in items {
+                    let row = unit.baseAddress! + Int(i) * d
+                    for j in 0..<d { sum[j] += row[j] }
+                    squares += norms[Int(i)]
+                }
+            }
+        }
+        return squares
     }
 
     /// `ild_cosine` of n ≥ 2 items from their sums: `1 − (‖Σ ê‖² − Σ ‖ê‖²)/(n(n − 1))` (the

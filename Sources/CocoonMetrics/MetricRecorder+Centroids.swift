@@ -44,7 +44,6 @@ extension MetricRecorder {
         /// Chunk `lo..<hi`'s centroids on the executor; with `drifts`, also the drifts (written
         /// there) and unit vectors.
         func fill(_ lo: Int, _ hi: Int, drifts: (cosines: ParallelBuffer<Double>, lengths: ParallelBuffer<Double>)?) {
-            let first = drifts != nil
             let blocks = BlockExecutor.blocks(count: hi - lo, blockSize: blockSize)
             executor.forEach(blockCount: blocks.count) { b, _ in
                 sums.withUnsafeBufferPointer { sums in
@@ -62,7 +61,7 @@ extension MetricRecorder {
                             let src = sums.baseAddress! + u * d, dst = row.baseAddress!
                             for j in 0..<d { dst[j] = src[j] / count }
                             kind[r] = 1
-                            guard first else { return }
+                            guard let drifts else { return }
                             // The sums of the drifts and of the unit vector in one loop: four
                             // chains advancing together instead of one after another, each
                             // summed in coordinate order as ``StateMetrics`` sums it (the same
@@ -81,8 +80,8 @@ extension MetricRecorder {
                                     }
                                 }
                                 let na = rr.squareRoot(), nb = oo.squareRoot()
-                                if wantCosine { drifts!.cosines[u] = na == 0 || nb == 0 ? .nan : 1 - ro / (na * nb) }
-                                if wantL2 { drifts!.lengths[u] = dd.squareRoot() }
+                                if wantCosine { drifts.cosines[u] = na == 0 || nb == 0 ? .nan : 1 - ro / (na * nb) }
+                                if wantL2 { drifts.lengths[u] = dd.squareRoot() }
                             } else if wantPairs {
                                 for j in 0..<d { rr = rr + dst[j] * dst[j] }
                             }

@@ -17,11 +17,13 @@ struct ListValues {
 
 /// Each group's sums of per-user list-metric values, added to chunk by chunk in row order.
 struct ListSums {
+    let groups: Int
     let metrics: Int
     var sums: [Double]
     var counts: [Int]
 
     init(groups: Int, metrics m: Int) {
+        self.groups = groups
         metrics = m
         sums = [Double](repeating: 0, count: groups * m)
         counts = [Int](repeating: 0, count: groups * m)
@@ -53,7 +55,7 @@ struct ListSums {
 
     /// Per group, every column's mean (nil when no value was defined).
     var means: [[Double?]] {
-        (0..<(metrics == 0 ? 0 : sums.count / metrics)).map { gi in
+        (0..<groups).map { gi in
             (0..<metrics).map { j in counts[gi * metrics + j] > 0 ? sums[gi * metrics + j] / Double(counts[gi * metrics + j]) : nil }
         }
     }
@@ -107,7 +109,7 @@ extension MetricRecorder {
         // cache; `absorb` then skips them.
         let addRaw = needCentroids, addUnit = needUnitSums
         let outcomes = s.outcomes
-        let unitRows = geo.unit, rawRows = geo.raw, unitNorms = geo.unitSquaredNorms
+        let unitRows = geo.unit, rawRows = geo.raw
         // Per worker, per item: the row (+1) whose relevant items were last marked (rows are
         // distinct within a step, so a table needs no clearing between users).
         let relStamps = (0..<executor.workers).map { _ in SharedArray<Int32>(repeating: 0, count: needRelevance ? c.count : 0) }
@@ -155,19 +157,8 @@ extension MetricRecorder {
                 for x in 0..<k { items[x] = s.slates[row * k + x] }
                 let list = s.slates[(row * k)..<((row + 1) * k)]
                 let hCount = histCount[u]
-                var squares = 0.0  // Σ ‖ê_i‖² (1 per item up to rounding)
-                if needSum {
-                    for j in 0..<d { slateSum[j] = 0 }
-                    unitRows.withUnsafeBufferPointer { unit in
-                        slateSum.withUnsafeMutableBufferPointer { sum in
-                            for i in items {
-                                let row = unit.baseAddress! + Int(i) * d
-                                for j in 0..<d { sum[j] += row[j] }
-                                squares += unitNorms[Int(i)]
-                            }
-                        }
-                    }
-                }
+                // Σ ‖ê_i‖² (1 per item up to rounding) and Σ ê_i into slateSum.
+                let squares = needSum ? slateSum.withUnsafeMutableBufferPointer { ListMetrics.sumUnitRows(items, geo, into: $0) } : 0
                 if needShares {
                     for x in 0..<gCount { q[x] = 0 }
                     t.accumulate(items: items, into: &q)
