@@ -6,7 +6,9 @@ internal import _CocoonKernels
 /// screen 32 scores per branch against the current k-th score (a C kernel, `_CocoonKernels`,
 /// with SSE2 or AVX2 chosen at run time), so most items cost a load and a compare; only the few
 /// that beat the threshold touch the heap. The kernel only compares and moves, so results are
-/// the same on every instruction set.
+/// the same on every instruction set. The kernel keeps a heap of up to 16 items sorted worst
+/// first (also a heap), so an item enters it by selects on a compare per slot instead of
+/// branches per level that the CPU cannot predict.
 ///
 /// Items scored `-infinity` or NaN are never selected: setting a score to `-infinity` is how an
 /// item is excluded (see ``TopK``). If fewer than `k` items qualify, fewer are returned.
@@ -160,8 +162,7 @@ public struct TopKSelector: Sendable {
     public func sortedIndices() -> [Int32] { sorted().map(\.index) }
 
     /// Moves the kept item indices, best first, into `output[offset...]`, empties the selector
-    /// and returns how many were written. Pops the heap from the worst end, so it needs no
-    /// scratch memory.
+    /// and returns how many were written. Needs no scratch memory.
     ///
     /// - Complexity: O(k log k).
     public mutating func drainSorted(into output: inout [Int32], at offset: Int) -> Int {
@@ -186,21 +187,14 @@ public struct TopKSelector: Sendable {
         return out
     }
 
-    /// Pops the n items of a heap in raw memory into `output[offset...]`, best first.
+    /// Moves the n items of a heap in raw memory into `output[offset...]`, best first (a heap
+    /// the offer kernel kept sorted is read backwards, any other popped root by root).
     static func drainSorted(
         _ n: Int, _ s: UnsafeMutablePointer<Float>, _ ix: UnsafeMutablePointer<Int32>, into output: inout [Int32], at offset: Int
     ) {
         precondition(offset >= 0 && offset + n <= output.count, "output too short")
-        output.withUnsafeMutableBufferPointer { out in
-            var left = n
-            var pos = offset + n - 1
-            while left > 0 {
-                out[pos] = ix[0]
-                pos -= 1
-                left -= 1
-                if left > 0 { cocoon_heap_replace_root(s, ix, left, s[left], ix[left]) }
-            }
-        }
+        if n == 0 { return }
+        output.withUnsafeMutableBufferPointer { out in cocoon_heap_drain(s, ix, n, out.baseAddress! + offset) }
     }
 }
 

@@ -48,6 +48,65 @@ static inline void sift_up(float *s, int32_t *ix, ptrdiff_t n, float score, int3
     ix[i] = index;
 }
 
+// Heaps of at most SORTED_MAX items are kept sorted, worst first (slot i + 1 no worse than
+// slot i). A sorted array is a valid heap (every parent is worse than its children), so the
+// heap functions and the Swift side read it as they read any heap; but an item enters with a
+// compare per slot and no data-dependent branch, where sifting through a heap took a branch
+// per level that the CPU could not predict (most of the selection's cost on W2).
+#define SORTED_MAX 16
+
+static inline int is_ascending(const float *s, const int32_t *ix, ptrdiff_t n) {
+    for (ptrdiff_t i = 1; i < n; i++)
+        if (worse(s[i], ix[i], s[i - 1], ix[i - 1])) return 0;
+    return 1;
+}
+
+// Sorts a heap of n ≤ SORTED_MAX items worst first (insertion sort: the items of a heap filled
+// by single offers are nearly in order).
+static void sort_ascending(float *s, int32_t *ix, ptrdiff_t n) {
+    for (ptrdiff_t i = 1; i < n; i++) {
+        float x = s[i];
+        int32_t xi = ix[i];
+        ptrdiff_t j = i;
+        while (j > 0 && worse(x, xi, s[j - 1], ix[j - 1])) {
+            s[j] = s[j - 1];
+            ix[j] = ix[j - 1];
+            j--;
+        }
+        s[j] = x;
+        ix[j] = xi;
+    }
+}
+
+// Puts (x, index) into a sorted array of n < k items. Every kept index is below `index`, so a
+// kept item is worse than x exactly when its score is lower: those stay in front of it.
+static inline void sorted_add(float *s, int32_t *ix, ptrdiff_t n, float x, int32_t index) {
+    ptrdiff_t i = n;
+    while (i > 0 && !(s[i - 1] < x)) {
+        s[i] = s[i - 1];
+        ix[i] = ix[i - 1];
+        i--;
+    }
+    s[i] = x;
+    ix[i] = index;
+}
+
+// Replaces slot 0 (the worst) of a full sorted array of k items by (x, index), which beats it:
+// the p slots after it that are worse than x (lower score, as in sorted_add) move down one and
+// x takes slot p. Every slot is a select on two comparisons, so no branch depends on the data.
+static inline void sorted_replace(float *s, int32_t *ix, ptrdiff_t k, float x, int32_t index) {
+    for (ptrdiff_t i = 0; i + 1 < k; i++) {
+        float next = s[i + 1], here = s[i];
+        int32_t inext = ix[i + 1], ihere = ix[i];
+        int down = next < x, before = here < x;  // slot 0: x beats it, so `before` holds
+        s[i] = down ? next : (before ? x : here);
+        ix[i] = down ? inext : (before ? index : ihere);
+    }
+    int last = s[k - 1] < x;
+    s[k - 1] = last ? x : s[k - 1];
+    ix[k - 1] = last ? index : ix[k - 1];
+}
+
 // What a score must exceed to enter: while the heap has room, just below the floor; then the
 // root's score, or just below the floor if that is higher (kept items have lower indices, so a
 // score equal to the root's never enters).
@@ -58,7 +117,14 @@ static inline float threshold(const float *hs, ptrdiff_t kept, ptrdiff_t k, floa
 // Puts an item that beat the threshold into the heap (a new slot while there is room, else
 // the root's) and returns the new threshold.
 static inline float enter(float *hs, int32_t *hi, ptrdiff_t k, ptrdiff_t *kept, float s, int32_t index, float below) {
-    if (*kept < k) {
+    if (k <= SORTED_MAX) {
+        if (*kept < k) {
+            sorted_add(hs, hi, *kept, s, index);
+            *kept += 1;
+        } else {
+            sorted_replace(hs, hi, k, s, index);
+        }
+    } else if (*kept < k) {
         sift_up(hs, hi, *kept, s, index);
         *kept += 1;
     } else {
@@ -147,6 +213,131 @@ static float floor_sse2(const float *x, int32_t c, int32_t w, int32_t k, float *
         maxima[q] = _mm_cvtss_f32(h);
     }
     return kth_largest(maxima, c, (int32_t)k);
+}
+
+// The sorted array of a heap of k ≤ 16 items in registers while a run is offered (the memory
+// form's stores and reloads were as slow as the heap's branches: a masked store does not forward
+// to the next load). Slots 0 ..< 16 are lanes of s0, s1 (scores) and i0, i1 (indices); slots
+// past the kept items hold +infinity, which no entering score is below.
+typedef struct {
+    __m256 s0, s1;
+    __m256i i0, i1;
+} SortedSet;
+
+__attribute__((target("avx2")))
+static inline SortedSet sorted_load_avx2(const float *s, const int32_t *ix, ptrdiff_t n) {
+    const __m256i lane0 = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7), lane1 = _mm256_setr_epi32(8, 9, 10, 11, 12, 13, 14, 15);
+    const __m256i count = _mm256_set1_epi32((int32_t)n);
+    const __m256i in0 = _mm256_cmpgt_epi32(count, lane0), in1 = _mm256_cmpgt_epi32(count, lane1);
+    const __m256 inf = _mm256_set1_ps(INFINITY);
+    SortedSet v;
+    v.s0 = _mm256_blendv_ps(inf, _mm256_maskload_ps(s, in0), _mm256_castsi256_ps(in0));
+    v.s1 = _mm256_blendv_ps(inf, _mm256_maskload_ps(s + 8, in1), _mm256_castsi256_ps(in1));
+    v.i0 = _mm256_maskload_epi32(ix, in0);
+    v.i1 = _mm256_maskload_epi32(ix + 8, in1);
+    return v;
+}
+
+__attribute__((target("avx2")))
+static inline void sorted_store_avx2(SortedSet v, float *s, int32_t *ix, ptrdiff_t n) {
+    const __m256i lane0 = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7), lane1 = _mm256_setr_epi32(8, 9, 10, 11, 12, 13, 14, 15);
+    const __m256i count = _mm256_set1_epi32((int32_t)n);
+    const __m256i in0 = _mm256_cmpgt_epi32(count, lane0), in1 = _mm256_cmpgt_epi32(count, lane1);
+    _mm256_maskstore_ps(s, in0, v.s0);
+    _mm256_maskstore_ps(s + 8, in1, v.s1);
+    _mm256_maskstore_epi32(ix, in0, v.i0);
+    _mm256_maskstore_epi32(ix + 8, in1, v.i1);
+}
+
+// sorted_add on the registers (n < k kept): slot i keeps its item when that is below x, else
+// takes x when slot i − 1 is below x (before slot 0: -infinity), else slot i − 1's item.
+__attribute__((target("avx2")))
+static inline SortedSet sorted_add_avx2(SortedSet v, float x, int32_t index) {
+    const __m256i back = _mm256_setr_epi32(0, 0, 1, 2, 3, 4, 5, 6), last = _mm256_set1_epi32(7);
+    __m256 p0 = _mm256_blend_ps(_mm256_permutevar8x32_ps(v.s0, back), _mm256_set1_ps(-INFINITY), 1);
+    __m256 p1 = _mm256_blend_ps(_mm256_permutevar8x32_ps(v.s1, back), _mm256_permutevar8x32_ps(v.s0, last), 1);
+    __m256 q0 = _mm256_castsi256_ps(_mm256_permutevar8x32_epi32(v.i0, back));
+    __m256 q1 = _mm256_castsi256_ps(
+        _mm256_blend_epi32(_mm256_permutevar8x32_epi32(v.i1, back), _mm256_permutevar8x32_epi32(v.i0, last), 1));
+    const __m256 vx = _mm256_set1_ps(x), vi = _mm256_castsi256_ps(_mm256_set1_epi32(index));
+    __m256 stay0 = _mm256_cmp_ps(v.s0, vx, _CMP_LT_OQ), stay1 = _mm256_cmp_ps(v.s1, vx, _CMP_LT_OQ);
+    __m256 here0 = _mm256_cmp_ps(p0, vx, _CMP_LT_OQ), here1 = _mm256_cmp_ps(p1, vx, _CMP_LT_OQ);
+    SortedSet r;
+    r.s0 = _mm256_blendv_ps(_mm256_blendv_ps(p0, vx, here0), v.s0, stay0);
+    r.s1 = _mm256_blendv_ps(_mm256_blendv_ps(p1, vx, here1), v.s1, stay1);
+    r.i0 = _mm256_castps_si256(_mm256_blendv_ps(_mm256_blendv_ps(q0, vi, here0), _mm256_castsi256_ps(v.i0), stay0));
+    r.i1 = _mm256_castps_si256(_mm256_blendv_ps(_mm256_blendv_ps(q1, vi, here1), _mm256_castsi256_ps(v.i1), stay1));
+    return r;
+}
+
+// sorted_replace on the registers (k kept, x beats slot 0): slot i takes slot i + 1's item when
+// that is below x (past slot 15: +infinity), else x when its own item is below x, else keeps it.
+__attribute__((target("avx2")))
+static inline SortedSet sorted_replace_avx2(SortedSet v, float x, int32_t index) {
+    const __m256i ahead = _mm256_setr_epi32(1, 2, 3, 4, 5, 6, 7, 7), first = _mm256_setzero_si256();
+    __m256 n0 = _mm256_blend_ps(_mm256_permutevar8x32_ps(v.s0, ahead), _mm256_permutevar8x32_ps(v.s1, first), 0x80);
+    __m256 n1 = _mm256_blend_ps(_mm256_permutevar8x32_ps(v.s1, ahead), _mm256_set1_ps(INFINITY), 0x80);
+    __m256 m0 = _mm256_castsi256_ps(
+        _mm256_blend_epi32(_mm256_permutevar8x32_epi32(v.i0, ahead), _mm256_permutevar8x32_epi32(v.i1, first), 0x80));
+    __m256 m1 = _mm256_castsi256_ps(_mm256_permutevar8x32_epi32(v.i1, ahead));
+    const __m256 vx = _mm256_set1_ps(x), vi = _mm256_castsi256_ps(_mm256_set1_epi32(index));
+    __m256 down0 = _mm256_cmp_ps(n0, vx, _CMP_LT_OQ), down1 = _mm256_cmp_ps(n1, vx, _CMP_LT_OQ);
+    __m256 here0 = _mm256_cmp_ps(v.s0, vx, _CMP_LT_OQ), here1 = _mm256_cmp_ps(v.s1, vx, _CMP_LT_OQ);
+    SortedSet r;
+    r.s0 = _mm256_blendv_ps(_mm256_blendv_ps(v.s0, vx, here0), n0, down0);
+    r.s1 = _mm256_blendv_ps(_mm256_blendv_ps(v.s1, vx, here1), n1, down1);
+    r.i0 = _mm256_castps_si256(_mm256_blendv_ps(_mm256_blendv_ps(_mm256_castsi256_ps(v.i0), vi, here0), m0, down0));
+    r.i1 = _mm256_castps_si256(_mm256_blendv_ps(_mm256_blendv_ps(_mm256_castsi256_ps(v.i1), vi, here1), m1, down1));
+    return r;
+}
+
+// offer_avx2 for k ≤ 16, the set in registers for the whole run (the threshold is slot 0's
+// score once k are kept).
+__attribute__((target("avx2")))
+static void offer_avx2_sorted(const float *x, ptrdiff_t n, int64_t base, float *hs, int32_t *hi, ptrdiff_t k,
+                              ptrdiff_t *kept, float below) {
+    SortedSet v = sorted_load_avx2(hs, hi, *kept);
+    ptrdiff_t have = *kept;
+    float thr = threshold(hs, have, k, below);
+    __m256 t = _mm256_set1_ps(thr);
+#define COCOON_ENTER(score, item)                                                      \
+    do {                                                                               \
+        if (have < k) {                                                                \
+            v = sorted_add_avx2(v, (score), (item));                                   \
+            have += 1;                                                                 \
+        } else {                                                                       \
+            v = sorted_replace_avx2(v, (score), (item));                               \
+        }                                                                              \
+        float root = _mm256_cvtss_f32(v.s0);                                           \
+        thr = have < k ? below : (root > below ? root : below);                        \
+    } while (0)
+    ptrdiff_t j = 0;
+    for (; j + 32 <= n; j += 32) {
+        const float *p = x + j;
+        __m256 c0 = _mm256_cmp_ps(_mm256_loadu_ps(p), t, _CMP_GT_OQ);
+        __m256 c1 = _mm256_cmp_ps(_mm256_loadu_ps(p + 8), t, _CMP_GT_OQ);
+        __m256 c2 = _mm256_cmp_ps(_mm256_loadu_ps(p + 16), t, _CMP_GT_OQ);
+        __m256 c3 = _mm256_cmp_ps(_mm256_loadu_ps(p + 24), t, _CMP_GT_OQ);
+        __m256 any = _mm256_or_ps(_mm256_or_ps(c0, c1), _mm256_or_ps(c2, c3));
+        if (__builtin_expect(_mm256_movemask_ps(any) != 0, 0)) {
+            uint32_t bits = (uint32_t)_mm256_movemask_ps(c0) | (uint32_t)_mm256_movemask_ps(c1) << 8
+                | (uint32_t)_mm256_movemask_ps(c2) << 16 | (uint32_t)_mm256_movemask_ps(c3) << 24;
+            while (bits) {
+                int l = __builtin_ctz(bits);
+                bits &= bits - 1;
+                float s = p[l];
+                if (s > thr) COCOON_ENTER(s, (int32_t)(base + j + l));
+            }
+            t = _mm256_set1_ps(thr);
+        }
+    }
+    for (; j < n; j++) {
+        float s = x[j];
+        if (s > thr) COCOON_ENTER(s, (int32_t)(base + j));
+    }
+#undef COCOON_ENTER
+    sorted_store_avx2(v, hs, hi, have);
+    *kept = have;
 }
 
 __attribute__((target("avx2")))
@@ -250,9 +441,15 @@ ptrdiff_t cocoon_topk_offer_run(const float *x, ptrdiff_t n, int64_t base, float
                                 ptrdiff_t kept, float floor) {
     // Strictly above `below` is at least `floor`.
     float below = floor > -INFINITY ? nextafterf(floor, -INFINITY) : -INFINITY;
+    // A small heap filled by single offers (sift-ups) need not be sorted: sorted, it is still
+    // the same heap's items, in an order that is also a heap.
+    if (k <= SORTED_MAX && !is_ascending(scores, indices, kept)) sort_ascending(scores, indices, kept);
     switch (cocoon_isa()) {
 #ifdef COCOON_X86
-    case COCOON_ISA_AVX2: offer_avx2(x, n, base, scores, indices, k, &kept, below); break;
+    case COCOON_ISA_AVX2:
+        if (k <= SORTED_MAX) offer_avx2_sorted(x, n, base, scores, indices, k, &kept, below);
+        else offer_avx2(x, n, base, scores, indices, k, &kept, below);
+        break;
     case COCOON_ISA_SSE2: offer_sse2(x, n, base, scores, indices, k, &kept, below); break;
 #endif
     default: offer_portable(x, 0, n, base, scores, indices, k, &kept, below); break;
@@ -260,3 +457,15 @@ ptrdiff_t cocoon_topk_offer_run(const float *x, ptrdiff_t n, int64_t base, float
     return kept;
 }
 
+void cocoon_heap_drain(float *scores, int32_t *indices, ptrdiff_t n, int32_t *out) {
+    if (is_ascending(scores, indices, n)) {
+        // Sorted worst first (what the offer kernel keeps small heaps as): read it backwards.
+        for (ptrdiff_t j = 0; j < n; j++) out[j] = indices[n - 1 - j];
+        return;
+    }
+    // Pop the root (the worst) to the back, n times.
+    for (ptrdiff_t left = n; left > 0; left--) {
+        out[left - 1] = indices[0];
+        if (left > 1) replace_root(scores, indices, left - 1, scores[left - 1], indices[left - 1]);
+    }
+}

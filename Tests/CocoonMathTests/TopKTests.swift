@@ -46,7 +46,8 @@ private func reference(_ scores: [Float], k: Int, excluded: [Bool]? = nil) -> [I
                     if r == 1 { return -.infinity }
                     return Float(Sample.index(below: levels, using: &rng)) / Float(levels)
                 }
-                for k in [1, 3, 10, 33, 100] {
+                // 15, 16: heaps the kernel keeps sorted (16 slots, two AVX2 vectors); 17: a heap.
+                for k in [1, 3, 10, 15, 16, 17, 33, 100] {
                     #expect(TopK.select(scores, k: k) == reference(scores, k: k), "\(isa) n=\(n) k=\(k)")
                     var tiled = TopKSelector(k: k)
                     for t in stride(from: 0, to: n, by: 2048) { tiled.offer(Array(scores[t..<min(t + 2048, n)]), baseIndex: t) }
@@ -83,6 +84,45 @@ private func reference(_ scores: [Float], k: Int, excluded: [Bool]? = nil) -> [I
                         cocoon_topk_floor(scores, n, k, scratch.baseAddress!)
                     }
                     #expect(floor == expected, "\(isa) n=\(n) k=\(k): floor \(floor), k-th chunk maximum \(expected)")
+                }
+            }
+        }
+    }
+
+    /// Items offered one at a time (sift-ups: a heap, not sorted) and then as runs, which the
+    /// kernel keeps sorted for k ≤ 16, and single offers again between runs: every mix selects
+    /// and drains the k best in order, on every instruction set, for heaps both sides of 16.
+    @Test func singleOffersMixWithRuns() {
+        onEveryInstructionSet { isa in
+            for trial in 0..<4 {
+                var rng = Seed(13).stream("mixed", trial)
+                let n = 3_000
+                let levels = trial % 2 == 0 ? 20 : 1_000_000
+                let scores: [Float] = (0..<n).map { _ in
+                    let r = Sample.index(below: 40, using: &rng)
+                    if r == 0 { return .nan }
+                    if r == 1 { return -.infinity }
+                    return Float(Sample.index(below: levels, using: &rng))
+                }
+                for k in [1, 2, 7, 10, 16, 17, 40] {
+                    var sel = TopKSelector(k: k)
+                    // Singles, a run, singles, a run, ...: items in increasing order throughout.
+                    let cuts = [0, 25, 700, 730, 2_000, 2_010, n]
+                    for c in 0..<(cuts.count - 1) {
+                        if c % 2 == 0 {
+                            for j in cuts[c]..<cuts[c + 1] { sel.offer(scores[j], index: Int32(j)) }
+                        } else {
+                            sel.offer(Array(scores[cuts[c]..<cuts[c + 1]]), baseIndex: cuts[c])
+                        }
+                        let seen = Array(scores[0..<cuts[c + 1]])
+                        #expect(sel.sortedIndices().map(Int.init) == reference(seen, k: k), "\(isa) trial \(trial) k \(k) after \(cuts[c + 1])")
+                        #expect(sel.threshold == (sel.count < k ? -.infinity : seen[reference(seen, k: k).last!]))
+                    }
+                    var out = [Int32](repeating: -1, count: k + 3)
+                    let drained = sel.drainSorted(into: &out, at: 1)
+                    #expect(Array(out[1..<(1 + drained)]).map(Int.init) == reference(scores, k: k), "\(isa) drained, k \(k)")
+                    #expect(out[0] == -1 && out[1 + drained..<out.count].allSatisfy { $0 == -1 })
+                    #expect(sel.count == 0)
                 }
             }
         }

@@ -15,11 +15,19 @@
 /// the heap order.
 void cocoon_heap_replace_root(float *scores, int32_t *indices, ptrdiff_t n, float score, int32_t index);
 
+/// Writes the indices of the n items of the bounded min-heap `scores`/`indices` to `out`, best
+/// first (higher score, then lower index), and leaves the heap's memory in an unspecified
+/// order. A heap already sorted worst first (as ``cocoon_topk_offer_run`` keeps heaps of up to
+/// 16 items) is read backwards; any other is popped root by root.
+void cocoon_heap_drain(float *scores, int32_t *indices, ptrdiff_t n, int32_t *out);
+
 /// Offers items `base + j` with scores `x[j]`, j in [0, n), to a heap of capacity `k` ≥ 1 that
 /// holds `kept` items whose indices are all below `base`, and returns how many it holds after.
 /// An item is at least `floor` to enter (NaN and -infinity never enter); while the heap has
 /// room that is all, then it must also beat the root. Screens 32 scores per branch with SSE2 or
-/// AVX2 (chosen at run time).
+/// AVX2 (chosen at run time). A heap of k ≤ 16 is kept sorted worst first (an order that is also
+/// a heap), which an item enters without a branch per heap level; one that arrives unsorted
+/// (filled by single offers) is sorted first.
 ptrdiff_t cocoon_topk_offer_run(const float *x, ptrdiff_t n, int64_t base, float *scores, int32_t *indices, ptrdiff_t k,
                                 ptrdiff_t kept, float floor);
 
