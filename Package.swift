@@ -84,7 +84,7 @@ let package = Package(
             exclude: ["Snapshots"]
         ),
         /// Runs the built `cocoon` executable end to end.
-        .testTarget(name: "CocoonCLITests", dependencies: ["cocoon"]),
+        .testTarget(name: "CocoonCLITests", dependencies: ["cocoon", "CocoonMath"]),
     ],
     swiftLanguageModes: [.v6]
 )

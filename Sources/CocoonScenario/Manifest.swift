@@ -57,9 +57,9 @@ public struct Manifest: Sendable {
         (["cocoon", "run", scenarioFile] + overrides.flatMap { ["--set", $0] }).map { $0.contains(" ") ? "'\($0)'" : $0 }.joined(separator: " ")
     }
 
-    /// Reads a manifest: the scenario file and overrides to run again; throws if the file's
-    /// hash changed since.
-    public static func rerunArguments(_ path: String) throws -> (file: String, overrides: [String]) {
+    /// Reads a manifest: the scenario file and overrides to run again, and the OpenBLAS kernel
+    /// the run used (sgemm's last bits depend on it); throws if the file's hash changed since.
+    public static func rerunArguments(_ path: String) throws -> (file: String, overrides: [String], blasCore: String?) {
         guard let data = FileManager.default.contents(atPath: path), let text = String(data: data, encoding: .utf8) else {
             throw DataFileError(file: path, message: "cannot read the manifest")
         }
@@ -77,6 +77,6 @@ public struct Manifest: Sendable {
         }
         var overrides: [String] = []
         if case .array(let a)? = json["overrides"] { overrides = a.compactMap(\.string) }
-        return (file, overrides)
+        return (file, overrides, json["blas"]?["core"]?.string)
     }
 }

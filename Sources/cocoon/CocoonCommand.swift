@@ -19,9 +19,11 @@ struct CocoonCommand: ParsableCommand {
                       EvaluateCommand.self, RerankCommand.self]
     )
 
-    /// Installs the Ctrl-C / SIGTERM handler and the allocator setting, then parses and runs
-    /// the command.
+    /// Starts again with the OpenBLAS kernel for this CPU if the library fell back to its slow
+    /// `Prescott` kernel (``BLASRuntime/restartWithKernelForThisCPU()``), installs the Ctrl-C /
+    /// SIGTERM handler and the allocator setting, then parses and runs the command.
     static func main() {
+        BLASRuntime.restartWithKernelForThisCPU()
         InterruptHandler.install()
         MemoryRuntime.ensureConfigured()
         main(nil)

@@ -1,5 +1,6 @@
 import ArgumentParser
 import CocoonCore
+import CocoonMath
 import CocoonMetrics
 import CocoonRecommenders
 import CocoonReport
@@ -108,6 +109,10 @@ struct RunCommand: ParsableCommand {
                 let m = try Manifest.rerunArguments(manifest)
                 files = [m.file]
                 overrides = m.overrides + overrides
+                if let core = m.blasCore, core != BLASRuntime.coreName {
+                    note("note: \(manifest) was made with OpenBLAS' \(core) kernel and this run uses \(BLASRuntime.coreName); "
+                        + "results may differ in their last bits. To reproduce them exactly, run again with OPENBLAS_CORETYPE=\(core).")
+                }
             } catch let e as DataFileError {
                 throw fail(e.description)
             }

@@ -1,4 +1,5 @@
 import CocoonMath
+import Foundation
 import Testing
 
 // Naive references in Double, compared with a tolerance proportional to the inner dimension:
@@ -213,3 +214,37 @@ private let awkwardShapes: [(Int, Int, Int)] = [
     }
 }
 
+
+/// Which OpenBLAS kernel `cocoon` asks for in place of the library's own choice.
+@Suite struct BLASKernelChoiceTests {
+    @Test func onlyTheFallbackToPrescottIsReplaced() {
+        // OpenBLAS fell back to Prescott on a CPU with AVX-512 or AVX2: the kernel for its features.
+        #expect(BLASRuntime.replacementCore(libraryCore: "Prescott", requested: nil, cpuCore: "Cooperlake") == "Cooperlake")
+        #expect(BLASRuntime.replacementCore(libraryCore: "PRESCOTT", requested: nil, cpuCore: "SkylakeX") == "SkylakeX")
+        #expect(BLASRuntime.replacementCore(libraryCore: "Prescott", requested: "", cpuCore: "Haswell") == "Haswell")
+        // The library recognised the CPU: its choice stands, even where the features say more.
+        #expect(BLASRuntime.replacementCore(libraryCore: "Haswell", requested: nil, cpuCore: "Cooperlake") == nil)
+        #expect(BLASRuntime.replacementCore(libraryCore: "Zen", requested: nil, cpuCore: "Cooperlake") == nil)
+        // The user named a kernel (Prescott included): never overridden.
+        #expect(BLASRuntime.replacementCore(libraryCore: "Prescott", requested: "Prescott", cpuCore: "Cooperlake") == nil)
+        #expect(BLASRuntime.replacementCore(libraryCore: "Prescott", requested: "Haswell", cpuCore: "Cooperlake") == nil)
+        // A CPU without AVX (or not x86): Prescott may be right.
+        #expect(BLASRuntime.replacementCore(libraryCore: "Prescott", requested: nil, cpuCore: nil) == nil)
+    }
+
+    @Test func theCPUsKernelFollowsItsFlags() throws {
+        // The kernel from CPUID against the flags Linux reports for the same CPU (which it
+        // clears for register state it does not save).
+        #if os(Linux) && arch(x86_64)
+        let info = try String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8)
+        let line = try #require(info.split(separator: "\n").first { $0.hasPrefix("flags") })
+        let flags = Set(line.split(separator: ":")[1].split(separator: " ").map(String.init))
+        let avx512 = ["avx512f", "avx512dq", "avx512cd", "avx512bw", "avx512vl"].allSatisfy(flags.contains)
+        let expected: String? =
+            avx512 ? (flags.contains("avx512_bf16") ? "Cooperlake" : "SkylakeX")
+            : flags.contains("avx2") && flags.contains("fma") ? "Haswell"
+            : flags.contains("avx") ? "SandyBridge" : nil
+        #expect(BLASRuntime.coreForCPU == expected)
+        #endif
+    }
+}

@@ -453,6 +453,8 @@ func runInChild(_ id: String, workers: Int, scale: Double, users: Int? = nil) th
 func f(_ x: Double, _ digits: Int = 3) -> String { String(format: "%.\(digits)f", x) }
 
 func main() throws {
+    // The kernel a `cocoon` command would run with (children inherit it).
+    BLASRuntime.restartWithKernelForThisCPU()
     var args = Array(CommandLine.arguments.dropFirst())
     var scale = 1.0
     var json = false

@@ -65,6 +65,13 @@ int cocoon_kernels_isa(void);
 /// machine's best again with 0. Results do not depend on it.
 void cocoon_kernels_force_isa(int isa);
 
+/// The OpenBLAS x86-64 kernel for this CPU's features, as OPENBLAS_CORETYPE names it:
+/// "Cooperlake" (AVX-512 with BF16), "SkylakeX" (AVX-512 F, DQ, CD, BW, VL), "Haswell" (AVX2 and
+/// FMA) or "SandyBridge" (AVX), each only when the operating system saves the registers it
+/// needs; NULL for older x86 CPUs and other architectures. A choice by features alone, for CPU
+/// models an OpenBLAS release does not know (0.3.21 falls back to its SSE3 Prescott kernel).
+const char *cocoon_blas_core_for_cpu(void);
+
 /// Asks the CPU to bring the `bytes` bytes at `p` into cache (a hint: never faults, changes no
 /// result).
 static inline void cocoon_prefetch(const void *p, ptrdiff_t bytes) {
