@@ -94,6 +94,10 @@ public struct BlockScorer: Sendable {
         let heapScores = workspace.heapScores.base, heapIndices = workspace.heapIndices.base
         let kept = workspace.kept.base
         let d = items.cols
+        // Unwrapped once: binding the optional closure per row retained and released its
+        // context every time (half a million times a step at W2).
+        let adjustRow = adjust ?? { _, _, _ in }
+        let adjusts = adjust != nil
         workspace.withTile { tile in items.storage.withUnsafeBufferPointer { itemRows in
             var t0 = 0
             while t0 < m {
@@ -115,9 +119,9 @@ public struct BlockScorer: Sendable {
                     let from = r * slice
                     if from < nextBytes { cocoon_prefetch(UnsafeRawPointer(nextBase) + from, min(slice, nextBytes - from)) }
                     let row = UnsafeMutableBufferPointer(rebasing: tile[(r * width)..<((r + 1) * width)])
-                    if let adjust {
+                    if adjusts {
                         var span = row.mutableSpan
-                        adjust(r, t0, &span)
+                        adjustRow(r, t0, &span)
                     }
                     if k > 0 {
                         kept[r] = TopKSelector.offerRun(
