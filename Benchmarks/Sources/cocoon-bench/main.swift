@@ -514,6 +514,11 @@ func main() throws {
             print("  step, 1 worker:   \(f(one.stepSeconds)) s   bare sgemm: \(f(one.sgemmSeconds)) s   step / sgemm: \(f(one.stepSeconds / one.sgemmSeconds, 2))")
             print("  step, 2 workers:  \(f(two.stepSeconds)) s   bare sgemm: \(f(two.sgemmSeconds)) s   step / sgemm: \(f(two.stepSeconds / two.sgemmSeconds, 2))")
             print("  speed-up of 2 workers: \(f(one.stepSeconds / two.stepSeconds, 2))×   cost per user: \(f(one.stepSeconds / Double(one.users) * 1e6, 2)) µs per step")
+            // The step against its own sgemm calls, timed in the same moments: a shared machine's
+            // drift moves both alike (the bare passes run before and after the whole run).
+            if let inStep = one.phases[PhaseClock.Phase.scoring.name], inStep > 0 {
+                print("  step / in-step sgemm, 1 worker: \(f(one.stepSeconds / inStep, 2)) (in-step sgemm / bare: \(f(inStep / one.sgemmSeconds, 2)))")
+            }
             print("  phases per step (1 worker; scoring and top-k inside recommend):")
             for p in PhaseClock.Phase.allCases {
                 let v = one.phases[p.name] ?? 0
