@@ -51,7 +51,7 @@ public enum BLASRuntime {
     ///
     /// OpenBLAS picks a kernel by CPU model when it loads, and releases before 0.3.25 (Debian
     /// 12 ships 0.3.21) fall back to `Prescott`, their SSE3 kernel, on models newer than
-    /// themselves — on a recent Xeon its sgemm is 3–4× slower than the AVX-512 one. Only that
+    /// themselves — on an Emerald Rapids Xeon its sgemm is about 4× slower than the AVX-512 one. Only that
     /// fallback is replaced, by the kernel for the CPU's features, and never when the user
     /// named one in `OPENBLAS_CORETYPE` (which is also how to keep `Prescott`).
     ///

@@ -61,28 +61,11 @@ static inline int is_ascending(const float *s, const int32_t *ix, ptrdiff_t n) {
     return 1;
 }
 
-// Sorts a heap of n ≤ SORTED_MAX items worst first (insertion sort: the items of a heap filled
-// by single offers are nearly in order).
-static void sort_ascending(float *s, int32_t *ix, ptrdiff_t n) {
-    for (ptrdiff_t i = 1; i < n; i++) {
-        float x = s[i];
-        int32_t xi = ix[i];
-        ptrdiff_t j = i;
-        while (j > 0 && worse(x, xi, s[j - 1], ix[j - 1])) {
-            s[j] = s[j - 1];
-            ix[j] = ix[j - 1];
-            j--;
-        }
-        s[j] = x;
-        ix[j] = xi;
-    }
-}
-
-// Puts (x, index) into a sorted array of n < k items. Every kept index is below `index`, so a
-// kept item is worse than x exactly when its score is lower: those stay in front of it.
+// Puts (x, index) into a sorted array of n items (slot n is free): the items worse than x stay
+// in front of it.
 static inline void sorted_add(float *s, int32_t *ix, ptrdiff_t n, float x, int32_t index) {
     ptrdiff_t i = n;
-    while (i > 0 && !(s[i - 1] < x)) {
+    while (i > 0 && worse(x, index, s[i - 1], ix[i - 1])) {
         s[i] = s[i - 1];
         ix[i] = ix[i - 1];
         i--;
@@ -91,9 +74,16 @@ static inline void sorted_add(float *s, int32_t *ix, ptrdiff_t n, float x, int32
     ix[i] = index;
 }
 
+// Sorts a heap of n ≤ SORTED_MAX items worst first (insertion sort: the items of a heap filled
+// by single offers are nearly in order).
+static void sort_ascending(float *s, int32_t *ix, ptrdiff_t n) {
+    for (ptrdiff_t i = 1; i < n; i++) sorted_add(s, ix, i, s[i], ix[i]);
+}
+
 // Replaces slot 0 (the worst) of a full sorted array of k items by (x, index), which beats it:
-// the p slots after it that are worse than x (lower score, as in sorted_add) move down one and
-// x takes slot p. Every slot is a select on two comparisons, so no branch depends on the data.
+// the p slots after it that are worse than x move down one and x takes slot p (every kept
+// index is below `index`, so a kept item is worse than x exactly when its score is lower).
+// Every slot is a select on two comparisons, so no branch depends on the data.
 static inline void sorted_replace(float *s, int32_t *ix, ptrdiff_t k, float x, int32_t index) {
     for (ptrdiff_t i = 0; i + 1 < k; i++) {
         float next = s[i + 1], here = s[i];
@@ -215,6 +205,20 @@ static float floor_sse2(const float *x, int32_t c, int32_t w, int32_t k, float *
     return kth_largest(maxima, c, (int32_t)k);
 }
 
+// Bit l set where p[l] > t, for the 32 scores at p; one test of all 32 on the usual path, where
+// none is (NaN never is).
+__attribute__((target("avx2")))
+static inline uint32_t above32_avx2(const float *p, __m256 t) {
+    __m256 c0 = _mm256_cmp_ps(_mm256_loadu_ps(p), t, _CMP_GT_OQ);
+    __m256 c1 = _mm256_cmp_ps(_mm256_loadu_ps(p + 8), t, _CMP_GT_OQ);
+    __m256 c2 = _mm256_cmp_ps(_mm256_loadu_ps(p + 16), t, _CMP_GT_OQ);
+    __m256 c3 = _mm256_cmp_ps(_mm256_loadu_ps(p + 24), t, _CMP_GT_OQ);
+    __m256 any = _mm256_or_ps(_mm256_or_ps(c0, c1), _mm256_or_ps(c2, c3));
+    if (__builtin_expect(_mm256_movemask_ps(any) == 0, 1)) return 0;
+    return (uint32_t)_mm256_movemask_ps(c0) | (uint32_t)_mm256_movemask_ps(c1) << 8
+        | (uint32_t)_mm256_movemask_ps(c2) << 16 | (uint32_t)_mm256_movemask_ps(c3) << 24;
+}
+
 // The sorted array of a heap of k ≤ 16 items in registers while a run is offered (the memory
 // form's stores and reloads were as slow as the heap's branches: a masked store does not forward
 // to the next load). Slots 0 ..< 16 are lanes of s0, s1 (scores) and i0, i1 (indices); slots
@@ -314,14 +318,8 @@ static void offer_avx2_sorted(const float *x, ptrdiff_t n, int64_t base, float *
     ptrdiff_t j = 0;
     for (; j + 32 <= n; j += 32) {
         const float *p = x + j;
-        __m256 c0 = _mm256_cmp_ps(_mm256_loadu_ps(p), t, _CMP_GT_OQ);
-        __m256 c1 = _mm256_cmp_ps(_mm256_loadu_ps(p + 8), t, _CMP_GT_OQ);
-        __m256 c2 = _mm256_cmp_ps(_mm256_loadu_ps(p + 16), t, _CMP_GT_OQ);
-        __m256 c3 = _mm256_cmp_ps(_mm256_loadu_ps(p + 24), t, _CMP_GT_OQ);
-        __m256 any = _mm256_or_ps(_mm256_or_ps(c0, c1), _mm256_or_ps(c2, c3));
-        if (__builtin_expect(_mm256_movemask_ps(any) != 0, 0)) {
-            uint32_t bits = (uint32_t)_mm256_movemask_ps(c0) | (uint32_t)_mm256_movemask_ps(c1) << 8
-                | (uint32_t)_mm256_movemask_ps(c2) << 16 | (uint32_t)_mm256_movemask_ps(c3) << 24;
+        uint32_t bits = above32_avx2(p, t);
+        if (__builtin_expect(bits != 0, 0)) {
             while (bits) {
                 int l = __builtin_ctz(bits);
                 bits &= bits - 1;
@@ -347,15 +345,8 @@ static void offer_avx2(const float *x, ptrdiff_t n, int64_t base, float *hs, int
     float thr = threshold(hs, *kept, k, below);
     __m256 t = _mm256_set1_ps(thr);
     for (; j + 32 <= n; j += 32) {
-        const float *p = x + j;
-        __m256 c0 = _mm256_cmp_ps(_mm256_loadu_ps(p), t, _CMP_GT_OQ);
-        __m256 c1 = _mm256_cmp_ps(_mm256_loadu_ps(p + 8), t, _CMP_GT_OQ);
-        __m256 c2 = _mm256_cmp_ps(_mm256_loadu_ps(p + 16), t, _CMP_GT_OQ);
-        __m256 c3 = _mm256_cmp_ps(_mm256_loadu_ps(p + 24), t, _CMP_GT_OQ);
-        __m256 any = _mm256_or_ps(_mm256_or_ps(c0, c1), _mm256_or_ps(c2, c3));
-        if (__builtin_expect(_mm256_movemask_ps(any) != 0, 0)) {
-            uint32_t bits = (uint32_t)_mm256_movemask_ps(c0) | (uint32_t)_mm256_movemask_ps(c1) << 8
-                | (uint32_t)_mm256_movemask_ps(c2) << 16 | (uint32_t)_mm256_movemask_ps(c3) << 24;
+        uint32_t bits = above32_avx2(x + j, t);
+        if (__builtin_expect(bits != 0, 0)) {
             thr = visit(bits, x, j, base, hs, hi, k, kept, thr, below);
             t = _mm256_set1_ps(thr);
         }
