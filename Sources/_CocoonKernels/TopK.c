@@ -100,8 +100,12 @@ static inline void sorted_replace(float *s, int32_t *ix, ptrdiff_t k, float x, i
 // What a score must exceed to enter: while the heap has room, just below the floor; then the
 // root's score, or just below the floor if that is higher (kept items have lower indices, so a
 // score equal to the root's never enters).
+static inline float threshold_over(float root, ptrdiff_t kept, ptrdiff_t k, float below) {
+    return kept < k ? below : (root > below ? root : below);
+}
+
 static inline float threshold(const float *hs, ptrdiff_t kept, ptrdiff_t k, float below) {
-    return kept < k ? below : (hs[0] > below ? hs[0] : below);
+    return threshold_over(kept < k ? below : hs[0], kept, k, below);
 }
 
 // Puts an item that beat the threshold into the heap (a new slot while there is room, else
@@ -228,11 +232,18 @@ typedef struct {
     __m256i i0, i1;
 } SortedSet;
 
+// Lanes of slots 0 ..< 8 (in0) and 8 ..< 16 (in1) below n: the kept items.
+__attribute__((target("avx2")))
+static inline void kept_lanes_avx2(ptrdiff_t n, __m256i *in0, __m256i *in1) {
+    const __m256i count = _mm256_set1_epi32((int32_t)n);
+    *in0 = _mm256_cmpgt_epi32(count, _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+    *in1 = _mm256_cmpgt_epi32(count, _mm256_setr_epi32(8, 9, 10, 11, 12, 13, 14, 15));
+}
+
 __attribute__((target("avx2")))
 static inline SortedSet sorted_load_avx2(const float *s, const int32_t *ix, ptrdiff_t n) {
-    const __m256i lane0 = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7), lane1 = _mm256_setr_epi32(8, 9, 10, 11, 12, 13, 14, 15);
-    const __m256i count = _mm256_set1_epi32((int32_t)n);
-    const __m256i in0 = _mm256_cmpgt_epi32(count, lane0), in1 = _mm256_cmpgt_epi32(count, lane1);
+    __m256i in0, in1;
+    kept_lanes_avx2(n, &in0, &in1);
     const __m256 inf = _mm256_set1_ps(INFINITY);
     SortedSet v;
     v.s0 = _mm256_blendv_ps(inf, _mm256_maskload_ps(s, in0), _mm256_castsi256_ps(in0));
@@ -244,9 +255,8 @@ static inline SortedSet sorted_load_avx2(const float *s, const int32_t *ix, ptrd
 
 __attribute__((target("avx2")))
 static inline void sorted_store_avx2(SortedSet v, float *s, int32_t *ix, ptrdiff_t n) {
-    const __m256i lane0 = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7), lane1 = _mm256_setr_epi32(8, 9, 10, 11, 12, 13, 14, 15);
-    const __m256i count = _mm256_set1_epi32((int32_t)n);
-    const __m256i in0 = _mm256_cmpgt_epi32(count, lane0), in1 = _mm256_cmpgt_epi32(count, lane1);
+    __m256i in0, in1;
+    kept_lanes_avx2(n, &in0, &in1);
     _mm256_maskstore_ps(s, in0, v.s0);
     _mm256_maskstore_ps(s + 8, in1, v.s1);
     _mm256_maskstore_epi32(ix, in0, v.i0);
@@ -295,8 +305,20 @@ static inline SortedSet sorted_replace_avx2(SortedSet v, float x, int32_t index)
     return r;
 }
 
-// offer_avx2 for k ≤ 16, the set in registers for the whole run (the threshold is slot 0's
-// score once k are kept).
+// enter() on the registers: puts an item that beat the threshold into the set and returns
+// the new threshold (slot 0's score once k are kept).
+__attribute__((target("avx2")))
+static inline float enter_avx2(SortedSet *v, ptrdiff_t k, ptrdiff_t *have, float s, int32_t index, float below) {
+    if (*have < k) {
+        *v = sorted_add_avx2(*v, s, index);
+        *have += 1;
+    } else {
+        *v = sorted_replace_avx2(*v, s, index);
+    }
+    return threshold_over(_mm256_cvtss_f32(v->s0), *have, k, below);
+}
+
+// offer_avx2 for k ≤ 16, the set in registers for the whole run.
 __attribute__((target("avx2")))
 static void offer_avx2_sorted(const float *x, ptrdiff_t n, int64_t base, float *hs, int32_t *hi, ptrdiff_t k,
                               ptrdiff_t *kept, float below) {
@@ -304,17 +326,6 @@ static void offer_avx2_sorted(const float *x, ptrdiff_t n, int64_t base, float *
     ptrdiff_t have = *kept;
     float thr = threshold(hs, have, k, below);
     __m256 t = _mm256_set1_ps(thr);
-#define COCOON_ENTER(score, item)                                                      \
-    do {                                                                               \
-        if (have < k) {                                                                \
-            v = sorted_add_avx2(v, (score), (item));                                   \
-            have += 1;                                                                 \
-        } else {                                                                       \
-            v = sorted_replace_avx2(v, (score), (item));                               \
-        }                                                                              \
-        float root = _mm256_cvtss_f32(v.s0);                                           \
-        thr = have < k ? below : (root > below ? root : below);                        \
-    } while (0)
     ptrdiff_t j = 0;
     for (; j + 32 <= n; j += 32) {
         const float *p = x + j;
@@ -324,16 +335,15 @@ static void offer_avx2_sorted(const float *x, ptrdiff_t n, int64_t base, float *
                 int l = __builtin_ctz(bits);
                 bits &= bits - 1;
                 float s = p[l];
-                if (s > thr) COCOON_ENTER(s, (int32_t)(base + j + l));
+                if (s > thr) thr = enter_avx2(&v, k, &have, s, (int32_t)(base + j + l), below);
             }
             t = _mm256_set1_ps(thr);
         }
     }
     for (; j < n; j++) {
         float s = x[j];
-        if (s > thr) COCOON_ENTER(s, (int32_t)(base + j));
+        if (s > thr) thr = enter_avx2(&v, k, &have, s, (int32_t)(base + j), below);
     }
-#undef COCOON_ENTER
     sorted_store_avx2(v, hs, hi, have);
     *kept = have;
 }

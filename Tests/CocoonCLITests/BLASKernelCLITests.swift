@@ -5,8 +5,8 @@ import Testing
 /// `cocoon` runs with the OpenBLAS kernel for the CPU when the library fell back to Prescott,
 /// keeps any kernel the user names, and says so when a manifest was made with another kernel.
 @Suite struct BLASKernelCLITests {
-    /// The kernel named in `cocoon --version` (OpenBLAS' build description ends with it).
-    func kernel(_ environment: [String: String] = [:]) throws -> String {
+    /// What `cocoon --version` prints: OpenBLAS' build description, which names the kernel.
+    func versionLine(_ environment: [String: String] = [:]) throws -> String {
         let r = try CLI.run(["--version"], environment: environment)
         #expect(r.status == 0, "\(r.stderr)")
         return r.stdout
@@ -18,8 +18,8 @@ import Testing
         let requested = ProcessInfo.processInfo.environment["OPENBLAS_CORETYPE"]
         let expected =
             BLASRuntime.replacementCore(libraryCore: library, requested: requested, cpuCore: BLASRuntime.coreForCPU) ?? library
-        #expect(try kernel().contains(" \(expected) "), "expected the \(expected) kernel (library: \(library), CPU: \(BLASRuntime.coreForCPU ?? "none"))")
-        #expect(try kernel(["OPENBLAS_CORETYPE": "Prescott"]).contains(" Prescott "))
+        #expect(try versionLine().contains(" \(expected) "), "expected the \(expected) kernel (library: \(library), CPU: \(BLASRuntime.coreForCPU ?? "none"))")
+        #expect(try versionLine(["OPENBLAS_CORETYPE": "Prescott"]).contains(" Prescott "))
     }
 
     @Test func rerunningAManifestOfAnotherKernelSaysHowToReproduceIt() throws {
@@ -27,7 +27,7 @@ import Testing
         var manifest = try readJSON(folder + "/manifest.json")
         var blas = manifest["blas"] as! [String: Any]
         // The manifest names the kernel the run used.
-        #expect(try kernel().contains(" \(blas["core"] as! String) "))
+        #expect(try versionLine().contains(" \(blas["core"] as! String) "))
         blas["core"] = "Nehalem"
         manifest["blas"] = blas
         let dir = CLI.tempDir("manifest-kernel")
