@@ -1,4 +1,5 @@
 internal import _CocoonKernels
+import Foundation
 
 /// Scores a block of users against every item and keeps each user's top k, without ever
 /// holding more than one cache-sized tile of scores.
@@ -10,6 +11,11 @@ internal import _CocoonKernels
 /// and each row is offered to that user's heap of k (the selection of ``TopKSelector``, on
 /// heaps kept together in the workspace), while the next tile's item rows are prefetched for
 /// its products. Memory is O(b·T) per worker whatever the number of users and items.
+///
+/// Where its own kernel gives the bits `sgemm` would (``Products``), the scorer computes the
+/// scores itself from items packed once (``ItemPanels``), twelve users at a time, and selects
+/// from those twelve rows while they are in cache: no tile is zeroed, no item tile is packed
+/// again for every block, and the scores never go out to memory.
 ///
 /// - Complexity: O(b·m·d) for the products plus O(b·m) for the selection, per block.
 public struct BlockScorer: Sendable {
@@ -27,9 +33,111 @@ public struct BlockScorer: Sendable {
     ///   - items: the item matrix (m × d).
     ///   - tileSize: items per tile (default 2,048: a 64-user tile of scores is 512 KiB).
     public init(items: Matrix, tileSize: Int = 2048) {
+        self.init(
+            items: items, tileSize: tileSize,
+            products: Self.products(
+                blasCore: BLASRuntime.coreName, dimension: items.cols, tileSize: tileSize,
+                vectorized: Self.panelsAgreeWithSgemm && !Self.sgemmRequested))
+    }
+
+    /// Whether OpenBLAS' `sgemm` of a block of `rows` users against `width` items takes its
+    /// small-matrix path, which sums otherwise than the chain: 0.3.21's SkylakeX rule for the
+    /// transposed-by-normal products a tile is (at most 1,200 scores, at least 32 dimensions).
+    /// The panel path leaves such tiles (a tiny last block against a narrow catalog) to `sgemm`.
+    static func sgemmTakesSmallPath(rows: Int, width: Int, dimension: Int) -> Bool {
+        rows * width <= 1200 && dimension >= 32
+    }
+
+    /// Whether this process's `sgemm` gives the vectorized panel kernel's bits, checked once on
+    /// fixed random data (25 users: two register blocks and a rest; 128 items in two tiles of
+    /// 64; 1, 16, 64, 100 and 256 dimensions). False without AVX-512. ``products(blasCore:dimension:tileSize:vectorized:)``
+    /// trusts the library's kernel by name; this makes sure of it, so a library whose kernel of
+    /// that name rounds otherwise keeps its `sgemm`.
+    package static let panelsAgreeWithSgemm: Bool = {
+        guard ItemPanels.vectorized else { return false }
+        var rng = Seed(0x5ca1e).stream("panel-check")
+        for d in [1, 16, 64, 100, 256] {
+            let u = Matrix(rows: 25, cols: d, values: (0..<(25 * d)).map { _ in Float(Sample.normal(using: &rng)) })
+            let v = Matrix(rows: 128, cols: d, values: (0..<(128 * d)).map { _ in Float(Sample.normal(using: &rng)) })
+            let panels = ItemPanels(v)
+            for tile in [0..<64, 64..<128] {
+                var want = Matrix(rows: 25, cols: tile.count)
+                Matrix.gemmRows(u, rows: 0..<25, v, itemRange: tile, into: &want)
+                var got = [Float](repeating: .nan, count: 25 * tile.count)
+                u.storage.withUnsafeBufferPointer { up in
+                    got.withUnsafeMutableBufferPointer { g in
+                        panels.products(
+                            users: up.baseAddress!, rows: 25, rowStride: d, first: tile.lowerBound, width: tile.count,
+                            into: g.baseAddress!, outStride: tile.count, vectorized: true)
+                    }
+                }
+                if !zip(got, want.storage).allSatisfy({ $0.bitPattern == $1.bitPattern }) { return false }
+            }
+        }
+        return true
+    }()
+
+    /// Whether `COCOON_SCORE_PRODUCTS=sgemm` asks every scorer of the process for OpenBLAS'
+    /// products (read once): a way to check that the panel kernel changes no result.
+    package static let sgemmRequested: Bool = ProcessInfo.processInfo.environment["COCOON_SCORE_PRODUCTS"] == "sgemm"
+
+    /// How this process's scorers compute their products, in words (`cocoon --version`).
+    public static var productsSummary: String {
+        switch products(blasCore: BLASRuntime.coreName, dimension: 64, tileSize: 2048, vectorized: ItemPanels.vectorized && !sgemmRequested) {
+        case .panels:
+            panelsAgreeWithSgemm
+                ? "own AVX-512 kernel up to 256 dimensions (checked: the bits of OpenBLAS' \(BLASRuntime.coreName) sgemm)"
+                : "OpenBLAS sgemm (the own kernel's bits differ from this library's \(BLASRuntime.coreName) sgemm)"
+        case .sgemm: "OpenBLAS sgemm"
+        }
+    }
+
+    /// Creates a scorer that computes its products as `products` says (tests: the panel kernel
+    /// on any machine, with or without AVX-512).
+    package init(items: Matrix, tileSize: Int, products: Products) {
         precondition(tileSize >= 1, "tileSize must be ≥ 1, got \(tileSize)")
+        if case .panels = products { precondition(tileSize % 16 == 0, "panel products need tiles of a multiple of 16 items, got \(tileSize)") }
         self.items = items
         self.tileSize = tileSize
+        self.products = products
+        if case .panels = products, items.rows > 0, items.cols > 0 { panels = ItemPanels(items) } else { panels = nil }
+    }
+
+    /// How a scorer computes its scores.
+    public enum Products: Sendable, Equatable {
+        /// One single-threaded OpenBLAS `sgemm` per block and tile.
+        case sgemm
+        /// Its own kernel over ``ItemPanels``: twelve users by 32 items in AVX-512 registers
+        /// (`vectorized`), or one score at a time; the same bits either way.
+        case panels(vectorized: Bool)
+    }
+
+    /// How this scorer computes its scores.
+    public let products: Products
+    /// The items packed for `.panels` products.
+    let panels: ItemPanels?
+
+    /// The products a scorer uses: its own kernel where it is both faster and the same bits as
+    /// the `sgemm` it replaces, else `sgemm`.
+    ///
+    /// OpenBLAS' `SkylakeX` and `Cooperlake` kernels (0.3.21) compute every score as one chain of
+    /// fused multiply-adds in dimension order, started from zero, while the dimension fits one of
+    /// their k blocks; at 384 dimensions they split it. The panel kernel computes the same chains
+    /// (compared bit for bit with the library's `sgemm` at 16 to 320 dimensions; used up to 256),
+    /// about 1.3 times as fast at d = 64 on an Intel Xeon because it neither zeroes a tile nor
+    /// packs the items again per call. Other OpenBLAS kernels round differently (`Haswell` and
+    /// `Zen` in a few percent of the scores, `SandyBridge` and `Prescott` without fused adds),
+    /// so results keep depending on the library's kernel only (README, Determinism).
+    ///
+    /// - Parameters:
+    ///   - blasCore: the OpenBLAS kernel in use (``BLASRuntime/coreName``).
+    ///   - dimension: d.
+    ///   - tileSize: items per tile (the panel kernel needs a multiple of 16).
+    ///   - vectorized: whether the machine runs the panel kernel with AVX-512.
+    public static func products(blasCore: String, dimension: Int, tileSize: Int, vectorized: Bool) -> Products {
+        let chainKernels = ["SkylakeX", "Cooperlake"]
+        return vectorized && chainKernels.contains(blasCore) && (1...256).contains(dimension) && tileSize % 16 == 0
+            ? .panels(vectorized: true) : .sgemm
     }
 
     /// The scores of users `rows` of `users` against every item: a `rows.count × m` matrix.
@@ -59,6 +167,34 @@ public struct BlockScorer: Sendable {
             }
             t0 = t1
         }
+    }
+
+    /// The products ``topK(users:rows:k:workspace:adjust:emit:)`` computes, as it computes them
+    /// (``products``: the panel kernel twelve users at a time, or `sgemm` per tile), written to
+    /// the workspace and dropped: the benchmark harness compares them with ``gemmOnly(users:rows:workspace:)``.
+    public func productsOnly(users: Matrix, rows: Range<Int>, workspace: ScoringWorkspace) {
+        guard let panels else { return gemmOnly(users: users, rows: rows, workspace: workspace) }
+        precondition(users.cols == items.cols, "users have \(users.cols) dimensions, items \(items.cols)")
+        let b = rows.count
+        if b == 0 { return }
+        workspace.prepare(rows: b, tile: tileWidth, k: 1)
+        let d = items.cols
+        let vectorized = products == .panels(vectorized: true)
+        workspace.withTile { tile in users.storage.withUnsafeBufferPointer { userRows in
+            var t0 = 0
+            while t0 < items.rows {
+                let width = min(t0 + tileSize, items.rows) - t0
+                var g0 = 0
+                while g0 < b {
+                    let g1 = min(g0 + 12, b)
+                    panels.products(
+                        users: userRows.baseAddress! + (rows.lowerBound + g0) * d, rows: g1 - g0, rowStride: d,
+                        first: t0, width: width, into: tile.baseAddress!, outStride: width, vectorized: vectorized)
+                    g0 = g1
+                }
+                t0 += width
+            }
+        } }
     }
 
     /// Computes the top `k` items of every user in `rows`.
@@ -98,40 +234,65 @@ public struct BlockScorer: Sendable {
         // context every time (half a million times a step at W2).
         let adjustRow = adjust ?? { _, _, _ in }
         let adjusts = adjust != nil
-        workspace.withTile { tile in items.storage.withUnsafeBufferPointer { itemRows in
+        let vectorized = products == .panels(vectorized: true)
+        // Offers row r of the scores at `scores` (items t0 ..< t0 + width) after its adjustment,
+        // with a slice of the next tile's items asked for first: the products read them from
+        // memory otherwise (what the rest of the step streams through the cache evicts them),
+        // and that made the step's products slower than the bare ones.
+        @inline(__always) func select(_ r: Int, _ scores: UnsafeMutablePointer<Float>, _ t0: Int, _ width: Int, _ next: UnsafeRawPointer, _ nextBytes: Int) {
+            let slice = (nextBytes / b + 63) & ~63
+            let from = r * slice
+            if from < nextBytes { cocoon_prefetch(next + from, min(slice, nextBytes - from)) }
+            let row = UnsafeMutableBufferPointer(start: scores, count: width)
+            if adjusts {
+                var span = row.mutableSpan
+                adjustRow(r, t0, &span)
+            }
+            if k > 0 {
+                kept[r] = TopKSelector.offerRun(
+                    scores, count: width, baseIndex: t0, k: k, kept: kept[r],
+                    scores: heapScores + r * k, indices: heapIndices + r * k)
+            }
+        }
+        workspace.withTile { tile in items.storage.withUnsafeBufferPointer { itemRows in users.storage.withUnsafeBufferPointer { userRows in
             var t0 = 0
             while t0 < m {
                 let t1 = min(t0 + tileSize, m)
                 let width = t1 - t0
-                let c0 = PhaseClock.start()
-                var view = TileView(base: tile.baseAddress!, rows: b, cols: width)
-                Matrix.gemmRows(users, rows: rows, items, itemRange: t0..<t1, into: &view)
-                let c1 = PhaseClock.start()
-                // The next tile's item rows (the next block's first tile after the last one),
-                // asked for a slice per row while this tile's rows are selected: the products
-                // read them from memory otherwise (what the rest of the step streams through
-                // the cache evicts them), and that made the step's sgemm slower than the bare one.
+                // The next tile (the next block's first tile after the last one).
                 let next = t1 < m ? t1..<min(t1 + tileSize, m) : 0..<min(tileSize, m)
-                let nextBase = itemRows.baseAddress! + next.lowerBound * d
-                let nextBytes = next.count * d * MemoryLayout<Float>.stride
-                let slice = (nextBytes / b + 63) & ~63
-                for r in 0..<b {
-                    let from = r * slice
-                    if from < nextBytes { cocoon_prefetch(UnsafeRawPointer(nextBase) + from, min(slice, nextBytes - from)) }
-                    let row = UnsafeMutableBufferPointer(rebasing: tile[(r * width)..<((r + 1) * width)])
-                    if adjusts {
-                        var span = row.mutableSpan
-                        adjustRow(r, t0, &span)
+                if let panels, !Self.sgemmTakesSmallPath(rows: b, width: width, dimension: d) {
+                    // Twelve users' rows of the tile at a time (the kernel's register block),
+                    // selected from while they are in cache.
+                    let nextBase = UnsafeRawPointer(panels.values.baseAddress! + next.lowerBound * d)
+                    let nextBytes = (next.count + 15) / 16 * 16 * d * MemoryLayout<Float>.stride
+                    var g0 = 0
+                    while g0 < b {
+                        let g1 = min(g0 + 12, b)
+                        let c0 = PhaseClock.start()
+                        panels.products(
+                            users: userRows.baseAddress! + (rows.lowerBound + g0) * d, rows: g1 - g0, rowStride: d,
+                            first: t0, width: width, into: tile.baseAddress!, outStride: width, vectorized: vectorized)
+                        let c1 = PhaseClock.start()
+                        for r in g0..<g1 { select(r, tile.baseAddress! + (r - g0) * width, t0, width, nextBase, nextBytes) }
+                        if timed {
+                            gemmTime &+= c1 &- c0
+                            selectTime &+= PhaseClock.now() &- c1
+                        }
+                        g0 = g1
                     }
-                    if k > 0 {
-                        kept[r] = TopKSelector.offerRun(
-                            row.baseAddress!, count: width, baseIndex: t0, k: k, kept: kept[r],
-                            scores: heapScores + r * k, indices: heapIndices + r * k)
+                } else {
+                    let c0 = PhaseClock.start()
+                    var view = TileView(base: tile.baseAddress!, rows: b, cols: width)
+                    Matrix.gemmRows(users, rows: rows, items, itemRange: t0..<t1, into: &view)
+                    let c1 = PhaseClock.start()
+                    let nextBase = UnsafeRawPointer(itemRows.baseAddress! + next.lowerBound * d)
+                    let nextBytes = next.count * d * MemoryLayout<Float>.stride
+                    for r in 0..<b { select(r, tile.baseAddress! + r * width, t0, width, nextBase, nextBytes) }
+                    if timed {
+                        gemmTime &+= c1 &- c0
+                        selectTime &+= PhaseClock.now() &- c1
                     }
-                }
-                if timed {
-                    gemmTime &+= c1 &- c0
-                    selectTime &+= PhaseClock.now() &- c1
                 }
                 t0 = t1
             }
@@ -139,7 +300,7 @@ public struct BlockScorer: Sendable {
                 var selected = SelectedItems(k: k, count: kept[r], scores: heapScores + r * k, indices: heapIndices + r * k)
                 emit(r, &selected)
             }
-        } }
+        } } }
         if timed {
             PhaseClock.shared.add(.scoring, nanoseconds: gemmTime)
             PhaseClock.shared.add(.topK, nanoseconds: selectTime)

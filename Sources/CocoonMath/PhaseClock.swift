@@ -14,7 +14,7 @@ import Foundation
 public final class PhaseClock: @unchecked Sendable {
     /// The phases of a step.
     public enum Phase: Int, CaseIterable, Sendable {
-        /// `sgemm` of user blocks against item tiles.
+        /// The score products of user blocks against item tiles (`sgemm`, or the scorer's own kernel).
         case scoring
         /// Control-layer edits of each tile's scores and top-k selection.
         case topK
@@ -31,7 +31,7 @@ public final class PhaseClock: @unchecked Sendable {
 
         public var name: String {
             switch self {
-            case .scoring: "scoring (sgemm)"
+            case .scoring: "scoring (products)"
             case .topK: "top-k + controls"
             case .recommend: "recommend (total)"
             case .choice: "choice"

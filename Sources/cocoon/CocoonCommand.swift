@@ -14,7 +14,7 @@ struct CocoonCommand: ParsableCommand {
             information-cocoon drift and the effect of "not interested" feedback, and writes \
             diversity scorecards.
             """,
-        version: "cocoon \(ToolInfo.version) (OpenBLAS: \(BLASRuntime.buildDescription))",
+        version: "cocoon \(ToolInfo.version) (OpenBLAS: \(BLASRuntime.buildDescription); scores: \(BlockScorer.productsSummary))",
         subcommands: [RunCommand.self, SuiteCommand.self, SweepCommand.self, CompareCommand.self, PluginCommand.self, ValidateCommand.self, ListCommand.self,
                       EvaluateCommand.self, RerankCommand.self]
     )

@@ -38,4 +38,30 @@ import Testing
         #expect(r.stderr.contains("OPENBLAS_CORETYPE=Nehalem"))
         #expect(FileManager.default.fileExists(atPath: dir + "/out/scorecard.json"))
     }
+
+    /// On a CPU with AVX-512, `cocoon` scores with its own kernel under OpenBLAS' SkylakeX or
+    /// Cooperlake kernel, and a run is the same bytes as with the library's sgemm
+    /// (`COCOON_SCORE_PRODUCTS=sgemm`); elsewhere it says it uses sgemm.
+    @Test func ownScoreProductsGiveTheSgemmRun() throws {
+        guard let core = BLASRuntime.coreForCPU, ["SkylakeX", "Cooperlake"].contains(core) else {
+            #expect(try versionLine(["OPENBLAS_CORETYPE": "Prescott"]).contains("scores: OpenBLAS sgemm"))
+            return
+        }
+        let own = ["OPENBLAS_CORETYPE": core]
+        let sgemm = ["OPENBLAS_CORETYPE": core, "COCOON_SCORE_PRODUCTS": "sgemm"]
+        #expect(try versionLine(own).contains("scores: own AVX-512 kernel"))
+        #expect(try versionLine(sgemm).contains("scores: OpenBLAS sgemm"))
+        #expect(try versionLine(["OPENBLAS_CORETYPE": "Prescott"]).contains("scores: OpenBLAS sgemm"))
+        var cards: [Data] = []
+        for (name, environment) in [("own", own), ("sgemm", sgemm)] {
+            let dir = CLI.tempDir("score-products-\(name)")
+            let r = try CLI.run(
+                ["run", "Scenarios/quickstart.yaml", "--out", dir, "--quiet", "--set", "world.population.users=600", "--set", "steps=12",
+                 "--set", "world.catalog.items=3000", "--set", "interventions[0].at=6", "--set", "checks[0].window=[7,12]"],
+                environment: environment)
+            #expect(r.status == 0 || r.status == 1, "\(r.stderr)")
+            cards.append(try Data(contentsOf: URL(fileURLWithPath: dir + "/scorecard.json")))
+        }
+        #expect(cards[0] == cards[1])
+    }
 }

@@ -350,6 +350,27 @@ func printTiling() throws {
             print(line)
         }
     }
+    // The scorer's own products (`BlockScorer.products`), 256-user blocks and 2,048-item tiles,
+    // against the sgemm of the same tiles, alternately in the same moments.
+    print("")
+    print("Products of 20,000 users, 256-user blocks, 2,048-item tiles, 1 worker (OpenBLAS \(BLASRuntime.coreName); scores: \(BlockScorer.productsSummary))")
+    for (items, d) in [(10_000, 64), (20_000, 64), (10_000, 32)] {
+        var spec = CatalogSpec()
+        spec.items = items
+        spec.dimension = d
+        let catalog = try Catalog.generate(spec, seed: Seed(1))
+        let scorer = BlockScorer(items: catalog.unitEmbeddings, tileSize: 2048)
+        var r = Seed(99).stream("bench.users", 0)
+        let users = Matrix(rows: 256, cols: d, values: (0..<(256 * d)).map { _ in Float(Sample.normal(using: &r)) })
+        let space = ScoringWorkspace()
+        scorer.productsOnly(users: users, rows: 0..<256, workspace: space)
+        var gemm = Double.infinity, own = Double.infinity
+        for _ in 0..<3 {
+            gemm = min(gemm, seconds { for _ in 0..<78 { scorer.gemmOnly(users: users, rows: 0..<256, workspace: space) } })
+            own = min(own, seconds { for _ in 0..<78 { scorer.productsOnly(users: users, rows: 0..<256, workspace: space) } })
+        }
+        print("  \(items) items, d = \(d): sgemm \(f(gemm / 19_968 * 1e9, 0)) ns per user, the scorer's products \(f(own / 19_968 * 1e9, 0)) (\(scorer.products)): \(f(own / gemm, 2)) × the sgemm")
+    }
 }
 
 // MARK: - Top-k cost
@@ -514,10 +535,10 @@ func main() throws {
             print("  step, 1 worker:   \(f(one.stepSeconds)) s   bare sgemm: \(f(one.sgemmSeconds)) s   step / sgemm: \(f(one.stepSeconds / one.sgemmSeconds, 2))")
             print("  step, 2 workers:  \(f(two.stepSeconds)) s   bare sgemm: \(f(two.sgemmSeconds)) s   step / sgemm: \(f(two.stepSeconds / two.sgemmSeconds, 2))")
             print("  speed-up of 2 workers: \(f(one.stepSeconds / two.stepSeconds, 2))×   cost per user: \(f(one.stepSeconds / Double(one.users) * 1e6, 2)) µs per step")
-            // The step against its own sgemm calls, timed in the same moments: a shared machine's
+            // The step against its own products (sgemm or the panel kernel), timed in the same moments: a shared machine's
             // drift moves both alike (the bare passes run before and after the whole run).
             if let inStep = one.phases[PhaseClock.Phase.scoring.name], inStep > 0 {
-                print("  step / in-step sgemm, 1 worker: \(f(one.stepSeconds / inStep, 2)) (in-step sgemm / bare: \(f(inStep / one.sgemmSeconds, 2)))")
+                print("  step / in-step products, 1 worker: \(f(one.stepSeconds / inStep, 2)) (in-step products / bare sgemm: \(f(inStep / one.sgemmSeconds, 2)))")
             }
             print("  phases per step (1 worker; scoring and top-k inside recommend):")
             for p in PhaseClock.Phase.allCases {

@@ -2,8 +2,8 @@
 // cannot express what the hardware does in one instruction (a compare mask as bits). Internal:
 // only CocoonMath imports this module, and no public API exposes it.
 //
-// Every kernel is exact (comparisons and moves, no floating-point arithmetic), so its results
-// are the same bit for bit whichever instruction set a machine runs it with.
+// Every kernel gives the same bits whichever instruction set a machine runs it with: most only
+// compare and move, and the panel products are chains of fused multiply-adds in a fixed order.
 #ifndef COCOON_KERNELS_H
 #define COCOON_KERNELS_H
 
@@ -53,6 +53,23 @@ ptrdiff_t cocoon_first_above_topic(const float *x, const int32_t *topic, ptrdiff
 /// duplicate-free sets in any order. Every pair is compared (8 elements of b at a time with
 /// AVX2, 4 with SSE2), so it is for small sets (a slate, a short history).
 ptrdiff_t cocoon_count_equal_pairs(const int32_t *a, ptrdiff_t na, const int32_t *b, ptrdiff_t nb);
+
+/// Writes the n × d row-major matrix `v` as panels of 16 rows: panel p holds, dimension by
+/// dimension, the 16 values `v[16p + l][x]` (l = 0 … 15), zero past row n. `out` has room for
+/// ceil(n / 16) · 16 · d floats.
+void cocoon_pack_panels(const float *v, ptrdiff_t n, ptrdiff_t d, float *out);
+
+/// Whether this machine runs ``cocoon_panel_products`` with AVX-512 (the CPU has AVX-512F and
+/// the operating system saves its registers).
+int cocoon_panel_products_vectorized(void);
+
+/// `c[r·ldc + j] = Σₓ u[r·ldu + x] · v[first + j][x]` for r < rows and j < width, where v is the
+/// matrix that `panels` packs (``cocoon_pack_panels``) and `first` is a multiple of 16. Each
+/// score is one chain of fused multiply-adds in dimension order started from zero, the same
+/// bits with AVX-512 (`vectorized` ≠ 0: 12 users × 32 items a register block; only where
+/// ``cocoon_panel_products_vectorized`` says so) or without (one score at a time, `fmaf`).
+void cocoon_panel_products(const float *u, ptrdiff_t rows, ptrdiff_t ldu, ptrdiff_t d, const float *panels, ptrdiff_t first,
+                           ptrdiff_t width, float *c, ptrdiff_t ldc, int vectorized);
 
 /// Instruction sets of the kernels.
 enum { COCOON_ISA_PORTABLE = 1, COCOON_ISA_SSE2 = 2, COCOON_ISA_AVX2 = 3 };

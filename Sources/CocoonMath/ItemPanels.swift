@@ -1,0 +1,43 @@
+internal import _CocoonKernels
+
+/// An item matrix packed for ``BlockScorer``'s own score products: panels of 16 items, each
+/// stored dimension by dimension (16 floats per dimension, zero past the last item).
+///
+/// The scorer reads one 16-item row of a panel per dimension and multiplies it by each user's
+/// value of that dimension, so it needs neither a transposed copy per tile nor a zeroed tile of
+/// results: what OpenBLAS' `sgemm` does on every call (about a fifth of its time at W2's
+/// shapes, `docs/performance.md`). Packed once per scorer; immutable, so shared between
+/// workers.
+package final class ItemPanels: @unchecked Sendable {
+    /// The packed values: ceil(items / 16) panels of 16 · dimension floats, 64-byte aligned
+    /// (written once, in `init`; read-only after).
+    package let values: UnsafeMutableBufferPointer<Float>
+    package let items: Int
+    package let dimension: Int
+
+    package init(_ m: Matrix) {
+        precondition(m.rows > 0 && m.cols > 0, "panels of an empty matrix (\(m.rows) × \(m.cols))")
+        items = m.rows
+        dimension = m.cols
+        let count = (m.rows + 15) / 16 * 16 * m.cols
+        let raw = UnsafeMutableRawPointer.allocate(byteCount: count * MemoryLayout<Float>.stride, alignment: 64)
+        values = UnsafeMutableBufferPointer(start: raw.bindMemory(to: Float.self, capacity: count), count: count)
+        m.storage.withUnsafeBufferPointer { v in cocoon_pack_panels(v.baseAddress!, m.rows, m.cols, values.baseAddress!) }
+    }
+
+    deinit { UnsafeMutableRawPointer(values.baseAddress!).deallocate() }
+
+    /// Writes the scores of `rows` users (`rowStride` floats apart from `users`) against items
+    /// `first ..< first + width` (`first` a multiple of 16) to `out`, `outStride` floats a row:
+    /// each one chain of fused multiply-adds in dimension order (``BlockScorer/Products``).
+    package func products(
+        users: UnsafePointer<Float>, rows: Int, rowStride: Int, first: Int, width: Int,
+        into out: UnsafeMutablePointer<Float>, outStride: Int, vectorized: Bool
+    ) {
+        precondition(first % 16 == 0 && first >= 0 && first + width <= items, "items \(first)..<\(first + width) are not panel-aligned items of \(items)")
+        cocoon_panel_products(users, rows, rowStride, dimension, values.baseAddress!, first, width, out, outStride, vectorized ? 1 : 0)
+    }
+
+    /// Whether this machine computes the products with AVX-512.
+    package static let vectorized: Bool = cocoon_panel_products_vectorized() != 0
+}
