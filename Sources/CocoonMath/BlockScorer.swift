@@ -184,6 +184,12 @@ public struct BlockScorer: Sendable {
             var t0 = 0
             while t0 < items.rows {
                 let width = min(t0 + tileSize, items.rows) - t0
+                if Self.sgemmTakesSmallPath(rows: b, width: width, dimension: d) {
+                    var view = TileView(base: tile.baseAddress!, rows: b, cols: width)
+                    Matrix.gemmRows(users, rows: rows, items, itemRange: t0..<(t0 + width), into: &view)
+                    t0 += width
+                    continue
+                }
                 var g0 = 0
                 while g0 < b {
                     let g1 = min(g0 + 12, b)
