@@ -83,7 +83,9 @@ public struct BlockScorer: Sendable {
 
     /// How this process's scorers compute their products, in words (`cocoon --version`).
     public static var productsSummary: String {
-        switch products(blasCore: BLASRuntime.coreName, dimension: 64, tileSize: 2048, vectorized: ItemPanels.vectorized && !sgemmRequested) {
+        let rule = products(
+            blasCore: BLASRuntime.coreName, dimension: 64, tileSize: 2048, vectorized: ItemPanels.vectorized && !sgemmRequested)
+        return switch rule {
         case .panels:
             panelsAgreeWithSgemm
                 ? "own AVX-512 kernel up to 256 dimensions (checked: the bits of OpenBLAS' \(BLASRuntime.coreName) sgemm)"
@@ -96,7 +98,9 @@ public struct BlockScorer: Sendable {
     /// on any machine, with or without AVX-512).
     package init(items: Matrix, tileSize: Int, products: Products) {
         precondition(tileSize >= 1, "tileSize must be ≥ 1, got \(tileSize)")
-        if case .panels = products { precondition(tileSize % 16 == 0, "panel products need tiles of a multiple of 16 items, got \(tileSize)") }
+        if case .panels = products {
+            precondition(tileSize % 16 == 0, "panel products need tiles of a multiple of 16 items, got \(tileSize)")
+        }
         self.items = items
         self.tileSize = tileSize
         self.products = products
@@ -245,7 +249,9 @@ public struct BlockScorer: Sendable {
         // with a slice of the next tile's items asked for first: the products read them from
         // memory otherwise (what the rest of the step streams through the cache evicts them),
         // and that made the step's products slower than the bare ones.
-        @inline(__always) func select(_ r: Int, _ scores: UnsafeMutablePointer<Float>, _ t0: Int, _ width: Int, _ next: UnsafeRawPointer, _ nextBytes: Int) {
+        @inline(__always) func select(
+            _ r: Int, _ scores: UnsafeMutablePointer<Float>, _ t0: Int, _ width: Int, _ next: UnsafeRawPointer, _ nextBytes: Int
+        ) {
             let slice = (nextBytes / b + 63) & ~63
             let from = r * slice
             if from < nextBytes { cocoon_prefetch(next + from, min(slice, nextBytes - from)) }
@@ -260,7 +266,8 @@ public struct BlockScorer: Sendable {
                     scores: heapScores + r * k, indices: heapIndices + r * k)
             }
         }
-        workspace.withTile { tile in items.storage.withUnsafeBufferPointer { itemRows in users.storage.withUnsafeBufferPointer { userRows in
+        workspace.withTile { tile in items.storage.withUnsafeBufferPointer { itemRows in
+        users.storage.withUnsafeBufferPointer { userRows in
             var t0 = 0
             while t0 < m {
                 let t1 = min(t0 + tileSize, m)
@@ -280,7 +287,9 @@ public struct BlockScorer: Sendable {
                             users: userRows.baseAddress! + (rows.lowerBound + g0) * d, rows: g1 - g0, rowStride: d,
                             first: t0, width: width, into: tile.baseAddress!, outStride: width, vectorized: vectorized)
                         let c1 = PhaseClock.start()
-                        for r in g0..<g1 { select(r, tile.baseAddress! + (r - g0) * width, t0, width, nextBase, nextBytes) }
+                        for r in g0..<g1 {
+                            select(r, tile.baseAddress! + (r - g0) * width, t0, width, nextBase, nextBytes)
+                        }
                         if timed {
                             gemmTime &+= c1 &- c0
                             selectTime &+= PhaseClock.now() &- c1

@@ -34,8 +34,11 @@ package final class ItemPanels: @unchecked Sendable {
         users: UnsafePointer<Float>, rows: Int, rowStride: Int, first: Int, width: Int,
         into out: UnsafeMutablePointer<Float>, outStride: Int, vectorized: Bool
     ) {
-        precondition(first % 16 == 0 && first >= 0 && first + width <= items, "items \(first)..<\(first + width) are not panel-aligned items of \(items)")
-        cocoon_panel_products(users, rows, rowStride, dimension, values.baseAddress!, first, width, out, outStride, vectorized ? 1 : 0)
+        precondition(
+            first % 16 == 0 && first >= 0 && first + width <= items,
+            "items \(first)..<\(first + width) are not panel-aligned items of \(items)")
+        cocoon_panel_products(
+            users, rows, rowStride, dimension, values.baseAddress!, first, width, out, outStride, vectorized ? 1 : 0)
     }
 
     /// Whether this machine computes the products with AVX-512.

@@ -27,7 +27,9 @@ import Testing
         let v = Matrix(rows: items, cols: d, values: (0..<(items * d)).map { _ in Float(Sample.normal(using: &rng)) * 0.3 })
         let panels = ItemPanels(v)
         for vectorized in ways {
-            for (first, width) in [(0, 1), (0, 15), (0, 16), (0, 17), (16, 31), (32, 32), (32, 33), (48, 64), (64, 149), (208, 5), (0, 213)] {
+            for (first, width) in [
+                (0, 1), (0, 15), (0, 16), (0, 17), (16, 31), (32, 32), (32, 33), (48, 64), (64, 149), (208, 5), (0, 213),
+            ] {
                 // Rows 1 ..< rows + 1 of u (a block inside a larger matrix), written with a wider
                 // stride than the tile so every store must stay inside its row.
                 let stride = width + 3
@@ -42,7 +44,9 @@ import Testing
                 for r in 0..<rows {
                     for j in 0..<width {
                         let want = chain(u, r + 1, v, first + j)
-                        #expect(out[r * stride + j].bitPattern == want.bitPattern, "vectorized \(vectorized) rows \(rows) d \(d) items \(first)+\(j) row \(r)")
+                        #expect(
+                            out[r * stride + j].bitPattern == want.bitPattern,
+                            "vectorized \(vectorized) rows \(rows) d \(d) items \(first)+\(j) row \(r)")
                     }
                     // Past the tile's width nothing was written.
                     for j in width..<stride { #expect(out[r * stride + j].isNaN, "wrote past the tile: row \(r), column \(j)") }
@@ -68,7 +72,9 @@ import Testing
     func panelScorerSelectsTheBestOfTheChains(vectorized: Bool) {
         if vectorized && !ItemPanels.vectorized { return }
         var rng = Seed(22).stream("panel-scorer")
-        let n = 40, m = 1_003, d = 24
+        let n = 40
+        let m = 1_003
+        let d = 24
         let users = Matrix(rows: n, cols: d, values: (0..<(n * d)).map { _ in Float(Sample.normal(using: &rng)) })
         let items = Matrix(rows: m, cols: d, values: (0..<(m * d)).map { _ in Float(Sample.normal(using: &rng)) })
         let scorer = BlockScorer(items: items, tileSize: 256, products: .panels(vectorized: vectorized))
@@ -99,9 +105,14 @@ import Testing
     /// The panel kernel only where its scores are the library's sgemm bits: OpenBLAS' SkylakeX and
     /// Cooperlake kernels, up to 256 dimensions, tiles of a multiple of 16, and a CPU with AVX-512.
     @Test func productsAreChosenWhereTheyAreTheSgemmBits() {
-        #expect(BlockScorer.products(blasCore: "Cooperlake", dimension: 64, tileSize: 2048, vectorized: true) == .panels(vectorized: true))
-        #expect(BlockScorer.products(blasCore: "SkylakeX", dimension: 256, tileSize: 512, vectorized: true) == .panels(vectorized: true))
-        #expect(BlockScorer.products(blasCore: "SkylakeX", dimension: 1, tileSize: 16, vectorized: true) == .panels(vectorized: true))
+        #expect(
+            BlockScorer.products(blasCore: "Cooperlake", dimension: 64, tileSize: 2048, vectorized: true)
+                == .panels(vectorized: true))
+        #expect(
+            BlockScorer.products(blasCore: "SkylakeX", dimension: 256, tileSize: 512, vectorized: true)
+                == .panels(vectorized: true))
+        #expect(
+            BlockScorer.products(blasCore: "SkylakeX", dimension: 1, tileSize: 16, vectorized: true) == .panels(vectorized: true))
         #expect(BlockScorer.products(blasCore: "Cooperlake", dimension: 257, tileSize: 2048, vectorized: true) == .sgemm)
         #expect(BlockScorer.products(blasCore: "Cooperlake", dimension: 64, tileSize: 2040, vectorized: true) == .sgemm)
         #expect(BlockScorer.products(blasCore: "Cooperlake", dimension: 64, tileSize: 2048, vectorized: false) == .sgemm)
@@ -110,7 +121,9 @@ import Testing
         }
         // A scorer follows the rule for this process's library kernel.
         let items = Matrix(rows: 40, cols: 8, repeating: 1)
-        let want = BlockScorer.products(blasCore: BLASRuntime.coreName, dimension: 8, tileSize: 32, vectorized: BlockScorer.panelsAgreeWithSgemm && !BlockScorer.sgemmRequested)
+        let want = BlockScorer.products(
+            blasCore: BLASRuntime.coreName, dimension: 8, tileSize: 32,
+            vectorized: BlockScorer.panelsAgreeWithSgemm && !BlockScorer.sgemmRequested)
         #expect(BlockScorer(items: items, tileSize: 32).products == want)
         #expect(BlockScorer(items: items, tileSize: 7).products == .sgemm)
     }
@@ -121,7 +134,9 @@ import Testing
     @Test func sgemmOfTheTrustedKernelsIsTheChain() {
         // The start-up check agrees with the rule wherever the machine can run the kernel.
         if ItemPanels.vectorized {
-            #expect(BlockScorer.panelsAgreeWithSgemm == ["SkylakeX", "Cooperlake"].contains(BLASRuntime.coreName), "\(BLASRuntime.coreName)")
+            #expect(
+                BlockScorer.panelsAgreeWithSgemm == ["SkylakeX", "Cooperlake"].contains(BLASRuntime.coreName),
+                "\(BLASRuntime.coreName)")
         }
         guard ["SkylakeX", "Cooperlake"].contains(BLASRuntime.coreName) else { return }
         for d in [16, 64, 100, 256] {
