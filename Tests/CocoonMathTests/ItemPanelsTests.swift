@@ -102,6 +102,32 @@ import Testing
         }
     }
 
+    /// A tile that OpenBLAS would give its small-matrix kernel (at most 1,200 scores, d ≥ 32: a
+    /// lone user against a narrow catalog) is scored by sgemm even on the panel path, so the
+    /// selection is the sgemm scorer's, scores and all, whatever the library's kernel.
+    @Test func smallTilesStayWithSgemm() {
+        var rng = Seed(24).stream("small-tiles")
+        let d = 48
+        let users = Matrix(rows: 3, cols: d, values: (0..<(3 * d)).map { _ in Float(Sample.normal(using: &rng)) })
+        let items = Matrix(rows: 1_000, cols: d, values: (0..<(1_000 * d)).map { _ in Float(Sample.normal(using: &rng)) })
+        var got: [[(Int32, UInt32)]] = []
+        for products in [BlockScorer.Products.sgemm, .panels(vectorized: false)] {
+            var rows: [(Int32, UInt32)] = []
+            // One user a block: 1 × 1,000 scores, the small path.
+            for u in 0..<3 {
+                BlockScorer(items: items, tileSize: 2048, products: products).topK(
+                    users: users, rows: u..<(u + 1), k: 12, workspace: ScoringWorkspace()
+                ) { _, sel in
+                    rows += sel.sorted().map { ($0.index, $0.score.bitPattern) }
+                }
+            }
+            got.append(rows)
+        }
+        #expect(got[0].count == 36)
+        #expect(got[0].map(\.0) == got[1].map(\.0))
+        #expect(got[0].map(\.1) == got[1].map(\.1))
+    }
+
     /// The panel kernel only where its scores are the library's sgemm bits: OpenBLAS' SkylakeX and
     /// Cooperlake kernels, up to 256 dimensions, tiles of a multiple of 16, and a CPU with AVX-512.
     @Test func productsAreChosenWhereTheyAreTheSgemmBits() {
