@@ -1,10 +1,12 @@
 // Which OpenBLAS kernel suits this CPU's features (see include/CocoonKernels.h).
 #include "CocoonKernels.h"
+#include "ISA.h"
 
 #if defined(__x86_64__) || defined(__i386__)
 #include <cpuid.h>
 
 // The register state the operating system saves (XCR0): AVX needs bits 1-2, AVX-512 bits 5-7.
+#define AVX512_STATE 0xe6
 static uint64_t saved_state(void) {
     uint32_t lo, hi;
     __asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
@@ -30,12 +32,17 @@ const char *cocoon_blas_core_for_cpu(void) {
     int avx2 = (b7 >> 5) & 1;
     // F, DQ, CD, BW and VL: what OpenBLAS' SkylakeX and Cooperlake kernels use.
     int avx512 = ((b7 >> 16) & 1) && ((b7 >> 17) & 1) && ((b7 >> 28) & 1) && ((b7 >> 30) & 1) && ((b7 >> 31) & 1)
-        && (state & 0xe6) == 0xe6;
+        && (state & AVX512_STATE) == AVX512_STATE;
     int bf16 = (sub1 >> 5) & 1;
     if (avx512) return bf16 ? "Cooperlake" : "SkylakeX";
     if (avx2 && fma) return "Haswell";
     return "SandyBridge";
 }
+int cocoon_avx512f_usable(void) {
+    // (The CPU reports XGETBV whenever it reports AVX-512F.)
+    return __builtin_cpu_supports("avx512f") && (saved_state() & AVX512_STATE) == AVX512_STATE;
+}
 #else
 const char *cocoon_blas_core_for_cpu(void) { return 0; }
+int cocoon_avx512f_usable(void) { return 0; }
 #endif

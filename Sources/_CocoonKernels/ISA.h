@@ -5,4 +5,8 @@
 /// The best COCOON_ISA_* level this machine has, or the one a test forced.
 int cocoon_isa(void);
 
+/// Whether the CPU has AVX-512F and the operating system saves its registers (XCR0 bits 1, 2
+/// and 5-7); 0 off x86-64.
+int cocoon_avx512f_usable(void);
+
 #endif

@@ -5,6 +5,7 @@
 // Cooperlake sgemm kernels compute for every score while the dimension fits one of their k
 // blocks, so the scores are theirs bit for bit (BlockScorer uses this kernel only then).
 #include "CocoonKernels.h"
+#include "ISA.h"
 
 #include <math.h>
 #include <string.h>
@@ -105,12 +106,7 @@ __attribute__((target("avx512f"))) static void products_avx512(const float *u, p
 
 int cocoon_panel_products_vectorized(void) {
 #ifdef COCOON_X86_64
-    // AVX-512F in the CPU and its registers in the state the operating system saves (XCR0
-    // bits 1, 2 and 5-7); the compiler's check covers the first only.
-    if (!__builtin_cpu_supports("avx512f")) return 0;
-    uint32_t lo, hi;
-    __asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
-    return (lo & 0xe6) == 0xe6;
+    return cocoon_avx512f_usable();
 #else
     return 0;
 #endif
