@@ -33,19 +33,35 @@ public struct BlockScorer: Sendable {
     ///   - items: the item matrix (m × d).
     ///   - tileSize: items per tile (default 2,048: a 64-user tile of scores is 512 KiB).
     public init(items: Matrix, tileSize: Int = 2048) {
-        self.init(
-            items: items, tileSize: tileSize,
-            products: Self.products(
-                blasCore: BLASRuntime.coreName, dimension: items.cols, tileSize: tileSize,
-                vectorized: Self.panelsAgreeWithSgemm && !Self.sgemmRequested))
+        self.init(items: items, tileSize: tileSize, products: Self.scoringProducts(dimension: items.cols, tileSize: tileSize))
     }
 
-    /// Whether OpenBLAS' `sgemm` of a block of `rows` users against `width` items takes its
-    /// small-matrix path, which sums otherwise than the chain: 0.3.21's SkylakeX rule for the
-    /// transposed-by-normal products a tile is (at most 1,200 scores, at least 32 dimensions).
-    /// The panel path leaves such tiles (a tiny last block against a narrow catalog) to `sgemm`.
-    static func sgemmTakesSmallPath(rows: Int, width: Int, dimension: Int) -> Bool {
-        rows * width <= 1200 && dimension >= 32
+    /// OpenBLAS kernels whose `sgemm` computes each score as one chain of fused multiply-adds in
+    /// dimension order (``products(blasCore:dimension:tileSize:vectorized:)``).
+    package static let fusedChainKernels = ["SkylakeX", "Cooperlake"]
+
+    /// The products this process's scorers of `dimension` and `tileSize` use: the rule of
+    /// ``products(blasCore:dimension:tileSize:vectorized:)`` for the loaded library's kernel,
+    /// unless `COCOON_SCORE_PRODUCTS=sgemm` or the start-up check (``panelsAgreeWithSgemm``)
+    /// says otherwise.
+    package static func scoringProducts(dimension: Int, tileSize: Int) -> Products {
+        let rule = ruleForThisProcess(dimension: dimension, tileSize: tileSize)
+        return rule != .sgemm && panelsAgreeWithSgemm ? rule : .sgemm
+    }
+
+    /// The rule for the loaded library's kernel and this machine, before the start-up check.
+    static func ruleForThisProcess(dimension: Int, tileSize: Int) -> Products {
+        products(
+            blasCore: BLASRuntime.coreName, dimension: dimension, tileSize: tileSize, vectorized: ItemPanels.vectorized && !sgemmRequested)
+    }
+
+    /// The panels that score a tile of `rows` users × `width` items, or nil for `sgemm`: none
+    /// with `.sgemm` products, and none where OpenBLAS' `sgemm` takes its small-matrix path,
+    /// which sums otherwise than the chain — 0.3.21's SkylakeX rule for the transposed-by-normal
+    /// products a tile is (at most 1,200 scores, at least 32 dimensions: a tiny last block
+    /// against a narrow catalog).
+    func tilePanels(rows: Int, width: Int) -> ItemPanels? {
+        rows * width <= 1200 && items.cols >= 32 ? nil : panels
     }
 
     /// Whether this process's `sgemm` gives the vectorized panel kernel's bits, checked once on
@@ -59,7 +75,7 @@ public struct BlockScorer: Sendable {
         for d in [1, 16, 64, 100, 256] {
             let u = Matrix(rows: 25, cols: d, values: (0..<(25 * d)).map { _ in Float(Sample.normal(using: &rng)) })
             let v = Matrix(rows: 128, cols: d, values: (0..<(128 * d)).map { _ in Float(Sample.normal(using: &rng)) })
-            let panels = ItemPanels(v)
+            let panels = ItemPanels(v, avx512: true)
             for tile in [0..<64, 64..<128] {
                 var want = Matrix(rows: 25, cols: tile.count)
                 Matrix.gemmRows(u, rows: 0..<25, v, itemRange: tile, into: &want)
@@ -68,7 +84,7 @@ public struct BlockScorer: Sendable {
                     got.withUnsafeMutableBufferPointer { g in
                         panels.products(
                             users: up.baseAddress!, rows: 25, rowStride: d, first: tile.lowerBound, width: tile.count,
-                            into: g.baseAddress!, outStride: tile.count, vectorized: true)
+                            into: g.baseAddress!, outStride: tile.count)
                     }
                 }
                 if !zip(got, want.storage).allSatisfy({ $0.bitPattern == $1.bitPattern }) { return false }
@@ -83,15 +99,10 @@ public struct BlockScorer: Sendable {
 
     /// How this process's scorers compute their products, in words (`cocoon --version`).
     public static var productsSummary: String {
-        let rule = products(
-            blasCore: BLASRuntime.coreName, dimension: 64, tileSize: 2048, vectorized: ItemPanels.vectorized && !sgemmRequested)
-        return switch rule {
-        case .panels:
-            panelsAgreeWithSgemm
-                ? "own AVX-512 kernel up to 256 dimensions (checked: the bits of OpenBLAS' \(BLASRuntime.coreName) sgemm)"
-                : "OpenBLAS sgemm (the own kernel's bits differ from this library's \(BLASRuntime.coreName) sgemm)"
-        case .sgemm: "OpenBLAS sgemm"
-        }
+        if ruleForThisProcess(dimension: 64, tileSize: 2048) == .sgemm { return "OpenBLAS sgemm" }
+        return panelsAgreeWithSgemm
+            ? "own AVX-512 kernel up to 256 dimensions (checked: the bits of OpenBLAS' \(BLASRuntime.coreName) sgemm)"
+            : "OpenBLAS sgemm (the own kernel's bits differ from this library's \(BLASRuntime.coreName) sgemm)"
     }
 
     /// Creates a scorer that computes its products as `products` says (tests: the panel kernel
@@ -104,7 +115,11 @@ public struct BlockScorer: Sendable {
         self.items = items
         self.tileSize = tileSize
         self.products = products
-        if case .panels = products, items.rows > 0, items.cols > 0 { panels = ItemPanels(items) } else { panels = nil }
+        if case .panels(let avx512) = products, items.rows > 0, items.cols > 0 {
+            panels = ItemPanels(items, avx512: avx512)
+        } else {
+            panels = nil
+        }
     }
 
     /// How a scorer computes its scores.
@@ -139,8 +154,7 @@ public struct BlockScorer: Sendable {
     ///   - tileSize: items per tile (the panel kernel needs a multiple of 16).
     ///   - vectorized: whether the machine runs the panel kernel with AVX-512.
     public static func products(blasCore: String, dimension: Int, tileSize: Int, vectorized: Bool) -> Products {
-        let chainKernels = ["SkylakeX", "Cooperlake"]
-        return vectorized && chainKernels.contains(blasCore) && (1...256).contains(dimension) && tileSize % 16 == 0
+        vectorized && fusedChainKernels.contains(blasCore) && (1...256).contains(dimension) && tileSize % 16 == 0
             ? .panels(vectorized: true) : .sgemm
     }
 
@@ -155,56 +169,42 @@ public struct BlockScorer: Sendable {
         return out
     }
 
-    /// Only the products of ``topK(users:rows:k:workspace:adjust:emit:)``: every tile of
-    /// `rows` against all items, written to the workspace and dropped. The benchmark harness
+    /// Only the products of ``topK(users:rows:k:workspace:adjust:emit:)``, by `sgemm`: every tile
+    /// of `rows` against all items, written to the workspace and dropped. The benchmark harness
     /// measures the bare `sgemm` cost of a step with it.
     public func gemmOnly(users: Matrix, rows: Range<Int>, workspace: ScoringWorkspace) {
-        precondition(users.cols == items.cols, "users have \(users.cols) dimensions, items \(items.cols)")
-        let b = rows.count
-        if b == 0 { return }
-        workspace.prepare(rows: b, tile: tileWidth, k: 1)
-        var t0 = 0
-        while t0 < items.rows {
-            let t1 = min(t0 + tileSize, items.rows)
-            workspace.withTile(rows: b, width: t1 - t0) { tile in
-                Matrix.gemmRows(users, rows: rows, items, itemRange: t0..<t1, into: &tile)
-            }
-            t0 = t1
-        }
+        writeProducts(users: users, rows: rows, workspace: workspace, ownKernel: false)
     }
 
     /// The products ``topK(users:rows:k:workspace:adjust:emit:)`` computes, as it computes them
-    /// (``products``: the panel kernel twelve users at a time, or `sgemm` per tile), written to
-    /// the workspace and dropped: the benchmark harness compares them with ``gemmOnly(users:rows:workspace:)``.
+    /// (``products``: the panel kernel, or `sgemm` per tile), written to the workspace and
+    /// dropped: the benchmark harness compares them with ``gemmOnly(users:rows:workspace:)``.
     public func productsOnly(users: Matrix, rows: Range<Int>, workspace: ScoringWorkspace) {
-        guard let panels else { return gemmOnly(users: users, rows: rows, workspace: workspace) }
+        writeProducts(users: users, rows: rows, workspace: workspace, ownKernel: true)
+    }
+
+    private func writeProducts(users: Matrix, rows: Range<Int>, workspace: ScoringWorkspace, ownKernel: Bool) {
         precondition(users.cols == items.cols, "users have \(users.cols) dimensions, items \(items.cols)")
         let b = rows.count
         if b == 0 { return }
         workspace.prepare(rows: b, tile: tileWidth, k: 1)
         let d = items.cols
-        let vectorized = products == .panels(vectorized: true)
-        workspace.withTile { tile in users.storage.withUnsafeBufferPointer { userRows in
-            var t0 = 0
-            while t0 < items.rows {
-                let width = min(t0 + tileSize, items.rows) - t0
-                if Self.sgemmTakesSmallPath(rows: b, width: width, dimension: d) {
-                    var view = TileView(base: tile.baseAddress!, rows: b, cols: width)
-                    Matrix.gemmRows(users, rows: rows, items, itemRange: t0..<(t0 + width), into: &view)
-                    t0 += width
-                    continue
+        var t0 = 0
+        while t0 < items.rows {
+            let t1 = min(t0 + tileSize, items.rows)
+            workspace.withTile(rows: b, width: t1 - t0) { tile in
+                if ownKernel, let panels = tilePanels(rows: b, width: t1 - t0) {
+                    users.storage.withUnsafeBufferPointer { u in
+                        panels.products(
+                            users: u.baseAddress! + rows.lowerBound * d, rows: b, rowStride: d, first: t0, width: t1 - t0,
+                            into: tile.base, outStride: t1 - t0)
+                    }
+                } else {
+                    Matrix.gemmRows(users, rows: rows, items, itemRange: t0..<t1, into: &tile)
                 }
-                var g0 = 0
-                while g0 < b {
-                    let g1 = min(g0 + 12, b)
-                    panels.products(
-                        users: userRows.baseAddress! + (rows.lowerBound + g0) * d, rows: g1 - g0, rowStride: d,
-                        first: t0, width: width, into: tile.baseAddress!, outStride: width, vectorized: vectorized)
-                    g0 = g1
-                }
-                t0 += width
             }
-        } }
+            t0 = t1
+        }
     }
 
     /// Computes the top `k` items of every user in `rows`.
@@ -244,7 +244,6 @@ public struct BlockScorer: Sendable {
         // context every time (half a million times a step at W2).
         let adjustRow = adjust ?? { _, _, _ in }
         let adjusts = adjust != nil
-        let vectorized = products == .panels(vectorized: true)
         // Offers row r of the scores at `scores` (items t0 ..< t0 + width) after its adjustment,
         // with a slice of the next tile's items asked for first: the products read them from
         // memory otherwise (what the rest of the step streams through the cache evicts them),
@@ -274,7 +273,7 @@ public struct BlockScorer: Sendable {
                 let width = t1 - t0
                 // The next tile (the next block's first tile after the last one).
                 let next = t1 < m ? t1..<min(t1 + tileSize, m) : 0..<min(tileSize, m)
-                if let panels, !Self.sgemmTakesSmallPath(rows: b, width: width, dimension: d) {
+                if let panels = tilePanels(rows: b, width: width) {
                     // Twelve users' rows of the tile at a time (the kernel's register block),
                     // selected from while they are in cache.
                     let nextBase = UnsafeRawPointer(panels.values.baseAddress! + next.lowerBound * d)
@@ -285,7 +284,7 @@ public struct BlockScorer: Sendable {
                         let c0 = PhaseClock.start()
                         panels.products(
                             users: userRows.baseAddress! + (rows.lowerBound + g0) * d, rows: g1 - g0, rowStride: d,
-                            first: t0, width: width, into: tile.baseAddress!, outStride: width, vectorized: vectorized)
+                            first: t0, width: width, into: tile.baseAddress!, outStride: width)
                         let c1 = PhaseClock.start()
                         for r in g0..<g1 {
                             select(r, tile.baseAddress! + (r - g0) * width, t0, width, nextBase, nextBytes)

@@ -14,11 +14,17 @@ package final class ItemPanels: @unchecked Sendable {
     package let values: UnsafeMutableBufferPointer<Float>
     package let items: Int
     package let dimension: Int
+    /// Whether ``products(users:rows:rowStride:first:width:into:outStride:)`` runs the AVX-512
+    /// kernel (else one score at a time; the same bits).
+    package let avx512: Bool
 
-    package init(_ m: Matrix) {
+    /// Packs `m`; `avx512` only where the machine runs it (``vectorized``).
+    package init(_ m: Matrix, avx512: Bool) {
         precondition(m.rows > 0 && m.cols > 0, "panels of an empty matrix (\(m.rows) × \(m.cols))")
+        precondition(!avx512 || Self.vectorized, "this machine cannot run the AVX-512 panel kernel")
         items = m.rows
         dimension = m.cols
+        self.avx512 = avx512
         let count = (m.rows + 15) / 16 * 16 * m.cols
         let raw = UnsafeMutableRawPointer.allocate(byteCount: count * MemoryLayout<Float>.stride, alignment: 64)
         values = UnsafeMutableBufferPointer(start: raw.bindMemory(to: Float.self, capacity: count), count: count)
@@ -32,13 +38,13 @@ package final class ItemPanels: @unchecked Sendable {
     /// each one chain of fused multiply-adds in dimension order (``BlockScorer/Products``).
     package func products(
         users: UnsafePointer<Float>, rows: Int, rowStride: Int, first: Int, width: Int,
-        into out: UnsafeMutablePointer<Float>, outStride: Int, vectorized: Bool
+        into out: UnsafeMutablePointer<Float>, outStride: Int
     ) {
         precondition(
             first % 16 == 0 && first >= 0 && first + width <= items,
             "items \(first)..<\(first + width) are not panel-aligned items of \(items)")
         cocoon_panel_products(
-            users, rows, rowStride, dimension, values.baseAddress!, first, width, out, outStride, vectorized ? 1 : 0)
+            users, rows, rowStride, dimension, values.baseAddress!, first, width, out, outStride, avx512 ? 1 : 0)
     }
 
     /// Whether this machine computes the products with AVX-512.

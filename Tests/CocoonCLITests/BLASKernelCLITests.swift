@@ -43,7 +43,7 @@ import Testing
     /// Cooperlake kernel, and a run is the same bytes as with the library's sgemm
     /// (`COCOON_SCORE_PRODUCTS=sgemm`); elsewhere it says it uses sgemm.
     @Test func ownScoreProductsGiveTheSgemmRun() throws {
-        guard let core = BLASRuntime.coreForCPU, ["SkylakeX", "Cooperlake"].contains(core) else {
+        guard let core = BLASRuntime.coreForCPU, BlockScorer.fusedChainKernels.contains(core) else {
             #expect(try versionLine(["OPENBLAS_CORETYPE": "Prescott"]).contains("scores: OpenBLAS sgemm"))
             return
         }

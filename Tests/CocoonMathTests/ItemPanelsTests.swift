@@ -25,8 +25,8 @@ import Testing
         let items = 213
         let u = Matrix(rows: rows + 2, cols: d, values: (0..<((rows + 2) * d)).map { _ in Float(Sample.normal(using: &rng)) })
         let v = Matrix(rows: items, cols: d, values: (0..<(items * d)).map { _ in Float(Sample.normal(using: &rng)) * 0.3 })
-        let panels = ItemPanels(v)
         for vectorized in ways {
+            let panels = ItemPanels(v, avx512: vectorized)
             for (first, width) in [
                 (0, 1), (0, 15), (0, 16), (0, 17), (16, 31), (32, 32), (32, 33), (48, 64), (64, 149), (208, 5), (0, 213),
             ] {
@@ -38,7 +38,7 @@ import Testing
                     out.withUnsafeMutableBufferPointer { o in
                         panels.products(
                             users: up.baseAddress! + d, rows: rows, rowStride: d, first: first, width: width,
-                            into: o.baseAddress!, outStride: stride, vectorized: vectorized)
+                            into: o.baseAddress!, outStride: stride)
                     }
                 }
                 for r in 0..<rows {
@@ -147,10 +147,9 @@ import Testing
         }
         // A scorer follows the rule for this process's library kernel.
         let items = Matrix(rows: 40, cols: 8, repeating: 1)
-        let want = BlockScorer.products(
-            blasCore: BLASRuntime.coreName, dimension: 8, tileSize: 32,
-            vectorized: BlockScorer.panelsAgreeWithSgemm && !BlockScorer.sgemmRequested)
-        #expect(BlockScorer(items: items, tileSize: 32).products == want)
+        let trusted = ["SkylakeX", "Cooperlake"].contains(BLASRuntime.coreName)
+        let ownKernel = trusted && ItemPanels.vectorized && BlockScorer.panelsAgreeWithSgemm && !BlockScorer.sgemmRequested
+        #expect(BlockScorer(items: items, tileSize: 32).products == (ownKernel ? .panels(vectorized: true) : .sgemm))
         #expect(BlockScorer(items: items, tileSize: 7).products == .sgemm)
     }
 
@@ -159,12 +158,11 @@ import Testing
     /// AVX-512 machine, with the kernel `cocoon` starts with).
     @Test func sgemmOfTheTrustedKernelsIsTheChain() {
         // The start-up check agrees with the rule wherever the machine can run the kernel.
+        let trusted = BlockScorer.fusedChainKernels.contains(BLASRuntime.coreName)
         if ItemPanels.vectorized {
-            #expect(
-                BlockScorer.panelsAgreeWithSgemm == ["SkylakeX", "Cooperlake"].contains(BLASRuntime.coreName),
-                "\(BLASRuntime.coreName)")
+            #expect(BlockScorer.panelsAgreeWithSgemm == trusted, "\(BLASRuntime.coreName)")
         }
-        guard ["SkylakeX", "Cooperlake"].contains(BLASRuntime.coreName) else { return }
+        guard trusted else { return }
         for d in [16, 64, 100, 256] {
             var rng = Seed(23).stream("sgemm-chain", d)
             let u = Matrix(rows: 30, cols: d, values: (0..<(30 * d)).map { _ in Float(Sample.normal(using: &rng)) })

@@ -364,12 +364,14 @@ func printTiling() throws {
         let users = Matrix(rows: 256, cols: d, values: (0..<(256 * d)).map { _ in Float(Sample.normal(using: &r)) })
         let space = ScoringWorkspace()
         scorer.productsOnly(users: users, rows: 0..<256, workspace: space)
+        let reps = 20_000 / 256
+        let scored = Double(reps * 256)
         var gemm = Double.infinity, own = Double.infinity
         for _ in 0..<3 {
-            gemm = min(gemm, seconds { for _ in 0..<78 { scorer.gemmOnly(users: users, rows: 0..<256, workspace: space) } })
-            own = min(own, seconds { for _ in 0..<78 { scorer.productsOnly(users: users, rows: 0..<256, workspace: space) } })
+            gemm = min(gemm, seconds { for _ in 0..<reps { scorer.gemmOnly(users: users, rows: 0..<256, workspace: space) } })
+            own = min(own, seconds { for _ in 0..<reps { scorer.productsOnly(users: users, rows: 0..<256, workspace: space) } })
         }
-        print("  \(items) items, d = \(d): sgemm \(f(gemm / 19_968 * 1e9, 0)) ns per user, the scorer's products \(f(own / 19_968 * 1e9, 0)) (\(scorer.products)): \(f(own / gemm, 2)) × the sgemm")
+        print("  \(items) items, d = \(d): sgemm \(f(gemm / scored * 1e9, 0)) ns per user, the scorer's products \(f(own / scored * 1e9, 0)) (\(scorer.products)): \(f(own / gemm, 2)) × the sgemm")
     }
 }
 
