@@ -89,7 +89,7 @@ public struct ControlTable: RandomAccessCollection, MutableCollection, Sendable,
     /// the defaults, which is rare and harmless).
     /// Reading yields the entry in place (no copy for a field's count or a single element), but
     /// iterating a field (`for m in table[u].notInterested`) copies the whole entry, its five
-    /// arrays retained, once per read: take `let own = table[u]` once for several fields.
+    /// arrays retained, once per read: use ``withControls(of:_:)`` in hot loops.
     public subscript(u: Int) -> UserControls {
         _read {
             let s = slot[u]
@@ -104,6 +104,15 @@ public struct ControlTable: RandomAccessCollection, MutableCollection, Sendable,
                 entries.append(newValue)
             }
         }
+    }
+
+    /// Calls `body` with user u's controls borrowed in place: unlike `let own = table[u]`, no
+    /// copy of the entry (its five arrays retained and released) is made; iterating a field
+    /// inside `body` retains that field only.
+    public func withControls<R>(of u: Int, _ body: (borrowing UserControls) throws -> R) rethrows -> R {
+        let s = slot[u]
+        if s < 0 { return try body(ControlTable.defaults) }
+        return try entries.withUnsafeBufferPointer { try body($0[Int(s)]) }
     }
 
     /// Whether user u holds controls of its own (false: the defaults, without building them).

@@ -312,31 +312,32 @@ public final class BuiltinRecommender: Recommender, UserRepresenting, @unchecked
                 }
                 offsets[base + Int(t)] += v
             }
-            // One copy of u's controls: each read through the table's subscript copied the
-            // whole entry (five arrays retained) before taking the field.
-            let own = table[u]
-            if policy.notInterested {
-                for m in own.notInterested {
-                    switch policy.itemMarksSuppressTopic ? .topic : m.scope {
-                    case .item:
-                        hard.append(m.item)
-                        if policy.nearDuplicateHorizon == 0 || t - Int(m.listStep) <= policy.nearDuplicateHorizon {
-                            nearDuplicates.append(of: Int(m.item), to: &hard)
+            // u's controls borrowed in place (a copy, `let own = table[u]`, retained and released
+            // its five arrays; a read of a field through the subscript copied the whole entry).
+            table.withControls(of: u) { own in
+                if policy.notInterested {
+                    for m in own.notInterested {
+                        switch policy.itemMarksSuppressTopic ? .topic : m.scope {
+                        case .item:
+                            hard.append(m.item)
+                            if policy.nearDuplicateHorizon == 0 || t - Int(m.listStep) <= policy.nearDuplicateHorizon {
+                                nearDuplicates.append(of: Int(m.item), to: &hard)
+                            }
+                        case .topic:
+                            hard.append(m.item)
+                            if t - Int(m.listStep) <= policy.topicHorizon { offset(m.topic, -Float(policy.topicPenalty)) }
                         }
-                    case .topic:
-                        hard.append(m.item)
-                        if t - Int(m.listStep) <= policy.topicHorizon { offset(m.topic, -Float(policy.topicPenalty)) }
                     }
                 }
-            }
-            if policy.blocks {
-                for cr in own.blockedCreators where Int(cr) < itemsByCreator.count {
-                    hard.append(contentsOf: itemsByCreator[Int(cr)])
+                if policy.blocks {
+                    for cr in own.blockedCreators where Int(cr) < itemsByCreator.count {
+                        hard.append(contentsOf: itemsByCreator[Int(cr)])
+                    }
+                    for t in own.blockedTopics { offset(t, -.infinity) }
                 }
-                for t in own.blockedTopics { offset(t, -.infinity) }
-            }
-            if policy.tags {
-                for t in own.declaredTags { offset(t, Float(policy.tagBoost)) }
+                if policy.tags {
+                    for t in own.declaredTags { offset(t, Float(policy.tagBoost)) }
+                }
             }
             // minorUnsafe and borderline items of minors are handled by the extra item columns.
             return has
