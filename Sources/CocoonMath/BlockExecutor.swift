@@ -184,6 +184,21 @@ public struct ParallelBuffer<Element>: @unchecked Sendable {
     }
 }
 
+extension ParallelBuffer where Element: BinaryFloatingPoint {
+    /// Adds `source[from ..< from + count]` to elements `at ..< at + count`, each element with
+    /// one addition: the sums of an element-by-element loop over the subscript, without its
+    /// overflow checks, so the loop runs on vectors.
+    @inlinable
+    public func add(_ source: UnsafeBufferPointer<Element>, from: Int, count: Int, at: Int) {
+        precondition(
+            from >= 0 && count >= 0 && from + count <= source.count && at >= 0 && at + count <= base.count,
+            "rows \(from)..<\(from + count) of \(source.count) added at \(at) of \(base.count)")
+        guard count > 0 else { return }
+        let src = source.baseAddress! + from, dst = base.baseAddress! + at
+        for j in 0..<count { dst[j] = dst[j] + src[j] }
+    }
+}
+
 extension Array {
     /// Lets `body` hand the array's storage to parallel blocks that write disjoint indices
     /// (see ``ParallelBuffer``); the writes are in the array when it returns.

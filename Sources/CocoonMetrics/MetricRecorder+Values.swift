@@ -277,8 +277,8 @@ extension MetricRecorder {
                 // This step's consumption, in slate order (as `absorb` adds it).
                 for x in 0..<k where outcomes[row * k + x] == .consumed {
                     let i = Int(items[x])
-                    if addRaw { for jj in 0..<d { rawOut[u * d + jj] += rawRows[i * d + jj] } }
-                    if addUnit { for jj in 0..<d { unitSums[u * d + jj] += unitRows[i * d + jj] } }
+                    if addRaw { rawRows.withUnsafeBufferPointer { rawOut.add($0, from: i * d, count: d, at: u * d) } }
+                    if addUnit { unitRows.withUnsafeBufferPointer { unitSums.add($0, from: i * d, count: d, at: u * d) } }
                 }
             }
         }

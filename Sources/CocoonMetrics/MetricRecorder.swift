@@ -505,8 +505,8 @@ public final class MetricRecorder: StepObserver, @unchecked Sendable {
                                 cons.withElement(u) { $0.append(i) }
                                 consSet.withElement(u) { _ = $0.sortedInsert(i) }
                             }
-                            if addRaw { for j in 0..<d { rawSums[u * d + j] += raw[Int(i) * d + j] } }
-                            if addUnit { for j in 0..<d { unitSums[u * d + j] += unit[Int(i) * d + j] } }
+                            if addRaw { raw.withUnsafeBufferPointer { rawSums.add($0, from: Int(i) * d, count: d, at: u * d) } }
+                            if addUnit { unit.withUnsafeBufferPointer { unitSums.add($0, from: Int(i) * d, count: d, at: u * d) } }
                             if topicSums || windows {
                                 for j in lo..<hi {
                                     let q = Int(members[j])

@@ -112,3 +112,24 @@ import Testing
     #expect(during >= before + (2 << 20), "mapped bytes \(before) → \(during)")
     #endif
 }
+
+/// `ParallelBuffer.add` adds a row of a source to a row of the buffer, element by element with
+/// one addition each (the sums of the subscript loop it replaces, bit for bit), and leaves the
+/// elements around the row alone.
+@Test func parallelBufferAddIsTheElementLoop() {
+    var rng = Seed(41).stream("buffer-add")
+    let d = 37
+    let source = (0..<(5 * d)).map { _ in Sample.normal(using: &rng) }
+    let start = (0..<(4 * d)).map { _ in Sample.normal(using: &rng) * 1e3 }
+    var sums = start
+    sums.fillInParallel { buffer in
+        source.withUnsafeBufferPointer { s in
+            buffer.add(s, from: 3 * d, count: d, at: 2 * d)
+            buffer.add(s, from: 0, count: d, at: 2 * d)
+        }
+    }
+    for j in 0..<(4 * d) {
+        let want = j / d == 2 ? (start[j] + source[3 * d + j - 2 * d]) + source[j - 2 * d] : start[j]
+        #expect(sums[j].bitPattern == want.bitPattern, "element \(j)")
+    }
+}
