@@ -136,6 +136,11 @@ public struct BlockScorer: Sendable {
     /// The items packed for `.panels` products.
     let panels: ItemPanels?
 
+    /// Whether ``topK(users:rows:k:workspace:offsets:adjust:emit:)`` adds topic offsets in its
+    /// products kernel (AVX-512 panels), where they cost next to nothing; after an sgemm they
+    /// are one more pass over each row of the tile.
+    public var addsOffsetsInKernel: Bool { products == .panels(vectorized: true) }
+
     /// The products a scorer uses: its own kernel where it is both faster and the same bits as
     /// the `sgemm` it replaces, else `sgemm`.
     ///
@@ -214,6 +219,9 @@ public struct BlockScorer: Sendable {
     ///   - rows: the block of users.
     ///   - k: items to keep per user.
     ///   - workspace: the calling worker's scratch space.
+    ///   - offsets: optional; per block row, topic offsets added to its scores first (in the
+    ///     kernel with the own products, ``TopicOffsets/add(to:topics:offsets:)`` after an
+    ///     sgemm: the same bits). `offsets.tables` has one entry per row of `rows`.
     ///   - adjust: optional; called for every user row and tile with the block-local row
     ///     index, the index of the tile's first item and the tile's scores (one per item),
     ///     before selection. Set a score to `-infinity` to exclude an item.
@@ -223,12 +231,18 @@ public struct BlockScorer: Sendable {
     public func topK(
         users: Matrix, rows: Range<Int>, k: Int,
         workspace: ScoringWorkspace,
+        offsets: RowTopicOffsets? = nil,
         adjust: ((_ row: Int, _ firstItem: Int, _ scores: inout MutableSpan<Float>) -> Void)? = nil,
         emit: (_ row: Int, _ selected: inout SelectedItems) -> Void
     ) {
         precondition(users.cols == items.cols, "users have \(users.cols) dimensions, items \(items.cols)")
         let b = rows.count
         if b == 0 { return }
+        if let offsets {
+            precondition(
+                offsets.tables.count == b && offsets.topics.count == items.rows,
+                "offsets for \(offsets.tables.count) rows and \(offsets.topics.count) items, \(b) rows and \(items.rows) items scored")
+        }
         workspace.prepare(rows: b, tile: tileWidth, k: k)
         let m = items.rows
         let timed = PhaseClock.isEnabled
@@ -249,12 +263,14 @@ public struct BlockScorer: Sendable {
         // memory otherwise (what the rest of the step streams through the cache evicts them),
         // and that made the step's products slower than the bare ones.
         @inline(__always) func select(
-            _ r: Int, _ scores: UnsafeMutablePointer<Float>, _ t0: Int, _ width: Int, _ next: UnsafeRawPointer, _ nextBytes: Int
+            _ r: Int, _ scores: UnsafeMutablePointer<Float>, _ t0: Int, _ width: Int, _ next: UnsafeRawPointer, _ nextBytes: Int,
+            addOffsets: Bool
         ) {
             let slice = (nextBytes / b + 63) & ~63
             let from = r * slice
             if from < nextBytes { cocoon_prefetch(next + from, min(slice, nextBytes - from)) }
             let row = UnsafeMutableBufferPointer(start: scores, count: width)
+            if addOffsets, let offsets { offsets.add(row: r, first: t0, to: row) }
             if adjusts {
                 var span = row.mutableSpan
                 adjustRow(r, t0, &span)
@@ -284,10 +300,11 @@ public struct BlockScorer: Sendable {
                         let c0 = PhaseClock.start()
                         panels.products(
                             users: userRows.baseAddress! + (rows.lowerBound + g0) * d, rows: g1 - g0, rowStride: d,
-                            first: t0, width: width, into: tile.baseAddress!, outStride: width)
+                            first: t0, width: width, into: tile.baseAddress!, outStride: width,
+                            offsets: offsets.map { RowTopicOffsets(topics: $0.topics, tables: UnsafeBufferPointer(rebasing: $0.tables[g0..<g1]), topicCount: $0.topicCount) })
                         let c1 = PhaseClock.start()
                         for r in g0..<g1 {
-                            select(r, tile.baseAddress! + (r - g0) * width, t0, width, nextBase, nextBytes)
+                            select(r, tile.baseAddress! + (r - g0) * width, t0, width, nextBase, nextBytes, addOffsets: false)
                         }
                         if timed {
                             gemmTime &+= c1 &- c0
@@ -302,7 +319,7 @@ public struct BlockScorer: Sendable {
                     let c1 = PhaseClock.start()
                     let nextBase = UnsafeRawPointer(itemRows.baseAddress! + next.lowerBound * d)
                     let nextBytes = next.count * d * MemoryLayout<Float>.stride
-                    for r in 0..<b { select(r, tile.baseAddress! + r * width, t0, width, nextBase, nextBytes) }
+                    for r in 0..<b { select(r, tile.baseAddress! + r * width, t0, width, nextBase, nextBytes, addOffsets: true) }
                     if timed {
                         gemmTime &+= c1 &- c0
                         selectTime &+= PhaseClock.now() &- c1

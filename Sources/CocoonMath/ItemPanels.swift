@@ -36,15 +36,27 @@ package final class ItemPanels: @unchecked Sendable {
     /// Writes the scores of `rows` users (`rowStride` floats apart from `users`) against items
     /// `first ..< first + width` (`first` a multiple of 16) to `out`, `outStride` floats a row:
     /// each one chain of fused multiply-adds in dimension order (``BlockScorer/Products``).
+    /// With `offsets`, row r's topic offsets (`offsets.tables[r]`; ``RowTopicOffsets``) are
+    /// added to its scores before they are stored, as ``TopicOffsets/add(to:topics:offsets:)``
+    /// would add them afterwards.
     package func products(
         users: UnsafePointer<Float>, rows: Int, rowStride: Int, first: Int, width: Int,
-        into out: UnsafeMutablePointer<Float>, outStride: Int
+        into out: UnsafeMutablePointer<Float>, outStride: Int, offsets: RowTopicOffsets? = nil
     ) {
         precondition(
             first % 16 == 0 && first >= 0 && first + width <= items,
             "items \(first)..<\(first + width) are not panel-aligned items of \(items)")
+        guard let offsets else {
+            cocoon_panel_products(
+                users, rows, rowStride, dimension, values.baseAddress!, first, width, out, outStride, avx512 ? 1 : 0, nil, nil)
+            return
+        }
+        precondition(
+            offsets.topics.count >= first + width && offsets.tables.count >= rows,
+            "offsets for \(offsets.tables.count) rows and \(offsets.topics.count) items, \(rows) rows of items up to \(first + width) scored")
         cocoon_panel_products(
-            users, rows, rowStride, dimension, values.baseAddress!, first, width, out, outStride, avx512 ? 1 : 0)
+            users, rows, rowStride, dimension, values.baseAddress!, first, width, out, outStride, avx512 ? 1 : 0,
+            offsets.topics.baseAddress! + first, offsets.tables.baseAddress!)
     }
 
     /// Whether this machine computes the products with AVX-512.

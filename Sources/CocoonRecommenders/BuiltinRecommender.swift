@@ -572,8 +572,13 @@ public final class BuiltinRecommender: Recommender, UserRepresenting, @unchecked
             rngs.withUnsafeMutableBufferPointer { rngBuffer in
             channels.withUnsafeMutableBufferPointer { channelBuffer in
             let rngs = rngBuffer, channels = channelBuffer, soft = soft, hard = hard, offsets = offsets
+            // The topic offsets go into the scorer's own products kernel when it has one (they
+            // are then added before the noise would be: only without noise).
+            offsets.withTables(primary: primaryTopics) { tables in
+            let kernelOffsets = noise == 0 && scorer.addsOffsetsInKernel ? tables : nil
+            let offsetsAdded = kernelOffsets != nil
             scorer.topK(
-                users: userMatrix, rows: 0..<bUsers.count, k: m, workspace: spaces[w],
+                users: userMatrix, rows: 0..<bUsers.count, k: m, workspace: spaces[w], offsets: kernelOffsets,
                 adjust: { r, first, span in
                     let n = span.count
                     if noise > 0 {
@@ -584,7 +589,9 @@ public final class BuiltinRecommender: Recommender, UserRepresenting, @unchecked
                         }
                     }
                     let tile = first / tileSize
-                    offsets.apply(row: r, tile: tile, first: first, scores: &span, topics: topicTiles, primary: primaryTopics)
+                    if !offsetsAdded {
+                        offsets.apply(row: r, tile: tile, first: first, scores: &span, topics: topicTiles, primary: primaryTopics)
+                    }
                     soft.pushDown(row: r, tile: tile, first: first, scores: &span)
                     hard.exclude(row: r, tile: tile, first: first, scores: &span)
                     if !channels.isEmpty {
@@ -660,6 +667,7 @@ public final class BuiltinRecommender: Recommender, UserRepresenting, @unchecked
                     if self.exploration.isActive { self.explore(&slate, user: u, step: t, adjustments: adjs.adjustments(row: r)) }
                     for p in 0..<k { local[r * k + p] = slate[p] }
                 })
+            }
             }
             }
             if let failure { throw failure }

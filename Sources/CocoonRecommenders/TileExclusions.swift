@@ -1,3 +1,5 @@
+import CocoonMath
+
 /// Each user's soft-excluded items (consumed, recently shown) for one scored block, grouped by
 /// the score tile they fall in.
 ///
@@ -199,16 +201,27 @@ package struct TopicTiles: Sendable {
 /// blocked topics (−∞) and declared-tag boosts, added to the scores of the topic's items.
 ///
 /// A row whose offset topics hold few items visits just those items; one whose offset topics
-/// hold more than a quarter of the catalog adds its offset table to every score of the tile
-/// (adding 0 leaves a score as it is). A visited item costs about four times a streamed one (a
-/// tile of scores is larger than the cache), hence the quarter (measured on W1).
+/// hold more passes over every score of the tile with ``TopicOffsets/add(to:topics:offsets:)``,
+/// which leaves the scores of zero-offset topics as they are, so both give the same bits. A
+/// visited item costs about four times a streamed one with AVX2 (a tile of scores is larger
+/// than the cache: measured on W1) and about sixteen times one of AVX-512's 16-score steps,
+/// hence a quarter or a sixteenth of the catalog (``TopicOffsets/fullRowDivisor(topicCount:)``).
 package struct TopicOffsetRows {
     let topicCount: Int
+    /// Floats a row: at least 32, so a row is also a table for ``RowTopicOffsets``.
+    private let stride: Int
     private var values: [Float] = []
-    /// Per row: 0 no offsets, 1 visit the offset topics' items, 2 add to every item.
+    /// Per row: 0 no offsets, 1 visit the offset topics' items, 2 pass over every item (the
+    /// same scores: either way only the items of offset topics change).
     private var mode: [UInt8] = []
+    /// A row whose offset topics hold more than 1 / this of the items is passed over whole.
+    private let fullRowDivisor: Int
 
-    package init(topicCount: Int) { self.topicCount = topicCount }
+    package init(topicCount: Int) {
+        self.topicCount = topicCount
+        stride = max(topicCount, RowTopicOffsets.maxTopics)
+        fullRowDivisor = TopicOffsets.fullRowDivisor(topicCount: topicCount)
+    }
 
     /// Adds the next row's offsets (nil: none).
     package mutating func addRow(_ offsets: [Float]?, topics: TopicTiles, itemCount: Int) {
@@ -223,13 +236,13 @@ package struct TopicOffsetRows {
         }
         let o0 = offsets.startIndex
         let r = mode.count
-        if values.count < (r + 1) * topicCount { values.append(contentsOf: repeatElement(0, count: (r + 1) * topicCount - values.count)) }
+        if values.count < (r + 1) * stride { values.append(contentsOf: repeatElement(0, count: (r + 1) * stride - values.count)) }
         var mass = 0
         for q in 0..<topicCount where offsets[o0 + q] != 0 {
-            values[r * topicCount + q] = offsets[o0 + q]
+            values[r * stride + q] = offsets[o0 + q]
             mass += topics.size(of: q)
         }
-        mode.append(4 * mass > itemCount ? 2 : 1)
+        mode.append(fullRowDivisor * mass > itemCount ? 2 : 1)
     }
 
     /// Adds row r's offsets to the scores of tile t (items `first ..< first + scores.count`);
@@ -244,13 +257,11 @@ package struct TopicOffsetRows {
             topics.tiles.isTile(t, first: first, scores: scores.count) && primary.count == topics.tiles.itemCount,
             "scores of items \(first)..<\(first + scores.count) are not tile \(t)")
         values.withUnsafeBufferPointer { v in
-            let off = v.baseAddress! + r * g
+            let off = v.baseAddress! + r * stride
             if m == 2 {
-                let n = scores.count
                 primary.withUnsafeBufferPointer { prim in
                     scores.withUnsafeMutableBufferPointer { row in
-                        let topic = prim.baseAddress! + first, x = row.baseAddress!
-                        for j in 0..<n { x[j] = x[j] + off[Int(topic[j])] }
+                        TopicOffsets.add(to: row, topics: prim.baseAddress! + first, offsets: UnsafeBufferPointer(start: off, count: g))
                     }
                 }
                 return
@@ -283,6 +294,21 @@ package struct TopicOffsetRows {
                             }
                         }
                     }
+                }
+            }
+        }
+    }
+
+    /// Calls `body` with the rows' offsets as ``RowTopicOffsets`` over items whose topics are
+    /// `primary` (nil when no row has offsets or there are more than 32 topics). Valid during the
+    /// call only.
+    package func withTables<R>(primary: [Int32], _ body: (RowTopicOffsets?) -> R) -> R {
+        guard topicCount <= RowTopicOffsets.maxTopics, mode.contains(where: { $0 != 0 }) else { return body(nil) }
+        return values.withUnsafeBufferPointer { v in
+            primary.withUnsafeBufferPointer { topics in
+                withUnsafeTemporaryAllocation(of: UnsafePointer<Float>?.self, capacity: mode.count) { tables in
+                    for r in 0..<mode.count { tables[r] = mode[r] == 0 ? nil : v.baseAddress! + r * stride }
+                    return body(RowTopicOffsets(topics: topics, tables: UnsafeBufferPointer(tables), topicCount: topicCount))
                 }
             }
         }

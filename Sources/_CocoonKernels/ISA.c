@@ -18,3 +18,5 @@ int cocoon_isa(void) {
 }
 
 int cocoon_kernels_isa(void) { return cocoon_isa(); }
+
+int cocoon_isa_forced(void) { return __atomic_load_n(&forced_isa, __ATOMIC_RELAXED) != 0; }

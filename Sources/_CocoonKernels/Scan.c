@@ -160,3 +160,96 @@ ptrdiff_t cocoon_first_above_topic(const float *x, const int32_t *topic, ptrdiff
     (void)g;
     return first_above_portable(x, topic, start, n, thr);
 }
+
+// Topic offsets added to a row of scores (see include/CocoonKernels.h).
+static void add_offsets_portable(float *x, const int32_t *topic, ptrdiff_t j, ptrdiff_t n, const float *off) {
+    for (; j < n; j++) {
+        float o = off[topic[j]];
+        if (o != 0) x[j] = x[j] + o;
+    }
+}
+
+#ifdef COCOON_X86
+// The offsets of 16 topics at a time from two registers (vpermt2ps picks by the topic's five low
+// bits); lanes whose offset is zero keep their score (a masked add).
+__attribute__((target("avx512f")))
+static void add_offsets_avx512(float *x, const int32_t *topic, ptrdiff_t n, const float *off, int32_t g) {
+    float table[32] = {0};
+    for (int32_t q = 0; q < g; q++) table[q] = off[q];
+    const __m512 lo = _mm512_loadu_ps(table), hi = _mm512_loadu_ps(table + 16), zero = _mm512_setzero_ps();
+    ptrdiff_t j = 0;
+    for (; j + 16 <= n; j += 16) {
+        __m512 o = _mm512_permutex2var_ps(lo, _mm512_loadu_si512(topic + j), hi);
+        __mmask16 m = _mm512_cmp_ps_mask(o, zero, _CMP_NEQ_UQ);
+        __m512 v = _mm512_loadu_ps(x + j);
+        _mm512_storeu_ps(x + j, _mm512_mask_add_ps(v, m, v, o));
+    }
+    if (j < n) {
+        __mmask16 tail = (__mmask16)((1u << (n - j)) - 1);
+        __m512 o = _mm512_permutex2var_ps(lo, _mm512_maskz_loadu_epi32(tail, topic + j), hi);
+        __mmask16 m = _mm512_mask_cmp_ps_mask(tail, o, zero, _CMP_NEQ_UQ);
+        __m512 v = _mm512_maskz_loadu_ps(tail, x + j);
+        _mm512_mask_storeu_ps(x + j, tail, _mm512_mask_add_ps(v, m, v, o));
+    }
+}
+
+// Four registers of eight offsets (g ≤ 32), chosen as first_above_avx2 chooses thresholds, or a
+// gather; the add kept only where the offset is not zero.
+__attribute__((target("avx2")))
+static void add_offsets_avx2(float *x, const int32_t *topic, ptrdiff_t n, const float *off, int32_t g) {
+    const __m256 zero = _mm256_setzero_ps();
+    ptrdiff_t j = 0;
+    if (g <= 32) {
+        float table[32] = {0};
+        for (int32_t q = 0; q < g; q++) table[q] = off[q];
+        __m256 t0 = _mm256_loadu_ps(table), t1 = _mm256_loadu_ps(table + 8);
+        __m256 t2 = _mm256_loadu_ps(table + 16), t3 = _mm256_loadu_ps(table + 24);
+        for (; j + 8 <= n; j += 8) {
+            __m256i q = _mm256_loadu_si256((const __m256i *)(topic + j));
+            __m256 bit3 = _mm256_castsi256_ps(_mm256_slli_epi32(q, 28));
+            __m256 bit4 = _mm256_castsi256_ps(_mm256_slli_epi32(q, 27));
+            __m256 low = _mm256_blendv_ps(_mm256_permutevar8x32_ps(t0, q), _mm256_permutevar8x32_ps(t1, q), bit3);
+            __m256 high = _mm256_blendv_ps(_mm256_permutevar8x32_ps(t2, q), _mm256_permutevar8x32_ps(t3, q), bit3);
+            __m256 o = _mm256_blendv_ps(low, high, bit4);
+            __m256 v = _mm256_loadu_ps(x + j);
+            _mm256_storeu_ps(x + j, _mm256_blendv_ps(v, _mm256_add_ps(v, o), _mm256_cmp_ps(o, zero, _CMP_NEQ_UQ)));
+        }
+    } else {
+        for (; j + 8 <= n; j += 8) {
+            __m256 o = _mm256_i32gather_ps(off, _mm256_loadu_si256((const __m256i *)(topic + j)), 4);
+            __m256 v = _mm256_loadu_ps(x + j);
+            _mm256_storeu_ps(x + j, _mm256_blendv_ps(v, _mm256_add_ps(v, o), _mm256_cmp_ps(o, zero, _CMP_NEQ_UQ)));
+        }
+    }
+    add_offsets_portable(x, topic, j, n, off);
+}
+#endif
+
+int cocoon_topic_offsets_avx512(void) {
+#ifdef COCOON_X86
+    static int usable = -1;
+    int u = __atomic_load_n(&usable, __ATOMIC_RELAXED);
+    if (u < 0) {
+        u = cocoon_avx512f_usable();
+        __atomic_store_n(&usable, u, __ATOMIC_RELAXED);
+    }
+    return u && !cocoon_isa_forced();
+#else
+    return 0;
+#endif
+}
+
+void cocoon_add_topic_offsets(float *x, const int32_t *topic, ptrdiff_t n, const float *off, int32_t g) {
+#ifdef COCOON_X86
+    if (g <= 32 && cocoon_topic_offsets_avx512()) {
+        add_offsets_avx512(x, topic, n, off, g);
+        return;
+    }
+    if (cocoon_isa() == COCOON_ISA_AVX2) {
+        add_offsets_avx2(x, topic, n, off, g);
+        return;
+    }
+#endif
+    (void)g;
+    add_offsets_portable(x, topic, 0, n, off);
+}

@@ -49,6 +49,16 @@ ptrdiff_t cocoon_scan_at_least(const float *x, ptrdiff_t n, float threshold, int
 ptrdiff_t cocoon_first_above_topic(const float *x, const int32_t *topic, ptrdiff_t start, ptrdiff_t n, const float *thr,
                                    int32_t g);
 
+/// `x[j] = x[j] + off[topic[j]]` for j in [0, n) where that offset is not zero (a zero offset
+/// leaves the score as it is, even -0): one rounding per score, the same bits whatever the
+/// instruction set. `topic[j]` is in [0, g). 16 scores per step with AVX-512 when g ≤ 32 (the
+/// offsets sit in two registers), 8 with AVX2 (g ≤ 32: four registers; more: a gather), else
+/// one at a time.
+void cocoon_add_topic_offsets(float *x, const int32_t *topic, ptrdiff_t n, const float *off, int32_t g);
+
+/// Whether ``cocoon_add_topic_offsets`` runs with AVX-512 on this machine (g ≤ 32).
+int cocoon_topic_offsets_avx512(void);
+
 /// The number of pairs (i, j) with `a[i] == b[j]`: the size of the intersection of two
 /// duplicate-free sets in any order. Every pair is compared (8 elements of b at a time with
 /// AVX2, 4 with SSE2), so it is for small sets (a slate, a short history).
@@ -68,8 +78,14 @@ int cocoon_panel_products_vectorized(void);
 /// score is one chain of fused multiply-adds in dimension order started from zero, the same
 /// bits with AVX-512 (`vectorized` ≠ 0: 12 users × 32 items a register block; only where
 /// ``cocoon_panel_products_vectorized`` says so) or without (one score at a time, `fmaf`).
+///
+/// With `topic` and `off` (both or neither), row r's topic offsets `off[r]` (NULL: none) are
+/// added to its scores before they are stored, as ``cocoon_add_topic_offsets`` adds them:
+/// `c[r·ldc + j] += off[r][topic[j]]` where that offset is not zero. `topic` holds the topics of
+/// items first … first + width − 1 (`topic[j]` in [0, 32)), each `off[r]` 32 readable floats.
 void cocoon_panel_products(const float *u, ptrdiff_t rows, ptrdiff_t ldu, ptrdiff_t d, const float *panels, ptrdiff_t first,
-                           ptrdiff_t width, float *c, ptrdiff_t ldc, int vectorized);
+                           ptrdiff_t width, float *c, ptrdiff_t ldc, int vectorized, const int32_t *topic,
+                           const float *const *off);
 
 /// Instruction sets of the kernels.
 enum { COCOON_ISA_PORTABLE = 1, COCOON_ISA_SSE2 = 2, COCOON_ISA_AVX2 = 3 };
