@@ -74,13 +74,13 @@ public struct UserControls: Sendable, Equatable, Codable {
 /// instead of a 48-byte struct: 44 MB at a million users).
 public struct ControlTable: RandomAccessCollection, MutableCollection, Sendable, Equatable {
     /// Each user's entry in `entries`, or -1 for the default controls.
-    private var slot: [Int32]
-    private var entries: [UserControls] = []
+    @usableFromInline private(set) var slot: [Int32]
+    @usableFromInline private(set) var entries: [UserControls] = []
 
     /// Default controls for `count` users.
     public init(count: Int) { slot = [Int32](repeating: -1, count: count) }
 
-    private static let defaults = UserControls()
+    @usableFromInline static let defaults = UserControls()
 
     public var startIndex: Int { 0 }
     public var endIndex: Int { slot.count }
@@ -108,7 +108,9 @@ public struct ControlTable: RandomAccessCollection, MutableCollection, Sendable,
 
     /// Calls `body` with user u's controls borrowed in place: unlike `let own = table[u]`, no
     /// copy of the entry (its five arrays retained and released) is made; iterating a field
-    /// inside `body` retains that field only.
+    /// inside `body` retains that field only. (Inlinable: an unspecialised call would copy the
+    /// entry through its value witness, every array retained.)
+    @inlinable
     public func withControls<R>(of u: Int, _ body: (borrowing UserControls) throws -> R) rethrows -> R {
         let s = slot[u]
         if s < 0 { return try body(ControlTable.defaults) }
