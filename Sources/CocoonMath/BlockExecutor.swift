@@ -177,6 +177,13 @@ public struct ParallelBuffer<Element>: @unchecked Sendable {
 
     public var count: Int { base.count }
 
+    /// Elements `range` as one buffer (the calling block must be the only writer of them).
+    @inlinable
+    public func withElements<R>(_ range: Range<Int>, _ body: (UnsafeMutableBufferPointer<Element>) throws -> R) rethrows -> R {
+        precondition(range.lowerBound >= 0 && range.upperBound <= base.count, "elements \(range) of \(base.count)")
+        return try body(UnsafeMutableBufferPointer(rebasing: base[range]))
+    }
+
     /// Element i modified in place (no copy of an element that is itself an array).
     @inlinable
     public func withElement<R>(_ i: Int, _ body: (inout Element) throws -> R) rethrows -> R {

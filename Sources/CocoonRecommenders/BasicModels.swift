@@ -146,6 +146,7 @@ public final class ProfileModel: ScoringModel, @unchecked Sendable {
         topicCount = c.topics.count
         catalog = c
         self.log = log
+        executor = world.executor
         if dwellWeighted {
             topicWeightsStore = [Double](repeating: 0, count: world.userCount * topicCount)
         }
@@ -159,6 +160,8 @@ public final class ProfileModel: ScoringModel, @unchecked Sendable {
         }
     }
     var catalog: Catalog?
+    /// The world's executor: kept profiles take a step's consumption by user blocks.
+    var executor = BlockExecutor(workers: 1)
 
     /// Adds a consumption to a kept profile: `p ← keep · p + w · e` (`1 · e` is `e` exactly, so
     /// with w = 1 this is the replay's step).
@@ -213,11 +216,50 @@ public final class ProfileModel: ScoringModel, @unchecked Sendable {
     public func observe(_ feedback: FeedbackBatch, log: InteractionLog) throws {
         // The profiles are replayed from the log; kept topic weights move as they arrive.
         guard let c = catalog, keepsProfiles || !topicWeightsStore.isEmpty else { return }
+        if topicWeightsStore.isEmpty && zip(feedback.users, feedback.users.dropFirst()).allSatisfy({ $0 < $1 }) {
+            // Kept profiles only, every consumption weighing 1 (dwell weighting keeps topic
+            // weights): each user's row takes its consumption in slate order, users by blocks
+            // on the executor (the engine's users ascend, so the rows are disjoint and the bits
+            // those of one pass), without a call per shown position.
+            observeProfiles(feedback, catalog: c)
+            return
+        }
         feedback.forEachEvent { u, i, _, outcome, dwell in
             guard outcome == .consumed else { return }
             let w = dwellWeighted ? dwell : 1
             if keepsProfiles { addProfile(user: u, item: i, weight: w, catalog: c) }
             if !topicWeightsStore.isEmpty { addTopics(user: u, item: i, weight: w, catalog: c) }
+        }
+    }
+
+    /// ``addProfile(user:item:weight:catalog:)`` with weight 1 for every consumed position of
+    /// the batch, user blocks in parallel.
+    func observeProfiles(_ feedback: FeedbackBatch, catalog c: Catalog) {
+        let keep = Float(1 - decay)
+        let d = c.dimension, k = feedback.slateSize
+        let users = feedback.users, slates = feedback.slates, outcomes = feedback.outcomes
+        let embeddings = c.unitEmbeddings.storage
+        precondition(slates.count == users.count * k && outcomes.count == slates.count, "a feedback batch of \(users.count) users, \(slates.count) items")
+        let blocks = BlockExecutor.blocks(count: users.count, blockSize: 4096)
+        profiles.withMutableStorage { storage in
+            storage.fillInParallel { rows in
+                executor.forEach(blockCount: blocks.count) { b, _ in
+                    embeddings.withUnsafeBufferPointer { e in
+                        for r in blocks[b] {
+                            let u = Int(users[r])
+                            for p in 0..<k where outcomes[r * k + p] == .consumed {
+                                let i = Int(slates[r * k + p])
+                                precondition(i >= 0 && (i + 1) * d <= e.count, "item \(i) outside the catalog")
+                                let item = e.baseAddress! + i * d
+                                // `keep · p + 1 · e`: 1 · e is e exactly.
+                                rows.withElements((u * d)..<((u + 1) * d)) { row in
+                                    for j in 0..<d { row[j] = keep * row[j] + item[j] }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
         }
     }
 
