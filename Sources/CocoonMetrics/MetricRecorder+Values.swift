@@ -165,10 +165,15 @@ extension MetricRecorder {
                     let kk = Double(k)
                     for x in 0..<gCount { q[x] = q[x] / kk }
                 }
+                // Whether u has relevant items (read once: each read of `rel[u]` retained its array).
+                var hasRelevant = false
                 if needRelevance {
                     // Mark u's relevant items with u's stamp, then look the slate up: no search.
                     let stamp = Int32(row + 1)
-                    rel[u].withUnsafeBufferPointer { r in for i in r { relStamp[Int(i)] = stamp } }
+                    rel[u].withUnsafeBufferPointer { r in
+                        hasRelevant = !r.isEmpty
+                        for i in r { relStamp[Int(i)] = stamp }
+                    }
                     for x in 0..<k { isRel[x] = relStamp[Int(items[x])] == stamp }
                 }
                 for (j, code) in codes.enumerated() {
@@ -223,7 +228,12 @@ extension MetricRecorder {
                             for i in items { sum = sum - logShare[Int(i)] }
                             v = sum / Double(k)
                         }
-                    case .arp?: if k > 0 { v = Double(list.reduce(0) { $0 + interactions[Int($1)] }) / Double(k) }
+                    case .arp?:
+                        if k > 0 {
+                            var sum = 0
+                            for i in items { sum += interactions[Int(i)] }
+                            v = Double(sum) / Double(k)
+                        }
                     case .tail?:
                         if k > 0 {
                             var inTail = 0
@@ -251,11 +261,11 @@ extension MetricRecorder {
                             v = sum / Double(k)
                         }
                     case .alphaNDCG?:
-                        if !rel[u].isEmpty && ideal[u] > 0 {
+                        if hasRelevant && ideal[u] > 0 {
                             v = ListMetrics.alphaDCG(list, isRelevant: isRel, t, seen: &seenTopics) / ideal[u]
                         }
                     case .subtopicRecall?:
-                        if !rel[u].isEmpty {
+                        if hasRelevant {
                             for x in 0..<gCount { present[x] = false }
                             var hit = 0
                             for x in 0..<min(k, 10) where isRel[x] {
