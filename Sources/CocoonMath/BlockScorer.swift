@@ -295,9 +295,10 @@ public struct BlockScorer: Sendable {
                     let nextBase = UnsafeRawPointer(panels.values.baseAddress! + next.lowerBound * d)
                     let nextBytes = (next.count + 15) / 16 * 16 * d * MemoryLayout<Float>.stride
                     var g0 = 0
+                    // One clock read per boundary: a group's end is the next group's start.
+                    var c0 = PhaseClock.start()
                     while g0 < b {
                         let g1 = min(g0 + 12, b)
-                        let c0 = PhaseClock.start()
                         panels.products(
                             users: userRows.baseAddress! + (rows.lowerBound + g0) * d, rows: g1 - g0, rowStride: d,
                             first: t0, width: width, into: tile.baseAddress!, outStride: width,
@@ -307,8 +308,10 @@ public struct BlockScorer: Sendable {
                             select(r, tile.baseAddress! + (r - g0) * width, t0, width, nextBase, nextBytes, addOffsets: false)
                         }
                         if timed {
+                            let c2 = PhaseClock.now()
                             gemmTime &+= c1 &- c0
-                            selectTime &+= PhaseClock.now() &- c1
+                            selectTime &+= c2 &- c1
+                            c0 = c2
                         }
                         g0 = g1
                     }
