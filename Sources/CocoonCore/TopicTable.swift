@@ -45,6 +45,14 @@ public struct TopicTable: Sendable, Equatable {
     /// Whether some item has more than one topic.
     public var isMultiTopic: Bool { members.count != primary.count }
 
+    /// Calls `body` with each topic of item `i`, primary first: the topics of ``topics(of:)``
+    /// without an array slice, which retains and releases the table's storage at every call
+    /// (contended when worker threads share the table).
+    @inlinable
+    public func forEachTopic(of i: Int, _ body: (Int32) throws -> Void) rethrows {
+        for j in Int(offsets[i])..<Int(offsets[i + 1]) { try body(members[j]) }
+    }
+
     /// The topics of item `i` (primary first).
     @inlinable
     public func topics(of i: Int) -> ArraySlice<Int32> {

@@ -112,7 +112,7 @@ public enum Figure {
                     for i in l { topics.accumulate(item: Int(i), into: &counts) }
                 }
                 guard any else { return nil }
-                let pi = Array(mix[(u * g)..<((u + 1) * g)])
+                let pi = mix.row(u)
                 if spec.figure == "cocoon_ratio" {
                     return MetricRecorder.cocoonRatio(counts, intrinsic: pi).map { UserSample($0) }
                 }

@@ -268,8 +268,8 @@ public enum ListMetrics {
         var s = 0.0
         for (m, i) in ranked.prefix(k).enumerated() where isRelevant[m] {
             var gain = 0.0
-            for g in t.topics(of: Int(i)) { gain += pow(1 - alpha, Double(seen[Int(g)])) }
-            for g in t.topics(of: Int(i)) { seen[Int(g)] += 1 }
+            t.forEachTopic(of: Int(i)) { g in gain += pow(1 - alpha, Double(seen[Int(g)])) }
+            t.forEachTopic(of: Int(i)) { g in seen[Int(g)] += 1 }
             s += gain / log2(Double(m + 2))
         }
         return s

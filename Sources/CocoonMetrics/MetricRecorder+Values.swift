@@ -155,7 +155,6 @@ extension MetricRecorder {
                     if needRelevance { Prefetch.start(of: rel[ahead], bytes: 160) }
                 }
                 for x in 0..<k { items[x] = s.slates[row * k + x] }
-                let list = s.slates[(row * k)..<((row + 1) * k)]
                 let hCount = histCount[u]
                 // Σ ‖ê_i‖² (1 per item up to rounding) and Σ ê_i into slateSum.
                 let squares = needSum ? slateSum.withUnsafeMutableBufferPointer { ListMetrics.sumUnitRows(items, geo, into: $0) } : 0
@@ -176,7 +175,10 @@ extension MetricRecorder {
                     }
                     for x in 0..<k { isRel[x] = relStamp[Int(items[x])] == stamp }
                 }
-                for (j, code) in codes.enumerated() {
+                // By index: iterating the shared array made an iterator that retained it, per
+                // user, a reference count the worker threads contend for.
+                for j in 0..<codes.count {
+                    let code = codes[j]
                     var v = Double.nan
                     switch code {
                     case .ildCosine?:  // 1 − mean pairwise cosine
@@ -186,7 +188,7 @@ extension MetricRecorder {
                         }
                     case .ildTopic?:
                         if multiTopic {
-                            v = ListMetrics.ildTopic(list, t) ?? .nan
+                            v = ListMetrics.ildTopic(items[...], t) ?? .nan
                         } else if k == 1 { v = 0 } else if k > 1 {
                             for i in items { topicRun[Int(t.primary[Int(i)])] += 1 }
                             var same = 0
@@ -214,7 +216,7 @@ extension MetricRecorder {
                     case .profileCoverage?:
                         if k > 0 && hCount > 0 {
                             for x in 0..<gCount { present[x] = false }
-                            for i in items { for g in t.topics(of: Int(i)) { present[Int(g)] = true } }
+                            for i in items { t.forEachTopic(of: Int(i)) { g in present[Int(g)] = true } }
                             var inHistory = 0, both = 0
                             for x in 0..<gCount where counts[u * gCount + x] > 0 {
                                 inHistory += 1
@@ -262,16 +264,18 @@ extension MetricRecorder {
                         }
                     case .alphaNDCG?:
                         if hasRelevant && ideal[u] > 0 {
-                            v = ListMetrics.alphaDCG(list, isRelevant: isRel, t, seen: &seenTopics) / ideal[u]
+                            v = ListMetrics.alphaDCG(items[...], isRelevant: isRel, t, seen: &seenTopics) / ideal[u]
                         }
                     case .subtopicRecall?:
                         if hasRelevant {
                             for x in 0..<gCount { present[x] = false }
                             var hit = 0
                             for x in 0..<min(k, 10) where isRel[x] {
-                                for g in t.topics(of: Int(items[x])) where !present[Int(g)] {
-                                    present[Int(g)] = true
-                                    hit += 1
+                                t.forEachTopic(of: Int(items[x])) { g in
+                                    if !present[Int(g)] {
+                                        present[Int(g)] = true
+                                        hit += 1
+                                    }
                                 }
                             }
                             v = Double(hit) / Double(relTopics[u])
@@ -438,7 +442,7 @@ extension MetricRecorder {
             return groupMean(id, memberIndices(group, groupIndex: gi)) { u in
                 MetricRecorder.cocoonRatio(
                     Array(acc[(u * gCount)..<((u + 1) * gCount)]),
-                    intrinsic: Array(mix[(u * gCount)..<((u + 1) * gCount)]))
+                    intrinsic: mix.row(u))
             }
         case nil:
             return nil
