@@ -115,7 +115,7 @@ public enum ListMetrics {
     /// The set of topics of a list of items (union of topic sets), as a flag per topic.
     static func topicSet<S: Sequence<Int32>>(_ items: S, _ t: TopicTable) -> [Bool] {
         var present = [Bool](repeating: false, count: t.count)
-        for i in items { for g in t.topics(of: Int(i)) { present[Int(g)] = true } }
+        for i in items { t.forEachTopic(of: Int(i)) { g in present[Int(g)] = true } }
         return present
     }
 
@@ -286,11 +286,11 @@ public enum ListMetrics {
             var bestGain = -1.0
             for (j, i) in remaining.enumerated() {
                 var gain = 0.0
-                for g in t.topics(of: Int(i)) { gain += pow(1 - alpha, Double(seen[Int(g)])) }
+                t.forEachTopic(of: Int(i)) { g in gain += pow(1 - alpha, Double(seen[Int(g)])) }
                 if gain > bestGain { best = j; bestGain = gain }
             }
             let pick = remaining.remove(at: best)
-            for g in t.topics(of: Int(pick)) { seen[Int(g)] += 1 }
+            t.forEachTopic(of: Int(pick)) { g in seen[Int(g)] += 1 }
             ideal.append(pick)
         }
         return alphaDCG(ideal, relevant: Set(relevant), t, alpha: alpha, k: k)

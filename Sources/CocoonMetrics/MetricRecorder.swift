@@ -438,7 +438,11 @@ public final class MetricRecorder: StepObserver, @unchecked Sendable {
     @inline(__always)
     static func topicShare(_ l: ArraySlice<Int32>, _ g: Int32, _ topics: TopicTable) -> Double {
         var hits = 0
-        for i in l where topics.topics(of: Int(i)).contains(g) { hits += 1 }
+        for i in l {
+            var has = false
+            topics.forEachTopic(of: Int(i)) { has = has || $0 == g }
+            if has { hits += 1 }
+        }
         return Double(hits) / Double(l.count)
     }
 
