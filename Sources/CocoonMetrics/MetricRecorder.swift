@@ -309,7 +309,10 @@ public final class MetricRecorder: StepObserver, @unchecked Sendable {
         // 8 MB each at a million users).
         resetStepCaches(groups: 0)
         if t > 0 && t % cocoonWindow == 0 {
-            for j in windowRec.indices { windowRec[j] = 0; windowCons[j] = 0 }
+            // Cleared at once (element by element, every write to the stored arrays checked
+            // exclusive access: 4 million of them at W2's 100,000 users and 20 topics).
+            windowRec.withUnsafeMutableBufferPointer { $0.update(repeating: 0) }
+            windowCons.withUnsafeMutableBufferPointer { $0.update(repeating: 0) }
         }
     }
 
