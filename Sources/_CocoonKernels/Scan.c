@@ -132,19 +132,32 @@ static ptrdiff_t first_above_portable(const float *x, const int32_t *topic, ptrd
 }
 
 #ifdef COCOON_X86
-// Each lane's threshold from four registers of eight: the permutes pick by the topic's low three
-// bits, two blends by bits 3 and 4 (moved to the sign bit, which is what blendv reads).
+// A table of 32 per-topic values in four registers of eight, and each lane's value of it: the
+// permutes pick by the topic's low three bits, two blends by bits 3 and 4 (moved to the sign
+// bit, which is what blendv reads).
+typedef struct {
+    __m256 r0, r1, r2, r3;
+} Table32;
+
+__attribute__((target("avx2"))) static inline Table32 table32_load(const float *t) {
+    Table32 r = {_mm256_loadu_ps(t), _mm256_loadu_ps(t + 8), _mm256_loadu_ps(t + 16), _mm256_loadu_ps(t + 24)};
+    return r;
+}
+
+__attribute__((target("avx2"))) static inline __m256 table32_pick(Table32 t, __m256i q) {
+    __m256 bit3 = _mm256_castsi256_ps(_mm256_slli_epi32(q, 28));
+    __m256 bit4 = _mm256_castsi256_ps(_mm256_slli_epi32(q, 27));
+    __m256 low = _mm256_blendv_ps(_mm256_permutevar8x32_ps(t.r0, q), _mm256_permutevar8x32_ps(t.r1, q), bit3);
+    __m256 high = _mm256_blendv_ps(_mm256_permutevar8x32_ps(t.r2, q), _mm256_permutevar8x32_ps(t.r3, q), bit3);
+    return _mm256_blendv_ps(low, high, bit4);
+}
+
+// Each lane's threshold from the table (g ≤ 32).
 __attribute__((target("avx2")))
 static ptrdiff_t first_above_avx2(const float *x, const int32_t *topic, ptrdiff_t j, ptrdiff_t n, const float *thr) {
-    __m256 t0 = _mm256_loadu_ps(thr), t1 = _mm256_loadu_ps(thr + 8);
-    __m256 t2 = _mm256_loadu_ps(thr + 16), t3 = _mm256_loadu_ps(thr + 24);
+    Table32 table = table32_load(thr);
     for (; j + 8 <= n; j += 8) {
-        __m256i q = _mm256_loadu_si256((const __m256i *)(topic + j));
-        __m256 bit3 = _mm256_castsi256_ps(_mm256_slli_epi32(q, 28));
-        __m256 bit4 = _mm256_castsi256_ps(_mm256_slli_epi32(q, 27));
-        __m256 low = _mm256_blendv_ps(_mm256_permutevar8x32_ps(t0, q), _mm256_permutevar8x32_ps(t1, q), bit3);
-        __m256 high = _mm256_blendv_ps(_mm256_permutevar8x32_ps(t2, q), _mm256_permutevar8x32_ps(t3, q), bit3);
-        __m256 t = _mm256_blendv_ps(low, high, bit4);
+        __m256 t = table32_pick(table, _mm256_loadu_si256((const __m256i *)(topic + j)));
         int bits = _mm256_movemask_ps(_mm256_cmp_ps(_mm256_loadu_ps(x + j), t, _CMP_GT_OQ));
         if (bits) return j + __builtin_ctz((unsigned)bits);
     }
@@ -193,24 +206,18 @@ static void add_offsets_avx512(float *x, const int32_t *topic, ptrdiff_t n, cons
     }
 }
 
-// Four registers of eight offsets (g ≤ 32), chosen as first_above_avx2 chooses thresholds, or a
-// gather; the add kept only where the offset is not zero.
+// The offsets from a Table32 (g ≤ 32) or a gather; the add kept only where the offset is not
+// zero.
 __attribute__((target("avx2")))
 static void add_offsets_avx2(float *x, const int32_t *topic, ptrdiff_t n, const float *off, int32_t g) {
     const __m256 zero = _mm256_setzero_ps();
     ptrdiff_t j = 0;
     if (g <= 32) {
-        float table[32] = {0};
-        for (int32_t q = 0; q < g; q++) table[q] = off[q];
-        __m256 t0 = _mm256_loadu_ps(table), t1 = _mm256_loadu_ps(table + 8);
-        __m256 t2 = _mm256_loadu_ps(table + 16), t3 = _mm256_loadu_ps(table + 24);
+        float padded[32] = {0};
+        for (int32_t q = 0; q < g; q++) padded[q] = off[q];
+        Table32 table = table32_load(padded);
         for (; j + 8 <= n; j += 8) {
-            __m256i q = _mm256_loadu_si256((const __m256i *)(topic + j));
-            __m256 bit3 = _mm256_castsi256_ps(_mm256_slli_epi32(q, 28));
-            __m256 bit4 = _mm256_castsi256_ps(_mm256_slli_epi32(q, 27));
-            __m256 low = _mm256_blendv_ps(_mm256_permutevar8x32_ps(t0, q), _mm256_permutevar8x32_ps(t1, q), bit3);
-            __m256 high = _mm256_blendv_ps(_mm256_permutevar8x32_ps(t2, q), _mm256_permutevar8x32_ps(t3, q), bit3);
-            __m256 o = _mm256_blendv_ps(low, high, bit4);
+            __m256 o = table32_pick(table, _mm256_loadu_si256((const __m256i *)(topic + j)));
             __m256 v = _mm256_loadu_ps(x + j);
             _mm256_storeu_ps(x + j, _mm256_blendv_ps(v, _mm256_add_ps(v, o), _mm256_cmp_ps(o, zero, _CMP_NEQ_UQ)));
         }
