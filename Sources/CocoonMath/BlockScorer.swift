@@ -241,7 +241,8 @@ public struct BlockScorer: Sendable {
         if let offsets {
             precondition(
                 offsets.tables.count == b && offsets.topics.count == items.rows,
-                "offsets for \(offsets.tables.count) rows and \(offsets.topics.count) items, \(b) rows and \(items.rows) items scored")
+                "offsets for \(offsets.tables.count) rows and \(offsets.topics.count) items,"
+                    + " \(b) rows and \(items.rows) items scored")
         }
         workspace.prepare(rows: b, tile: tileWidth, k: k)
         let m = items.rows
@@ -302,7 +303,7 @@ public struct BlockScorer: Sendable {
                         panels.products(
                             users: userRows.baseAddress! + (rows.lowerBound + g0) * d, rows: g1 - g0, rowStride: d,
                             first: t0, width: width, into: tile.baseAddress!, outStride: width,
-                            offsets: offsets.map { RowTopicOffsets(topics: $0.topics, tables: UnsafeBufferPointer(rebasing: $0.tables[g0..<g1]), topicCount: $0.topicCount) })
+                            offsets: offsets?.rows(g0..<g1))
                         let c1 = PhaseClock.start()
                         for r in g0..<g1 {
                             select(r, tile.baseAddress! + (r - g0) * width, t0, width, nextBase, nextBytes, addOffsets: false)

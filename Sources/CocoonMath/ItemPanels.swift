@@ -53,7 +53,8 @@ package final class ItemPanels: @unchecked Sendable {
         }
         precondition(
             offsets.topics.count >= first + width && offsets.tables.count >= rows,
-            "offsets for \(offsets.tables.count) rows and \(offsets.topics.count) items, \(rows) rows of items up to \(first + width) scored")
+            "offsets for \(offsets.tables.count) rows and \(offsets.topics.count) items,"
+                + " \(rows) rows of items up to \(first + width) scored")
         cocoon_panel_products(
             users, rows, rowStride, dimension, values.baseAddress!, first, width, out, outStride, avx512 ? 1 : 0,
             offsets.topics.baseAddress! + first, offsets.tables.baseAddress!)

@@ -56,6 +56,11 @@ public struct RowTopicOffsets {
     /// The most topics a table holds (two AVX-512 registers of offsets).
     public static let maxTopics = 32
 
+    /// The offsets of rows `range` (row `range.lowerBound` first).
+    func rows(_ range: Range<Int>) -> RowTopicOffsets {
+        RowTopicOffsets(topics: topics, tables: UnsafeBufferPointer(rebasing: tables[range]), topicCount: topicCount)
+    }
+
     /// Adds row r's offsets to its scores of items `first ..< first + scores.count`.
     func add(row r: Int, first: Int, to scores: UnsafeMutableBufferPointer<Float>) {
         guard let table = tables[r] else { return }

@@ -513,7 +513,9 @@ public final class MetricRecorder: StepObserver, @unchecked Sendable {
                                 consSet.withElement(u) { _ = $0.sortedInsert(i) }
                             }
                             if addRaw { raw.withUnsafeBufferPointer { rawSums.add($0, from: Int(i) * d, count: d, at: u * d) } }
-                            if addUnit { unit.withUnsafeBufferPointer { unitSums.add($0, from: Int(i) * d, count: d, at: u * d) } }
+                            if addUnit {
+                                unit.withUnsafeBufferPointer { unitSums.add($0, from: Int(i) * d, count: d, at: u * d) }
+                            }
                             if topicSums || windows {
                                 for j in lo..<hi {
                                     let q = Int(members[j])

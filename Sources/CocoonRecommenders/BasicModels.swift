@@ -239,7 +239,9 @@ public final class ProfileModel: ScoringModel, @unchecked Sendable {
         let d = c.dimension, k = feedback.slateSize
         let users = feedback.users, slates = feedback.slates, outcomes = feedback.outcomes
         let embeddings = c.unitEmbeddings.storage
-        precondition(slates.count == users.count * k && outcomes.count == slates.count, "a feedback batch of \(users.count) users, \(slates.count) items")
+        precondition(
+            slates.count == users.count * k && outcomes.count == slates.count,
+            "a feedback batch of \(users.count) users, \(slates.count) items")
         let blocks = BlockExecutor.blocks(count: users.count, blockSize: 4096)
         profiles.withMutableStorage { storage in
             storage.fillInParallel { rows in

@@ -261,7 +261,8 @@ package struct TopicOffsetRows {
             if m == 2 {
                 primary.withUnsafeBufferPointer { prim in
                     scores.withUnsafeMutableBufferPointer { row in
-                        TopicOffsets.add(to: row, topics: prim.baseAddress! + first, offsets: UnsafeBufferPointer(start: off, count: g))
+                        TopicOffsets.add(
+                            to: row, topics: prim.baseAddress! + first, offsets: UnsafeBufferPointer(start: off, count: g))
                     }
                 }
                 return
