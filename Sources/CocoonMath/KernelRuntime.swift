@@ -4,7 +4,8 @@ internal import _CocoonKernels
 ///
 /// Chosen once per call from what the CPU reports (x86-64: AVX2 when present, else SSE2;
 /// elsewhere portable C), so one binary runs on every machine of its architecture. The kernels
-/// only compare and move values, so results never depend on the choice.
+/// compare and move values, or add with one rounding per value (the topic offsets), so results
+/// never depend on the choice.
 public enum KernelRuntime {
     /// A kernel instruction set.
     public enum InstructionSet: Int32, CaseIterable, Sendable, CustomStringConvertible {

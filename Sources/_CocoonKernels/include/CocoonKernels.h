@@ -3,7 +3,8 @@
 // only CocoonMath imports this module, and no public API exposes it.
 //
 // Every kernel gives the same bits whichever instruction set a machine runs it with: most only
-// compare and move, and the panel products are chains of fused multiply-adds in a fixed order.
+// compare and move, the topic offsets are one addition per score, and the panel products are
+// chains of fused multiply-adds in a fixed order.
 #ifndef COCOON_KERNELS_H
 #define COCOON_KERNELS_H
 
