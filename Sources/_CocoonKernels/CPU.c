@@ -39,8 +39,14 @@ const char *cocoon_blas_core_for_cpu(void) {
     return "SandyBridge";
 }
 int cocoon_avx512f_usable(void) {
-    // (The CPU reports XGETBV whenever it reports AVX-512F.)
-    return __builtin_cpu_supports("avx512f") && (saved_state() & AVX512_STATE) == AVX512_STATE;
+    // Probed once (the kernels ask per call). The CPU reports XGETBV whenever it reports AVX-512F.
+    static int usable = -1;
+    int u = __atomic_load_n(&usable, __ATOMIC_RELAXED);
+    if (u < 0) {
+        u = __builtin_cpu_supports("avx512f") && (saved_state() & AVX512_STATE) == AVX512_STATE;
+        __atomic_store_n(&usable, u, __ATOMIC_RELAXED);
+    }
+    return u;
 }
 #else
 const char *cocoon_blas_core_for_cpu(void) { return 0; }

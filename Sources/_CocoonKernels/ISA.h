@@ -10,7 +10,7 @@ int cocoon_isa(void);
 int cocoon_isa_forced(void);
 
 /// Whether the CPU has AVX-512F and the operating system saves its registers (XCR0 bits 1, 2
-/// and 5-7); 0 off x86-64.
+/// and 5-7), probed once; 0 off x86-64.
 int cocoon_avx512f_usable(void);
 
 #endif

@@ -232,19 +232,7 @@ static void add_offsets_avx2(float *x, const int32_t *topic, ptrdiff_t n, const 
 }
 #endif
 
-int cocoon_topic_offsets_avx512(void) {
-#ifdef COCOON_X86
-    static int usable = -1;
-    int u = __atomic_load_n(&usable, __ATOMIC_RELAXED);
-    if (u < 0) {
-        u = cocoon_avx512f_usable();
-        __atomic_store_n(&usable, u, __ATOMIC_RELAXED);
-    }
-    return u && !cocoon_isa_forced();
-#else
-    return 0;
-#endif
-}
+int cocoon_topic_offsets_avx512(void) { return cocoon_avx512f_usable() && !cocoon_isa_forced(); }
 
 void cocoon_add_topic_offsets(float *x, const int32_t *topic, ptrdiff_t n, const float *off, int32_t g) {
 #ifdef COCOON_X86
