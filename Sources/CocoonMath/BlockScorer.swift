@@ -221,7 +221,7 @@ public struct BlockScorer: Sendable {
     ///   - workspace: the calling worker's scratch space.
     ///   - offsets: optional; per block row, topic offsets added to its scores first (in the
     ///     kernel with the own products, ``TopicOffsets/add(to:topics:offsets:)`` after an
-    ///     sgemm: the same bits). `offsets.tables` has one entry per row of `rows`.
+    ///     sgemm: the same bits). `offsets.rows` has one entry per row of `rows`.
     ///   - adjust: optional; called for every user row and tile with the block-local row
     ///     index, the index of the tile's first item and the tile's scores (one per item),
     ///     before selection. Set a score to `-infinity` to exclude an item.
@@ -240,8 +240,8 @@ public struct BlockScorer: Sendable {
         if b == 0 { return }
         if let offsets {
             precondition(
-                offsets.tables.count == b && offsets.topics.count == items.rows,
-                "offsets for \(offsets.tables.count) rows and \(offsets.topics.count) items,"
+                offsets.rows.count == b && offsets.topics.count == items.rows,
+                "offsets for \(offsets.rows.count) rows and \(offsets.topics.count) items,"
                     + " \(b) rows and \(items.rows) items scored")
         }
         workspace.prepare(rows: b, tile: tileWidth, k: k)
@@ -303,7 +303,7 @@ public struct BlockScorer: Sendable {
                         panels.products(
                             users: userRows.baseAddress! + (rows.lowerBound + g0) * d, rows: g1 - g0, rowStride: d,
                             first: t0, width: width, into: tile.baseAddress!, outStride: width,
-                            offsets: offsets?.rows(g0..<g1))
+                            offsets: offsets, offsetRow: g0)
                         let c1 = PhaseClock.start()
                         for r in g0..<g1 {
                             select(r, tile.baseAddress! + (r - g0) * width, t0, width, nextBase, nextBytes, addOffsets: false)

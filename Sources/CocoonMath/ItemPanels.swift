@@ -36,28 +36,37 @@ package final class ItemPanels: @unchecked Sendable {
     /// Writes the scores of `rows` users (`rowStride` floats apart from `users`) against items
     /// `first ..< first + width` (`first` a multiple of 16) to `out`, `outStride` floats a row:
     /// each one chain of fused multiply-adds in dimension order (``BlockScorer/Products``).
-    /// With `offsets`, row r's topic offsets (`offsets.tables[r]`; ``RowTopicOffsets``) are
-    /// added to its scores before they are stored, as ``TopicOffsets/add(to:topics:offsets:)``
-    /// would add them afterwards.
+    /// With `offsets`, the topic offsets of its rows `offsetRow ..< offsetRow + rows`
+    /// (``RowTopicOffsets``) are added to these users' scores before they are stored, as
+    /// ``TopicOffsets/add(to:topics:offsets:)`` would add them afterwards.
     package func products(
         users: UnsafePointer<Float>, rows: Int, rowStride: Int, first: Int, width: Int,
-        into out: UnsafeMutablePointer<Float>, outStride: Int, offsets: RowTopicOffsets? = nil
+        into out: UnsafeMutablePointer<Float>, outStride: Int, offsets: RowTopicOffsets? = nil, offsetRow: Int = 0
     ) {
         precondition(
             first % 16 == 0 && first >= 0 && first + width <= items,
             "items \(first)..<\(first + width) are not panel-aligned items of \(items)")
-        guard let offsets else {
+        let kernel = avx512 ? Int32(1) : 0
+        // Without tables no row has offsets (``RowTopicOffsets``' precondition).
+        guard let offsets, !offsets.tables.isEmpty, rows > 0 else {
             cocoon_panel_products(
-                users, rows, rowStride, dimension, values.baseAddress!, first, width, out, outStride, avx512 ? 1 : 0, nil, nil)
+                users, rows, rowStride, dimension, values.baseAddress!, first, width, out, outStride, kernel, nil, nil, nil)
             return
         }
         precondition(
-            offsets.topics.count >= first + width && offsets.tables.count >= rows,
-            "offsets for \(offsets.tables.count) rows and \(offsets.topics.count) items,"
-                + " \(rows) rows of items up to \(first + width) scored")
-        cocoon_panel_products(
-            users, rows, rowStride, dimension, values.baseAddress!, first, width, out, outStride, avx512 ? 1 : 0,
-            offsets.topics.baseAddress! + first, offsets.tables.baseAddress!)
+            offsets.topics.count >= first + width && offsetRow >= 0 && offsets.rows.count >= offsetRow + rows,
+            "offsets for \(offsets.rows.count) rows and \(offsets.topics.count) items,"
+                + " rows \(offsetRow)..<\(offsetRow + rows) of items up to \(first + width) scored")
+        offsets.topics.withUnsafeBufferPointer { topics in
+            offsets.tables.withUnsafeBufferPointer { tables in
+                offsets.rows.withUnsafeBufferPointer { has in
+                    cocoon_panel_products(
+                        users, rows, rowStride, dimension, values.baseAddress!, first, width, out, outStride, kernel,
+                        topics.baseAddress! + first, tables.baseAddress! + offsetRow * RowTopicOffsets.stride,
+                        has.baseAddress! + offsetRow)
+                }
+            }
+        }
     }
 
     /// Whether this machine computes the products with AVX-512.

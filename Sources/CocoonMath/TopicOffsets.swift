@@ -32,41 +32,46 @@ public enum TopicOffsets {
 /// Each row's topic offsets for one block of users, for ``BlockScorer/topK(users:rows:k:workspace:offsets:adjust:emit:)``
 /// to add to the scores before its `adjust` sees them (the own products add them in the kernel,
 /// while the scores are still in registers).
-public struct RowTopicOffsets {
-    /// Every item's topic, each in `0 ..< 32`.
-    public let topics: UnsafeBufferPointer<Int32>
-    /// Per row of the block, its offsets — 32 readable floats, the topics' values first, zero
-    /// past them — or nil for a row without offsets.
-    public let tables: UnsafeBufferPointer<UnsafePointer<Float>?>
-    /// Number of topics (at most 32).
+public struct RowTopicOffsets: Sendable {
+    /// Floats a row's table takes in ``tables`` (two AVX-512 registers of offsets), and so the
+    /// most topics.
+    public static let stride = 32
+    /// Every item's topic, each below ``topicCount``.
+    public let topics: [Int32]
+    /// Row r's offsets at `r · stride ..< r · stride + topicCount`, zero after them (read only
+    /// for rows with offsets).
+    public let tables: [Float]
+    /// Per row of the block: non-zero where the row has offsets.
+    public let rows: [UInt8]
+    /// Number of topics (1 to ``stride``).
     public let topicCount: Int
 
-    /// Offsets for the rows of `tables` over the items of `topics`.
+    /// Offsets for a block of `rows.count` rows over the items of `topics`.
     ///
-    /// - Precondition: `topicCount` ≤ 32 and every topic below it (not checked item by item:
-    ///   the catalog's topics are).
-    public init(topics: UnsafeBufferPointer<Int32>, tables: UnsafeBufferPointer<UnsafePointer<Float>?>, topicCount: Int) {
+    /// - Precondition: every topic below `topicCount` (not checked item by item: the catalog's
+    ///   topics are).
+    public init(topics: [Int32], tables: [Float], rows: [UInt8], topicCount: Int) {
         precondition(
-            topicCount > 0 && topicCount <= Self.maxTopics, "\(topicCount) topics: kernel offsets take 1 to \(Self.maxTopics)")
+            topicCount > 0 && topicCount <= Self.stride, "\(topicCount) topics: kernel offsets take 1 to \(Self.stride)")
+        let last = rows.lastIndex { $0 != 0 } ?? -1
+        precondition(tables.count >= (last + 1) * Self.stride, "\(tables.count) offsets for row \(last)'s table")
         self.topics = topics
         self.tables = tables
+        self.rows = rows
         self.topicCount = topicCount
     }
 
-    /// The most topics a table holds (two AVX-512 registers of offsets).
-    public static let maxTopics = 32
-
-    /// The offsets of rows `range` (row `range.lowerBound` first).
-    func rows(_ range: Range<Int>) -> RowTopicOffsets {
-        RowTopicOffsets(topics: topics, tables: UnsafeBufferPointer(rebasing: tables[range]), topicCount: topicCount)
-    }
-
-    /// Adds row r's offsets to its scores of items `first ..< first + scores.count`.
-    func add(row r: Int, first: Int, to scores: UnsafeMutableBufferPointer<Float>) {
-        guard let table = tables[r] else { return }
+    /// Adds row r's offsets (if it has any) to its scores of items `first ..< first + scores.count`.
+    package func add(row r: Int, first: Int, to scores: UnsafeMutableBufferPointer<Float>) {
+        guard rows[r] != 0 else { return }
         precondition(
             first >= 0 && first + scores.count <= topics.count, "topics of items \(first)..<\(first + scores.count) missing")
-        TopicOffsets.add(
-            to: scores, topics: topics.baseAddress! + first, offsets: UnsafeBufferPointer(start: table, count: topicCount))
+        topics.withUnsafeBufferPointer { t in
+            tables.withUnsafeBufferPointer { o in
+                TopicOffsets.add(
+                    to: scores, topics: t.baseAddress! + first,
+                    offsets: UnsafeBufferPointer(rebasing: o[(r * Self.stride)..<(r * Self.stride + topicCount)]))
+            }
+        }
     }
 }

@@ -585,8 +585,7 @@ public final class BuiltinRecommender: Recommender, UserRepresenting, @unchecked
             let rngs = rngBuffer, channels = channelBuffer, soft = soft, hard = hard, offsets = offsets
             // The topic offsets go into the scorer's own products kernel when it has one (they
             // are then added before the noise would be: only without noise).
-            offsets.withTables(primary: primaryTopics) { tables in
-            let kernelOffsets = noise == 0 && scorer.addsOffsetsInKernel ? tables : nil
+            let kernelOffsets = noise == 0 && scorer.addsOffsetsInKernel ? offsets.kernelOffsets(primary: primaryTopics) : nil
             let offsetsAdded = kernelOffsets != nil
             scorer.topK(
                 users: userMatrix, rows: 0..<bUsers.count, k: m, workspace: spaces[w], offsets: kernelOffsets,
@@ -678,7 +677,6 @@ public final class BuiltinRecommender: Recommender, UserRepresenting, @unchecked
                     if self.exploration.isActive { self.explore(&slate, user: u, step: t, adjustments: adjs.adjustments(row: r)) }
                     for p in 0..<k { local[r * k + p] = slate[p] }
                 })
-            }
             }
             }
             if let failure { throw failure }

@@ -208,7 +208,7 @@ package struct TopicTiles: Sendable {
 /// hence a quarter or a sixteenth of the catalog (``TopicOffsets/fullRowDivisor(topicCount:)``).
 package struct TopicOffsetRows {
     let topicCount: Int
-    /// Floats a row: at least 32, so a row is also a table for ``RowTopicOffsets``.
+    /// Floats a row: at least 32, so with up to 32 topics the rows are ``RowTopicOffsets``' tables.
     private let stride: Int
     private var values: [Float] = []
     /// Per row: 0 no offsets, 1 visit the offset topics' items, 2 pass over every item (the
@@ -219,7 +219,7 @@ package struct TopicOffsetRows {
 
     package init(topicCount: Int) {
         self.topicCount = topicCount
-        stride = max(topicCount, RowTopicOffsets.maxTopics)
+        stride = max(topicCount, RowTopicOffsets.stride)
         fullRowDivisor = TopicOffsets.fullRowDivisor(topicCount: topicCount)
     }
 
@@ -300,18 +300,10 @@ package struct TopicOffsetRows {
         }
     }
 
-    /// Calls `body` with the rows' offsets as ``RowTopicOffsets`` over items whose topics are
-    /// `primary` (nil when no row has offsets or there are more than 32 topics). Valid during the
-    /// call only.
-    package func withTables<R>(primary: [Int32], _ body: (RowTopicOffsets?) -> R) -> R {
-        guard topicCount <= RowTopicOffsets.maxTopics, mode.contains(where: { $0 != 0 }) else { return body(nil) }
-        return values.withUnsafeBufferPointer { v in
-            primary.withUnsafeBufferPointer { topics in
-                withUnsafeTemporaryAllocation(of: UnsafePointer<Float>?.self, capacity: mode.count) { tables in
-                    for r in 0..<mode.count { tables[r] = mode[r] == 0 ? nil : v.baseAddress! + r * stride }
-                    return body(RowTopicOffsets(topics: topics, tables: UnsafeBufferPointer(tables), topicCount: topicCount))
-                }
-            }
-        }
+    /// The rows' offsets as ``RowTopicOffsets`` over items whose topics are `primary` (sharing
+    /// this value's storage), or nil when no row has offsets or there are more than 32 topics.
+    package func kernelOffsets(primary: [Int32]) -> RowTopicOffsets? {
+        guard topicCount <= RowTopicOffsets.stride, mode.contains(where: { $0 != 0 }) else { return nil }
+        return RowTopicOffsets(topics: primary, tables: values, rows: mode, topicCount: topicCount)
     }
 }

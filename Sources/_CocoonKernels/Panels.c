@@ -32,9 +32,9 @@ void cocoon_pack_panels(const float *v, ptrdiff_t n, ptrdiff_t d, float *out) {
 // Then, where row r has offsets, the score's topic offset unless it is zero.
 static void products_portable(const float *u, ptrdiff_t rows, ptrdiff_t ldu, ptrdiff_t d, const float *panels,
                               ptrdiff_t first, ptrdiff_t width, float *c, ptrdiff_t ldc, const int32_t *topic,
-                              const float *const *off) {
+                              const float *tables, const uint8_t *has) {
     for (ptrdiff_t r = 0; r < rows; r++) {
-        const float *o = off ? off[r] : 0;
+        const float *o = tables && has[r] ? tables + r * 32 : 0;
         for (ptrdiff_t j = 0; j < width; j++) {
             ptrdiff_t i = first + j;
             const float *v = panels + (i / 16) * d * 16 + i % 16;
@@ -51,12 +51,12 @@ static void products_portable(const float *u, ptrdiff_t rows, ptrdiff_t ldu, ptr
 // lanes of the last panel that are items. Called with constant R and P, so each use is its own
 // fully unrolled kernel (24 accumulators and 2 panel rows at R = 12, P = 2: 26 of 32 registers).
 //
-// With `off`, row r's offsets (32 readable floats, or NULL for none) are added before the store:
-// each lane's offset picked from two registers by its item's topic (`topic`: the block's items),
-// added only where it is not zero, as ``cocoon_add_topic_offsets`` adds it.
+// With `tables`, the offsets of each row r with has[r] (32 floats at tables + 32r) are added
+// before the store: each lane's offset picked from two registers by its item's topic (`topic`:
+// the block's items), added only where it is not zero, as ``cocoon_add_topic_offsets`` adds it.
 __attribute__((target("avx512f"), always_inline)) static inline void
 block_avx512(const float *u, ptrdiff_t ldu, ptrdiff_t d, const float *p0, float *c, ptrdiff_t ldc, const int R, const int P,
-             __mmask16 mask, const int32_t *topic, const float *const *off) {
+             __mmask16 mask, const int32_t *topic, const float *tables, const uint8_t *has) {
     __m512 a0[12], a1[12];
     _Pragma("clang loop unroll(full)") for (int r = 0; r < R; r++) {
         a0[r] = _mm512_setzero_ps();
@@ -72,15 +72,15 @@ block_avx512(const float *u, ptrdiff_t ldu, ptrdiff_t d, const float *p0, float 
             if (P == 2) a1[r] = _mm512_fmadd_ps(s, v1, a1[r]);
         }
     }
-    if (off) {
+    if (tables) {
         // The topics of the block's lanes (a partial last panel reads only its items).
         const __m512 zero = _mm512_setzero_ps();
         __mmask16 m0 = P == 2 ? (__mmask16)0xFFFF : mask, m1 = P == 2 ? mask : (__mmask16)0;
         __m512i q0 = _mm512_maskz_loadu_epi32(m0, topic);
         __m512i q1 = P == 2 ? _mm512_maskz_loadu_epi32(m1, topic + 16) : q0;
         _Pragma("clang loop unroll(full)") for (int r = 0; r < R; r++) {
-            const float *o = off[r];
-            if (!o) continue;
+            if (!has[r]) continue;
+            const float *o = tables + r * 32;
             __m512 lo = _mm512_loadu_ps(o), hi = _mm512_loadu_ps(o + 16);
             __m512 o0 = _mm512_permutex2var_ps(lo, q0, hi);
             a0[r] = _mm512_mask_add_ps(a0[r], _mm512_cmp_ps_mask(o0, zero, _CMP_NEQ_UQ), a0[r], o0);
@@ -103,31 +103,36 @@ block_avx512(const float *u, ptrdiff_t ldu, ptrdiff_t d, const float *p0, float 
 // One group of R users against the tile's panels: pairs while two are left, then the last one.
 __attribute__((target("avx512f"), always_inline)) static inline void
 group_avx512(const float *u, ptrdiff_t ldu, ptrdiff_t d, const float *panels, ptrdiff_t first, ptrdiff_t width, float *c,
-             ptrdiff_t ldc, const int R, const int32_t *topic, const float *const *off) {
+             ptrdiff_t ldc, const int R, const int32_t *topic, const float *tables, const uint8_t *has) {
     const float *p = panels + (first / 16) * d * 16;
     ptrdiff_t j = 0;
-    for (; j + 32 <= width; j += 32, p += 2 * d * 16) block_avx512(u, ldu, d, p, c + j, ldc, R, 2, 0xFFFF, topic + j, off);
+    for (; j + 32 <= width; j += 32, p += 2 * d * 16)
+        block_avx512(u, ldu, d, p, c + j, ldc, R, 2, 0xFFFF, topic + j, tables, has);
     ptrdiff_t left = width - j;
     if (left > 16) {
-        block_avx512(u, ldu, d, p, c + j, ldc, R, 2, (__mmask16)((1u << (left - 16)) - 1), topic + j, off);
+        block_avx512(u, ldu, d, p, c + j, ldc, R, 2, (__mmask16)((1u << (left - 16)) - 1), topic + j, tables, has);
     } else if (left > 0) {
-        block_avx512(u, ldu, d, p, c + j, ldc, R, 1, (__mmask16)(left == 16 ? 0xFFFF : (1u << left) - 1), topic + j, off);
+        block_avx512(u, ldu, d, p, c + j, ldc, R, 1, (__mmask16)(left == 16 ? 0xFFFF : (1u << left) - 1), topic + j, tables,
+                     has);
     }
 }
 
 __attribute__((target("avx512f"))) static void products_avx512(const float *u, ptrdiff_t rows, ptrdiff_t ldu, ptrdiff_t d,
                                                                 const float *panels, ptrdiff_t first, ptrdiff_t width,
                                                                 float *c, ptrdiff_t ldc, const int32_t *topic,
-                                                                const float *const *off) {
+                                                                const float *tables, const uint8_t *has) {
     ptrdiff_t r = 0;
-    for (; r + 12 <= rows; r += 12)
-        group_avx512(u + r * ldu, ldu, d, panels, first, width, c + r * ldc, ldc, 12, topic, off ? off + r : 0);
+#define COCOON_GROUP(n) \
+    group_avx512(u + r * ldu, ldu, d, panels, first, width, c + r * ldc, ldc, n, topic, tables ? tables + r * 32 : 0, \
+                 tables ? has + r : 0)
+    for (; r + 12 <= rows; r += 12) COCOON_GROUP(12);
     switch (rows - r) {
 #define COCOON_REST(n) \
-    case n: group_avx512(u + r * ldu, ldu, d, panels, first, width, c + r * ldc, ldc, n, topic, off ? off + r : 0); break;
+    case n: COCOON_GROUP(n); break;
         COCOON_REST(1) COCOON_REST(2) COCOON_REST(3) COCOON_REST(4) COCOON_REST(5) COCOON_REST(6)
         COCOON_REST(7) COCOON_REST(8) COCOON_REST(9) COCOON_REST(10) COCOON_REST(11)
 #undef COCOON_REST
+#undef COCOON_GROUP
     default: break;
     }
 }
@@ -143,14 +148,14 @@ int cocoon_panel_products_vectorized(void) {
 
 void cocoon_panel_products(const float *u, ptrdiff_t rows, ptrdiff_t ldu, ptrdiff_t d, const float *panels, ptrdiff_t first,
                            ptrdiff_t width, float *c, ptrdiff_t ldc, int vectorized, const int32_t *topic,
-                           const float *const *off) {
-    if (!topic) off = 0;
+                           const float *tables, const uint8_t *has) {
+    if (!topic || !has) tables = 0;
 #ifdef COCOON_X86_64
     if (vectorized) {
-        products_avx512(u, rows, ldu, d, panels, first, width, c, ldc, topic, off);
+        products_avx512(u, rows, ldu, d, panels, first, width, c, ldc, topic, tables, has);
         return;
     }
 #endif
     (void)vectorized;
-    products_portable(u, rows, ldu, d, panels, first, width, c, ldc, topic, off);
+    products_portable(u, rows, ldu, d, panels, first, width, c, ldc, topic, tables, has);
 }

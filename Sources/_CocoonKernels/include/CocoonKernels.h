@@ -80,13 +80,14 @@ int cocoon_panel_products_vectorized(void);
 /// bits with AVX-512 (`vectorized` ≠ 0: 12 users × 32 items a register block; only where
 /// ``cocoon_panel_products_vectorized`` says so) or without (one score at a time, `fmaf`).
 ///
-/// With `topic` and `off` (both or neither), row r's topic offsets `off[r]` (NULL: none) are
-/// added to its scores before they are stored, as ``cocoon_add_topic_offsets`` adds them:
-/// `c[r·ldc + j] += off[r][topic[j]]` where that offset is not zero. `topic` holds the topics of
-/// items first … first + width − 1 (`topic[j]` in [0, 32)), each `off[r]` 32 readable floats.
+/// With `topic`, `tables` and `has` (all or none), the topic offsets of each row r with has[r] ≠ 0
+/// — the 32 floats at `tables + 32r` — are added to its scores before they are stored, as
+/// ``cocoon_add_topic_offsets`` adds them: `c[r·ldc + j] += tables[32r + topic[j]]` where that
+/// offset is not zero. `topic` holds the topics of items first … first + width − 1 (`topic[j]` in
+/// [0, 32)).
 void cocoon_panel_products(const float *u, ptrdiff_t rows, ptrdiff_t ldu, ptrdiff_t d, const float *panels, ptrdiff_t first,
                            ptrdiff_t width, float *c, ptrdiff_t ldc, int vectorized, const int32_t *topic,
-                           const float *const *off);
+                           const float *tables, const uint8_t *has);
 
 /// Instruction sets of the kernels.
 enum { COCOON_ISA_PORTABLE = 1, COCOON_ISA_SSE2 = 2, COCOON_ISA_AVX2 = 3 };
