@@ -4,11 +4,14 @@ import CocoonMath
 /// `centroid_drift_cosine`, `centroid_drift_l2`, `population_total_variance_ratio` and
 /// `population_mean_pairwise_cosine_distance`, computed together once per step.
 ///
-/// Each of them used to compute every user's centroid itself (d divisions a user; the total
-/// variance twice), the two population ones on one thread. Here users go by chunks: the
-/// chunk's centroids (and, for the pairwise distance, their unit vectors, and the drifts) are
-/// computed on the executor, then added to each group's sums on the calling thread in user
-/// order — the order, and so the bits, of ``StateMetrics``' one-thread functions.
+/// Users go by chunks, in two passes, every sum in the order — and so with the bits — of
+/// ``StateMetrics``' one-thread functions, and nothing summed on one thread but a number a
+/// user and group:
+/// 1. each chunk's centroids, unit centroids and drifts by user blocks; then each group's
+///    coordinate sums of its members' centroids (the variance's mean) and unit centroids (the
+///    pairwise distance) by blocks of coordinates, every coordinate summed in user order;
+/// 2. each member's squared distance from its group's mean by user blocks, added up on the
+///    calling thread in user order.
 struct CentroidValues {
     /// Per user, when asked (NaN: no centroid, or no cosine of a zero vector).
     var driftCosine: [Double] = []
@@ -28,22 +31,26 @@ extension MetricRecorder {
         let wantPairs = metricIDs.contains("population_mean_pairwise_cosine_distance")
         let n = run.world.users.count
         let d = geometry.dimension
+        let hc = historyCount, c0 = centroid0, sums = sumRaw
+        let members = groups.map(\.members)
+        let groupCount = groups.count
         let chunk = max(min(8 * blockSize, n), 1)
         let rows = SharedArray<Double>(repeating: 0, count: chunk * d)
         let units = SharedArray<Double>(repeating: 0, count: wantPairs ? chunk * d : 0)
         // Per chunk row: 1 has a centroid, 2 also a unit vector (a non-zero centroid).
         let kind = SharedArray<UInt8>(repeating: 0, count: chunk)
-        // The drifts, written in place by the blocks (NaN: none).
-        var cosineDrifts = [Double](repeating: .nan, count: wantCosine ? n : 0)
-        var lengthDrifts = [Double](repeating: .nan, count: wantL2 ? n : 0)
-        let hc = historyCount, c0 = centroid0, sums = sumRaw
-        let members = groups.map(\.members)
-        var variance = groups.map { _ in TotalVarianceSums(dimension: d) }
-        var pairs = groups.map { _ in PairwiseCosineSums(dimension: d) }
+        /// Whether u's centroid enters the variance (a member with a seed centroid always has
+        /// a current one: the history only grows).
+        @Sendable @inline(__always) func inVariance(_ u: Int) -> Bool { c0[u] != nil && hc[u] > 0 }
 
-        /// Chunk `lo..<hi`'s centroids on the executor; with `drifts`, also the drifts (written
-        /// there) and unit vectors.
-        func fill(_ lo: Int, _ hi: Int, drifts: (cosines: ParallelBuffer<Double>, lengths: ParallelBuffer<Double>)?) {
+        let distances = SharedArray<Double>(repeating: 0, count: wantVariance ? groupCount * chunk : 0)
+        /// Chunk `lo..<hi`'s centroids into `rows` by user blocks; with `drifts`, also the drifts
+        /// (written there) and the unit centroids; with `means`, the members' squared distances
+        /// from their groups' means (into `distances`).
+        func fill(
+            _ lo: Int, _ hi: Int, drifts: (cosines: ParallelBuffer<Double>, lengths: ParallelBuffer<Double>)?,
+            means: [TotalVarianceSums]? = nil
+        ) {
             let blocks = BlockExecutor.blocks(count: hi - lo, blockSize: blockSize)
             executor.forEach(blockCount: blocks.count) { b, _ in
                 sums.withUnsafeBufferPointer { sums in
@@ -61,13 +68,18 @@ extension MetricRecorder {
                             let src = sums.baseAddress! + u * d, dst = row.baseAddress!
                             for j in 0..<d { dst[j] = src[j] / count }
                             kind[r] = 1
+                            if let means, inVariance(u) {
+                                for gi in 0..<groupCount where members[gi][u] {
+                                    distances[gi * chunk + r] = means[gi].squaredDistance(UnsafeBufferPointer(row))
+                                }
+                            }
                             guard let drifts else { return }
-                            // The sums of the drifts and of the unit vector in one loop: four
-                            // chains advancing together instead of one after another, each
-                            // summed in coordinate order as ``StateMetrics`` sums it (the same
-                            // bits as driftCosine, driftL2 and PairwiseCosineSums.normalize).
+                            // The sums of the drifts and of the length in one loop: four chains
+                            // advancing together instead of one after another, each summed in
+                            // coordinate order as ``StateMetrics`` sums it (the same bits as
+                            // driftCosine, driftL2 and PairwiseCosineSums.normalize).
                             var rr = 0.0, oo = 0.0, ro = 0.0, dd = 0.0
-                            if let seed = c0[u] {
+                            if let seed = c0[u], wantCosine || wantL2 {
                                 precondition(seed.count == d, "a seed centroid of \(seed.count) coordinates, \(d) expected")
                                 seed.withUnsafeBufferPointer { s0 in
                                     let o = s0.baseAddress!
@@ -99,53 +111,90 @@ extension MetricRecorder {
             }
         }
 
-        // Pass 1: drifts, the variance's means, the unit sums. (A member with a seed centroid
-        // always has a current one: the history only grows.)
-        cosineDrifts.fillInParallel { cosines in lengthDrifts.fillInParallel { lengths in
-        for lo in stride(from: 0, to: n, by: chunk) {
-            let hi = min(lo + chunk, n)
-            fill(lo, hi, drifts: (cosines, lengths))
-            if !wantVariance && !wantPairs { continue }
-            rows.withUnsafeMutableBufferPointer(0..<(chunk * d)) { rowBuffer in
-                units.withUnsafeMutableBufferPointer(0..<units.count) { unitBuffer in
-                    for gi in members.indices {
-                        let m = members[gi]
-                        for u in lo..<hi where m[u] {
-                            let r = u - lo
-                            if wantVariance && c0[u] != nil && kind[r] > 0 {
-                                variance[gi].addToMean(UnsafeBufferPointer(rebasing: rowBuffer[(r * d)..<((r + 1) * d)]))
-                            }
-                            if wantPairs && kind[r] == 2 {
-                                pairs[gi].add(UnsafeBufferPointer(rebasing: unitBuffer[(r * d)..<((r + 1) * d)]))
+        // The groups' coordinate sums by blocks of coordinates. The coordinates' sums are
+        // independent of one another, so how they are split changes no bit: one range of whole
+        // cache lines a worker.
+        let parts = max(1, min(executor.workers, (d + 7) / 8))
+        let width = ((d + parts - 1) / parts + 7) / 8 * 8
+        let coordinateBlocks = stride(from: 0, to: d, by: width).map { $0..<min($0 + width, d) }
+        let meanSums = SharedArray<Double>(repeating: 0, count: wantVariance ? groupCount * d : 0)
+        let unitSums = SharedArray<Double>(repeating: 0, count: wantPairs ? groupCount * d : 0)
+        let counts = SharedArray<Int>(repeating: 0, count: 2 * groupCount)  // variance, pairs
+        /// Adds chunk `lo..<hi`'s centroids and unit centroids to their groups' sums.
+        func addToGroups(_ lo: Int, _ hi: Int) {
+            executor.forEach(blockCount: coordinateBlocks.count) { b, _ in
+                let js = coordinateBlocks[b]
+                rows.withUnsafeMutableBufferPointer(0..<rows.count) { rows in
+                    units.withUnsafeMutableBufferPointer(0..<units.count) { units in
+                        meanSums.withUnsafeMutableBufferPointer(0..<meanSums.count) { means in
+                            unitSums.withUnsafeMutableBufferPointer(0..<unitSums.count) { unitSums in
+                                for u in lo..<hi {
+                                    let r = u - lo
+                                    let toMean = wantVariance && inVariance(u) && kind[r] > 0
+                                    let toPairs = wantPairs && kind[r] == 2
+                                    if !toMean && !toPairs { continue }
+                                    let c = rows.baseAddress! + r * d, e = units.baseAddress! + r * d
+                                    for gi in 0..<groupCount where members[gi][u] {
+                                        if toMean {
+                                            let m = means.baseAddress! + gi * d
+                                            for j in js { m[j] = m[j] + c[j] }
+                                            if b == 0 { counts[2 * gi] += 1 }
+                                        }
+                                        if toPairs {
+                                            let s = unitSums.baseAddress! + gi * d
+                                            for j in js { s[j] = s[j] + e[j] }
+                                            if b == 0 { counts[2 * gi + 1] += 1 }
+                                        }
+                                    }
+                                }
                             }
                         }
                     }
                 }
             }
         }
-        } }
-        // Pass 2: the squared deviations from each group's mean (the centroids again).
-        if wantVariance {
-            for gi in variance.indices { variance[gi].finishMean() }
+
+        // Pass 1: drifts, the variance's means, the unit sums.
+        var cosineDrifts = [Double](repeating: .nan, count: wantCosine ? n : 0)
+        var lengthDrifts = [Double](repeating: .nan, count: wantL2 ? n : 0)
+        cosineDrifts.fillInParallel { cosines in lengthDrifts.fillInParallel { lengths in
             for lo in stride(from: 0, to: n, by: chunk) {
                 let hi = min(lo + chunk, n)
-                fill(lo, hi, drifts: nil)
-                rows.withUnsafeMutableBufferPointer(0..<(chunk * d)) { rowBuffer in
-                    for gi in members.indices {
-                        let m = members[gi]
-                        for u in lo..<hi where m[u] && c0[u] != nil && kind[u - lo] > 0 {
-                            let r = u - lo
-                            variance[gi].addToSquares(UnsafeBufferPointer(rebasing: rowBuffer[(r * d)..<((r + 1) * d)]))
-                        }
-                    }
-                }
+                fill(lo, hi, drifts: (cosines, lengths))
+                if wantVariance || wantPairs { addToGroups(lo, hi) }
             }
-        }
+        } }
         var values = CentroidValues()
         values.driftCosine = cosineDrifts
         values.driftL2 = lengthDrifts
-        if wantVariance { values.totalVariance = variance.map(\.value) }
-        if wantPairs { values.pairwise = pairs.map(\.value) }
+        if wantPairs {
+            let all = unitSums.toArray()
+            values.pairwise = (0..<groupCount).map { gi in
+                PairwiseCosineSums(count: counts[2 * gi + 1], sum: Array(all[(gi * d)..<((gi + 1) * d)])).value
+            }
+        }
+
+        // Pass 2: each member's squared distance from its group's mean (the centroids again),
+        // by user blocks, added up here in user order.
+        if wantVariance {
+            let all = meanSums.toArray()
+            var variance = (0..<groupCount).map { gi in
+                var v = TotalVarianceSums(count: counts[2 * gi], sums: Array(all[(gi * d)..<((gi + 1) * d)]))
+                v.finishMean()
+                return v
+            }
+            for lo in stride(from: 0, to: n, by: chunk) {
+                let hi = min(lo + chunk, n)
+                fill(lo, hi, drifts: nil, means: variance)
+                for gi in 0..<groupCount {
+                    let m = members[gi]
+                    for u in lo..<hi where m[u] && inVariance(u) && kind[u - lo] > 0 {
+                        variance[gi].addSquaredDistance(distances[gi * chunk + u - lo])
+                    }
+                }
+            }
+            values.totalVariance = variance.map(\.value)
+        }
         centroidCache = values
         return values
     }

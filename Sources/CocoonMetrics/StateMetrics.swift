@@ -183,11 +183,13 @@ public enum StateMetrics {
     }
 }
 
-/// The sums of `population_total_variance_ratio`'s trace, in two passes over the same points in
-/// the same order: the mean, then the squared deviations from it (one sum over points and
-/// coordinates, in that order). Points can be fed from anywhere — computed in parallel and
-/// added in order — and give the bits of ``StateMetrics/totalVariance(_:)``.
-public struct TotalVarianceSums {
+/// The sums of `population_total_variance_ratio`'s trace `mean_u ‖c_u − c̄‖²`, in two passes
+/// over the same points in the same order: the mean (a sum per coordinate), then each point's
+/// squared distance from it (summed in coordinate order) added up point by point. Both passes'
+/// pieces can be computed anywhere — the mean's coordinates apart from one another, each
+/// point's distance on its own — and, added in point order, give the bits of
+/// ``StateMetrics/totalVariance(_:)``.
+public struct TotalVarianceSums: Sendable {
     public private(set) var count = 0
     private var mean: [Double]
     private var squares = 0.0
@@ -195,10 +197,23 @@ public struct TotalVarianceSums {
 
     public init(dimension d: Int) { mean = [Double](repeating: 0, count: d) }
 
+    /// Pass 1 done elsewhere: `sums` are the coordinate sums of `count` points, each coordinate
+    /// summed in point order (what `count` calls of ``addToMean(_:)`` leave).
+    public init(count: Int, sums: [Double]) {
+        precondition(count >= 0, "a count of \(count) points")
+        self.count = count
+        mean = sums
+    }
+
     /// Pass 1: adds a point to the mean's sums.
     public mutating func addToMean(_ row: UnsafeBufferPointer<Double>) {
         precondition(!meanDone && row.count == mean.count, "a point of \(row.count) coordinates, \(mean.count) expected, before finishMean")
-        for j in 0..<mean.count { mean[j] += row[j] }
+        // Through pointers: one uniqueness check a point instead of one a coordinate, and the
+        // coordinates' independent sums run on vectors (the same additions).
+        mean.withUnsafeMutableBufferPointer { sum in
+            let s = sum.baseAddress!, x = row.baseAddress!
+            for j in 0..<sum.count { s[j] = s[j] + x[j] }
+        }
         count += 1
     }
 
@@ -209,10 +224,26 @@ public struct TotalVarianceSums {
         meanDone = true
     }
 
-    /// Pass 2: the same points in the same order.
-    public mutating func addToSquares(_ row: UnsafeBufferPointer<Double>) {
+    /// A point's ‖x − c̄‖², summed in coordinate order (after ``finishMean()``).
+    public func squaredDistance(_ row: UnsafeBufferPointer<Double>) -> Double {
         precondition(meanDone && row.count == mean.count, "pass 2 after finishMean, points of \(mean.count) coordinates")
-        for j in 0..<mean.count { squares += (row[j] - mean[j]) * (row[j] - mean[j]) }
+        var total = 0.0
+        mean.withUnsafeBufferPointer { mean in
+            let m = mean.baseAddress!, x = row.baseAddress!
+            for j in 0..<mean.count { total += (x[j] - m[j]) * (x[j] - m[j]) }
+        }
+        return total
+    }
+
+    /// Pass 2: adds a point's ``squaredDistance(_:)``, the points in pass 1's order.
+    public mutating func addSquaredDistance(_ value: Double) {
+        precondition(meanDone, "pass 2 after finishMean")
+        squares += value
+    }
+
+    /// Pass 2 for a point at hand.
+    public mutating func addToSquares(_ row: UnsafeBufferPointer<Double>) {
+        addSquaredDistance(squaredDistance(row))
     }
 
     /// tr Cov (population, ddof 0); nil without points.
@@ -222,11 +253,19 @@ public struct TotalVarianceSums {
 /// The sum of unit points of `population_mean_pairwise_cosine_distance` (see
 /// ``StateMetrics/meanPairwiseCosineDistance(_:)``), for points normalised anywhere and added
 /// in order.
-public struct PairwiseCosineSums {
+public struct PairwiseCosineSums: Sendable {
     public private(set) var count = 0
     private var sum: [Double]
 
     public init(dimension d: Int) { sum = [Double](repeating: 0, count: d) }
+
+    /// The sums made elsewhere: `sum` of `count` unit points, each coordinate summed in point
+    /// order (what `count` calls of ``add(_:)`` leave).
+    public init(count: Int, sum: [Double]) {
+        precondition(count >= 0, "a count of \(count) points")
+        self.count = count
+        self.sum = sum
+    }
 
     /// Divides a point by its length in place; false (the point left out) when it is zero.
     public static func normalize(_ row: UnsafeMutableBufferPointer<Double>) -> Bool {
@@ -239,7 +278,10 @@ public struct PairwiseCosineSums {
     /// Adds a normalised point.
     public mutating func add(_ unit: UnsafeBufferPointer<Double>) {
         precondition(unit.count == sum.count, "a point of \(unit.count) coordinates, \(sum.count) expected")
-        for j in 0..<sum.count { sum[j] += unit[j] }
+        sum.withUnsafeMutableBufferPointer { sum in
+            let s = sum.baseAddress!, x = unit.baseAddress!
+            for j in 0..<sum.count { s[j] = s[j] + x[j] }
+        }
         count += 1
     }
 

@@ -22,16 +22,16 @@ final class TiltedRandom: Recommender {
     func stop() {}
 }
 
-/// A generated world (d = 8; the default segments unless given): catalog, population and world
-/// seeded from `seed`, `seed + 1`, `seed + 2`.
+/// A generated world (d = 8 unless given; the default segments unless given): catalog,
+/// population and world seeded from `seed`, `seed + 1`, `seed + 2`.
 func generatedWorld(
-    items: Int, topics: Int, users: Int, segments: [PopulationSpec.Segment]? = nil, interventions: [Intervention] = [],
-    seed: UInt64
+    items: Int, topics: Int, users: Int, dimension: Int = 8, segments: [PopulationSpec.Segment]? = nil,
+    interventions: [Intervention] = [], seed: UInt64
 ) throws -> SimulationWorld {
     var cs = CatalogSpec()
     cs.items = items
     cs.topics = topics
-    cs.dimension = 8
+    cs.dimension = dimension
     var ps = PopulationSpec()
     ps.users = users
     if let segments { ps.segments = segments }
@@ -56,9 +56,9 @@ func markedWorld(
 }
 
 /// A generated world whose users fall into two segments, "a" (`shareA`) and "b".
-func segmentedWorld(items: Int, topics: Int, users: Int, shareA: Double, seed: UInt64) throws -> SimulationWorld {
+func segmentedWorld(items: Int, topics: Int, users: Int, dimension: Int = 8, shareA: Double, seed: UInt64) throws -> SimulationWorld {
     try generatedWorld(
-        items: items, topics: topics, users: users,
+        items: items, topics: topics, users: users, dimension: dimension,
         segments: [.init(name: "a", share: shareA), .init(name: "b", share: 1 - shareA)], seed: seed)
 }
 
@@ -177,20 +177,22 @@ final class Keep: StepObserver {
     }
 }
 
-/// The four metrics of the current history centroids are computed together, chunk by chunk of
-/// users on the executor: each must equal, bit for bit, ``StateMetrics``' one-thread function
-/// applied to the centroids of the users' histories (seed history, then what they consumed).
+/// The four metrics of the current history centroids are computed together on the executor, by
+/// user blocks and by blocks of coordinates: each must equal, bit for bit, ``StateMetrics``'
+/// one-thread function applied to the centroids of the users' histories (seed history, then
+/// what they consumed).
 @Suite struct CentroidMetricTests {
     @Test(arguments: [1, 3])
     func centroidMetricsEqualTheOneThreadFunctions(workers: Int) throws {
-        let world = try segmentedWorld(items: 300, topics: 5, users: 150, shareA: 0.6, seed: 21)
+        // d = 12: two blocks of coordinates, the second short.
+        let world = try segmentedWorld(items: 300, topics: 5, users: 150, dimension: 12, shareA: 0.6, seed: 21)
         let steps = 5
         let engine = Engine(
             world: world, behaviour: Behaviour(), recommender: TiltedRandom(),
             config: EngineConfig(steps: steps, slateSize: 8, seed: Seed(22)))
-        // Blocks of 3 users: chunks of 24, so the 150 users span several chunks.
+        // Blocks of 2 users: chunks of 16, so the 150 users span several chunks.
         let recorder = MetricRecorder(
-            metrics: MetricCatalog.defaultSet, executor: BlockExecutor(workers: workers), blockSize: 3, seed: Seed(23))
+            metrics: MetricCatalog.defaultSet, executor: BlockExecutor(workers: workers), blockSize: 2, seed: Seed(23))
         let keep = Keep()
         #expect(engine.run(observers: [recorder, keep]).failure == nil)
         let geometry = ItemGeometry(world.catalog)
