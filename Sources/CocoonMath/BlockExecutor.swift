@@ -70,6 +70,50 @@ public struct BlockExecutor: Sendable {
         forEach(blockCount: blockCount) { b, w in out[b] = Result { try body(b, w) } }
         return try out.toArray().map { try $0!.get() }
     }
+
+    /// Runs `side` on a thread of its own while `main` runs on the calling thread, when the
+    /// executor has two workers or more; with one, `side` runs first, then `main`. Returns when
+    /// both have finished: `main`'s result, or `side`'s error if it threw (`main`'s otherwise).
+    ///
+    /// For a sequential pass that would leave the other workers idle, beside work that keeps them
+    /// busy. The two must not touch the same mutable state: then what they compute is the same
+    /// as one after the other, for any number of workers. Either may use executors (more threads
+    /// than workers then run at once, for as long as `side` runs).
+    public func overlapping<R>(_ side: () throws -> Void, with main: () throws -> R) throws -> R {
+        if workers < 2 {
+            let sideOutcome = Result { try side() }
+            let mainOutcome = Result { try main() }
+            try sideOutcome.get()
+            return try mainOutcome.get()
+        }
+        return try withoutActuallyEscaping(side) { side in
+            let task = SideTask(side)
+            let done = DispatchSemaphore(value: 0)
+            DispatchQueue.global().async {
+                task.run()
+                done.signal()
+            }
+            let mainOutcome = Result { try main() }
+            done.wait()
+            try task.outcome.get()
+            return try mainOutcome.get()
+        }
+    }
+}
+
+/// ``BlockExecutor/overlapping(_:with:)``'s side task: its body, dropped as soon as it has run
+/// (so the non-escaping closure is no longer referenced when the caller returns), and its outcome.
+/// The caller reads `outcome` only after the task signalled that it finished.
+private final class SideTask: @unchecked Sendable {
+    private var body: (() throws -> Void)?
+    private(set) var outcome: Result<Void, any Error> = .success(())
+
+    init(_ body: @escaping () throws -> Void) { self.body = body }
+
+    func run() {
+        outcome = Result { try body!() }
+        body = nil
+    }
 }
 
 // Lets a non-escaping Sendable closure cross into concurrentPerform.

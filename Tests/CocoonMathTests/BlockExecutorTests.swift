@@ -1,4 +1,5 @@
 import CocoonMath
+import Dispatch
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -57,6 +58,50 @@ import Testing
         }
         let ok = try? exec.tryMap(blockCount: 40) { b, _ in b * 2 }
         #expect(ok == (0..<40).map { $0 * 2 })
+    }
+
+    /// With two workers the side task runs at the same time as the main one: each waits for
+    /// the other's signal (one after the other, the first would wait in vain: the timeout
+    /// fails the test instead of hanging it). With one worker the side task runs first.
+    @Test func overlappingRunsTheSideTaskAlongsideWithTwoWorkers() throws {
+        let sideStarted = DispatchSemaphore(value: 0), mainStarted = DispatchSemaphore(value: 0)
+        var sawMain = false
+        let result = try BlockExecutor(workers: 2).overlapping({
+            sideStarted.signal()
+            sawMain = mainStarted.wait(timeout: .now() + 30) == .success
+        }) { () -> Int in
+            mainStarted.signal()
+            #expect(sideStarted.wait(timeout: .now() + 30) == .success)
+            return 7
+        }
+        #expect(result == 7)
+        #expect(sawMain, "the side task's write is visible when overlapping returns")
+
+        var order: [String] = []
+        let one = try BlockExecutor(workers: 1).overlapping({ order.append("side") }) { () -> Int in
+            order.append("main")
+            return 8
+        }
+        #expect(one == 8 && order == ["side", "main"])
+    }
+
+    /// Both tasks always run to the end; the side task's error comes first, then the main one's.
+    @Test(arguments: [1, 2])
+    func overlappingReportsTheSideTasksErrorFirst(workers: Int) {
+        struct Failure: Error, Equatable { let name: String }
+        let exec = BlockExecutor(workers: workers)
+        var ran: [String] = []
+        #expect(throws: Failure(name: "side")) {
+            try exec.overlapping({ throw Failure(name: "side") }) { () throws -> Void in
+                ran.append("main")
+                throw Failure(name: "main")
+            }
+        }
+        #expect(ran == ["main"])
+        #expect(throws: Failure(name: "main")) {
+            try exec.overlapping({ ran.append("side") }) { () throws -> Void in throw Failure(name: "main") }
+        }
+        #expect(ran == ["main", "side"])
     }
 
     @Test func blasIsPinnedToOneThread() {
