@@ -42,7 +42,8 @@ public struct RunOutcome: Sendable {
 /// 3. the engine validates the slates (ids in range, no duplicates, right size);
 /// 4. users respond: consume, skip, mark "not interested", leave;
 /// 5. the recommender observes the feedback;
-/// 6. user state moves: preference drift, satiation, exposure memory, return/leave;
+/// 6. user state moves: preference drift, satiation, exposure memory, return/leave (5 and 6
+///    touch nothing in common and run side by side with two workers or more);
 /// 7. observers read an immutable snapshot of the step.
 ///
 /// Users are processed in fixed-size blocks on a ``BlockExecutor``; every random draw comes
@@ -192,26 +193,29 @@ public final class Engine {
         for m in madeMarks { controls[Int(m.user)].notInterested.append(m.mark!) }
         pendingChanges = madeMarks
 
-        // 5. The recommender observes the feedback.
+        // 5. The recommender observes the feedback, while 6. user state moves: neither reads what
+        // the other writes (the recommender knows the users only through requests and
+        // feedback), so with two workers or more they run side by side — the recommender's
+        // bookkeeping is largely one pass on one thread, the state update runs on the executor.
         let feedback = FeedbackBatch(
             step: t, users: active, slateSize: k, slates: batch.items, outcomes: response.outcomes,
             dwell: response.dwell, left: response.left)
-        clock = PhaseClock.start()
-        do {
-            try recommender.observe(feedback)
-        } catch let e as EngineError {
-            throw e
-        } catch {
-            throw EngineError.recommenderFailed(step: t, phase: "observe", message: Engine.describe(error))
+        try executor.overlapping({
+            let clock = PhaseClock.start()
+            defer { PhaseClock.shared.add(.recommenderUpdate, since: clock) }
+            do {
+                try recommender.observe(feedback)
+            } catch let e as EngineError {
+                throw e
+            } catch {
+                throw EngineError.recommenderFailed(step: t, phase: "observe", message: Engine.describe(error))
+            }
+        }) {
+            let clock = PhaseClock.start()
+            updateState(users: active, slates: batch.items, outcomes: response.outcomes, step: t)
+            state.applyLeaves(response.left)
+            PhaseClock.shared.add(.stateUpdate, since: clock)
         }
-
-        PhaseClock.shared.add(.recommenderUpdate, since: clock)
-
-        // 6. User state moves.
-        clock = PhaseClock.start()
-        updateState(users: active, slates: batch.items, outcomes: response.outcomes, step: t)
-        state.applyLeaves(response.left)
-        PhaseClock.shared.add(.stateUpdate, since: clock)
 
         // 7. The snapshot observers read.
         return StepSnapshot(

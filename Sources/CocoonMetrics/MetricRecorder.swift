@@ -268,24 +268,7 @@ public final class MetricRecorder: StepObserver, @unchecked Sendable {
     public func observe(_ s: StepSnapshot) throws {
         let t = s.step
         lastStep = t
-        // List metrics use the history before the list was produced (H_u of METRICS.md); state
-        // metrics at step t include what was consumed at t.
         resetStepCaches(groups: groups.count)
-        let perUser = t > 0 ? listMetrics(s) : ListValues()
-        if t > 0 { absorb(s, vectorSumsAdded: perUser.addedVectorSums) }
-        if t > 0, let r = reference, t < r.consumed.count {
-            for (u, i) in r.consumed[t] where Int(u) < referenceSet.count { referenceSet[Int(u)].sortedInsert(i) }
-        }
-        if t > 0 && nearestNeighbours == .recommender && wantsNearest {
-            // Chaney et al.: the users the recommender itself takes to be most alike (cosine of
-            // its user representation; ties, e.g. a representation that is the same for
-            // everyone, broken at random from the metric seed).
-            let rep = run.userRepresentation?.userRepresentation()
-            let tieSeed = seed.derive("nn-ties").derive(t)
-            nearest = pairNearest(tieSeed: tieSeed) { members in
-                members.map { u in rep.map { m in m.row(u).map(Double.init) } ?? [1] }
-            }
-        }
         if wantsFlags {
             slatesByStep.append(s.slates)
             usersByStep.append(s.users)
@@ -298,7 +281,29 @@ public final class MetricRecorder: StepObserver, @unchecked Sendable {
                 flags.append((ch.user, mark.item, mark.topic, Int(mark.listStep), shareThen))
                 firstFlagStep[Int(ch.user)] = min(firstFlagStep[Int(ch.user)], mark.listStep)
             }
-            updateControlSums(s)
+        }
+        // The control sums of the flag metrics are a pass over every slate on one thread, with
+        // state of their own: they run beside the list metrics and the consumption's bookkeeping
+        // (on the executor), which neither read nor write it. List metrics use the history before
+        // the list was produced (H_u of METRICS.md); state metrics at step t include what was
+        // consumed at t.
+        let perUser = try executor.overlapping({ if wantsFlags { updateControlSums(s) } }) {
+            let perUser = t > 0 ? listMetrics(s) : ListValues()
+            if t > 0 { absorb(s, vectorSumsAdded: perUser.addedVectorSums) }
+            return perUser
+        }
+        if t > 0, let r = reference, t < r.consumed.count {
+            for (u, i) in r.consumed[t] where Int(u) < referenceSet.count { referenceSet[Int(u)].sortedInsert(i) }
+        }
+        if t > 0 && nearestNeighbours == .recommender && wantsNearest {
+            // Chaney et al.: the users the recommender itself takes to be most alike (cosine of
+            // its user representation; ties, e.g. a representation that is the same for
+            // everyone, broken at random from the metric seed).
+            let rep = run.userRepresentation?.userRepresentation()
+            let tieSeed = seed.derive("nn-ties").derive(t)
+            nearest = pairNearest(tieSeed: tieSeed) { members in
+                members.map { u in rep.map { m in m.row(u).map(Double.init) } ?? [1] }
+            }
         }
         for (m, id) in metricIDs.enumerated() {
             for (gi, g) in groups.enumerated() {
