@@ -87,8 +87,10 @@ extension MetricRecorder {
         let blocks = BlockExecutor.blocks(count: n, blockSize: blockSize)
         // The users go by chunks of blocks: the chunk's values into one buffer on the executor,
         // then added to each group's sums in row order on this thread. (A buffer of every
-        // user's values was 12.8 MB of fresh pages a step at W2's 100,000 users and 16 metrics.)
-        let chunkBlocks = 8
+        // user's values was 12.8 MB of fresh pages a step at W2's 100,000 users and 16 metrics;
+        // a chunk of 32 blocks is 1 MB there. Chunks of 8 blocks left the second worker idle at
+        // the end of each chunk four times as often: 0.5% more idle core time at W2.)
+        let chunkBlocks = 32
         let out = SharedArray<Double>(repeating: .nan, count: min(n, chunkBlocks * blockSize) * ids.count)
         let members = groups.map(\.members)
         var sums = ListSums(groups: members.count, metrics: ids.count)

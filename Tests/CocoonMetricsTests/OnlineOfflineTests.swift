@@ -161,8 +161,9 @@ final class Keep: StepObserver {
             let engine = Engine(
                 world: world, behaviour: Behaviour(), recommender: TiltedRandom(),
                 config: EngineConfig(steps: 8, slateSize: 6, seed: Seed(14)))
+            // Blocks of 2 users: 75 blocks, so the list metrics go by three chunks (of 32 blocks).
             let recorder = MetricRecorder(
-                metrics: MetricCatalog.defaultSet, executor: BlockExecutor(workers: workers), blockSize: 7, seed: Seed(15))
+                metrics: MetricCatalog.defaultSet, executor: BlockExecutor(workers: workers), blockSize: 2, seed: Seed(15))
             #expect(engine.run(observers: [recorder]).failure == nil)
             return MetricCatalog.defaultSet.map { id in (recorder.series(id) ?? []).map { $0?.bitPattern } }
         }
