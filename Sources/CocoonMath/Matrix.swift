@@ -161,24 +161,30 @@ public struct Matrix: Sendable, Equatable {
             out._storage.withUnsafeMutableBufferPointer { o in
                 let p = o.baseAddress! + r * d
                 p.update(repeating: 0, count: d)
-                let k8 = SIMD8<Float>(repeating: keep)
                 for i in items {
                     precondition(i >= 0 && Int(i) < rows, "item \(i) out of range 0..<\(rows)")
-                    let src = e.baseAddress! + Int(i) * d
-                    var j = 0
-                    // `keep * p + e` lane by lane: the same rounding as the scalar recurrence.
-                    while j + 8 <= d {
-                        let x = UnsafeRawPointer(src + j).loadUnaligned(as: SIMD8<Float>.self)
-                        let y = UnsafeRawPointer(p + j).loadUnaligned(as: SIMD8<Float>.self)
-                        UnsafeMutableRawPointer(p + j).storeBytes(of: k8 * y + x, as: SIMD8<Float>.self)
-                        j += 8
-                    }
-                    while j < d {
-                        p[j] = keep * p[j] + src[j]
-                        j += 1
-                    }
+                    Matrix.decayStep(p, adding: e.baseAddress! + Int(i) * d, count: d, keep: keep)
                 }
             }
+        }
+    }
+
+    /// One step of ``decayedSum(ofRows:keep:into:row:)``: `p[j] ← keep · p[j] + x[j]` for j in
+    /// `0 ..< count`, eight lanes at a time with the same roundings as the scalar recurrence (a
+    /// product, then a sum).
+    @inlinable
+    public static func decayStep(_ p: UnsafeMutablePointer<Float>, adding x: UnsafePointer<Float>, count d: Int, keep: Float) {
+        let k8 = SIMD8<Float>(repeating: keep)
+        var j = 0
+        while j + 8 <= d {
+            let e = UnsafeRawPointer(x + j).loadUnaligned(as: SIMD8<Float>.self)
+            let y = UnsafeRawPointer(p + j).loadUnaligned(as: SIMD8<Float>.self)
+            UnsafeMutableRawPointer(p + j).storeBytes(of: k8 * y + e, as: SIMD8<Float>.self)
+            j += 8
+        }
+        while j < d {
+            p[j] = keep * p[j] + x[j]
+            j += 1
         }
     }
 

@@ -252,10 +252,9 @@ public final class ProfileModel: ScoringModel, @unchecked Sendable {
                             for p in 0..<k where outcomes[r * k + p] == .consumed {
                                 let i = Int(slates[r * k + p])
                                 precondition(i >= 0 && (i + 1) * d <= e.count, "item \(i) outside the catalog")
-                                let item = e.baseAddress! + i * d
-                                // `keep · p + 1 · e`: 1 · e is e exactly.
+                                // `keep · p + 1 · e` (1 · e is e exactly): the replay's step.
                                 rows.withElements((u * d)..<((u + 1) * d)) { row in
-                                    for j in 0..<d { row[j] = keep * row[j] + item[j] }
+                                    Matrix.decayStep(row.baseAddress!, adding: e.baseAddress! + i * d, count: d, keep: keep)
                                 }
                             }
                         }
