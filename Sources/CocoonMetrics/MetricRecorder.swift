@@ -287,11 +287,12 @@ public final class MetricRecorder: StepObserver, @unchecked Sendable {
         // (on the executor), which neither read nor write it. List metrics use the history before
         // the list was produced (H_u of METRICS.md); state metrics at step t include what was
         // consumed at t.
-        let perUser = try executor.overlapping({ if wantsFlags { updateControlSums(s) } }) {
-            let perUser = t > 0 ? listMetrics(s) : ListValues()
-            if t > 0 { absorb(s, vectorSumsAdded: perUser.addedVectorSums) }
+        let listAndAbsorb = { () -> ListValues in
+            let perUser = t > 0 ? self.listMetrics(s) : ListValues()
+            if t > 0 { self.absorb(s, vectorSumsAdded: perUser.addedVectorSums) }
             return perUser
         }
+        let perUser = wantsFlags ? try executor.overlapping({ updateControlSums(s) }, with: listAndAbsorb) : listAndAbsorb()
         if t > 0, let r = reference, t < r.consumed.count {
             for (u, i) in r.consumed[t] where Int(u) < referenceSet.count { referenceSet[Int(u)].sortedInsert(i) }
         }
