@@ -35,8 +35,9 @@ extension MetricRecorder {
         let members = groups.map(\.members)
         let groupCount = groups.count
         let chunk = max(min(8 * blockSize, n), 1)
-        let rows = SharedArray<Double>(repeating: 0, count: chunk * d)
-        let units = SharedArray<Double>(repeating: 0, count: wantPairs ? chunk * d : 0)
+        // The chunk's centroids (row r at r · d), then, for the pairwise distance, its unit
+        // centroids (at (chunk + r) · d).
+        let centroids = SharedArray<Double>(repeating: 0, count: (wantPairs ? 2 : 1) * chunk * d)
         // Per chunk row: 1 has a centroid, 2 also a unit vector (a non-zero centroid).
         let kind = SharedArray<UInt8>(repeating: 0, count: chunk)
         /// Whether u's centroid enters the variance (a member with a seed centroid always has
@@ -44,7 +45,7 @@ extension MetricRecorder {
         @Sendable @inline(__always) func inVariance(_ u: Int) -> Bool { c0[u] != nil && hc[u] > 0 }
 
         let distances = SharedArray<Double>(repeating: 0, count: wantVariance ? groupCount * chunk : 0)
-        /// Chunk `lo..<hi`'s centroids into `rows` by user blocks; with `drifts`, also the drifts
+        /// Chunk `lo..<hi`'s centroids into `centroids` by user blocks; with `drifts`, also the drifts
         /// (written there) and the unit centroids; with `means`, the members' squared distances
         /// from their groups' means (into `distances`).
         func fill(
@@ -54,26 +55,28 @@ extension MetricRecorder {
             let blocks = BlockExecutor.blocks(count: hi - lo, blockSize: blockSize)
             executor.forEach(blockCount: blocks.count) { b, _ in
                 sums.withUnsafeBufferPointer { sums in
-                    for r in blocks[b] {
-                        let u = lo + r
-                        let h = hc[u]
-                        if h == 0 {
-                            kind[r] = 0
-                            continue
-                        }
-                        let count = Double(h)
-                        rows.withUnsafeMutableBufferPointer((r * d)..<((r + 1) * d)) { row in
+                    // The block writes its own rows only.
+                    centroids.withUnsafeMutableBufferPointer(0..<centroids.count) { c in
+                        for r in blocks[b] {
+                            let u = lo + r
+                            let h = hc[u]
+                            if h == 0 {
+                                kind[r] = 0
+                                continue
+                            }
+                            let count = Double(h)
                             // Through pointers, so the division runs on vectors (the same
                             // correctly rounded quotients).
-                            let src = sums.baseAddress! + u * d, dst = row.baseAddress!
+                            let src = sums.baseAddress! + u * d, dst = c.baseAddress! + r * d
                             for j in 0..<d { dst[j] = src[j] / count }
                             kind[r] = 1
                             if let means, inVariance(u) {
+                                let row = UnsafeBufferPointer(start: dst, count: d)
                                 for gi in 0..<groupCount where members[gi][u] {
-                                    distances[gi * chunk + r] = means[gi].squaredDistance(UnsafeBufferPointer(row))
+                                    distances[gi * chunk + r] = means[gi].squaredDistance(row)
                                 }
                             }
-                            guard let drifts else { return }
+                            guard let drifts else { continue }
                             // The sums of the drifts and of the length in one loop: four chains
                             // advancing together instead of one after another, each summed in
                             // coordinate order as ``StateMetrics`` sums it (the same bits as
@@ -99,10 +102,8 @@ extension MetricRecorder {
                             }
                             let length = rr.squareRoot()
                             if wantPairs && length != 0 {
-                                units.withUnsafeMutableBufferPointer((r * d)..<((r + 1) * d)) { unit in
-                                    let out = unit.baseAddress!
-                                    for j in 0..<d { out[j] = dst[j] / length }
-                                }
+                                let unit = c.baseAddress! + (chunk + r) * d
+                                for j in 0..<d { unit[j] = dst[j] / length }
                                 kind[r] = 2
                             }
                         }
@@ -117,35 +118,32 @@ extension MetricRecorder {
         let parts = max(1, min(executor.workers, (d + 7) / 8))
         let width = ((d + parts - 1) / parts + 7) / 8 * 8
         let coordinateBlocks = stride(from: 0, to: d, by: width).map { $0..<min($0 + width, d) }
-        let meanSums = SharedArray<Double>(repeating: 0, count: wantVariance ? groupCount * d : 0)
-        let unitSums = SharedArray<Double>(repeating: 0, count: wantPairs ? groupCount * d : 0)
+        // Per group, the sums of its members' centroids (at gi · d), then of their unit centroids
+        // (at (groupCount + gi) · d).
+        let groupSums = SharedArray<Double>(repeating: 0, count: 2 * groupCount * d)
         let counts = SharedArray<Int>(repeating: 0, count: 2 * groupCount)  // variance, pairs
         /// Adds chunk `lo..<hi`'s centroids and unit centroids to their groups' sums.
         func addToGroups(_ lo: Int, _ hi: Int) {
             executor.forEach(blockCount: coordinateBlocks.count) { b, _ in
                 let js = coordinateBlocks[b]
-                rows.withUnsafeMutableBufferPointer(0..<rows.count) { rows in
-                    units.withUnsafeMutableBufferPointer(0..<units.count) { units in
-                        meanSums.withUnsafeMutableBufferPointer(0..<meanSums.count) { means in
-                            unitSums.withUnsafeMutableBufferPointer(0..<unitSums.count) { unitSums in
-                                for u in lo..<hi {
-                                    let r = u - lo
-                                    let toMean = wantVariance && inVariance(u) && kind[r] > 0
-                                    let toPairs = wantPairs && kind[r] == 2
-                                    if !toMean && !toPairs { continue }
-                                    let c = rows.baseAddress! + r * d, e = units.baseAddress! + r * d
-                                    for gi in 0..<groupCount where members[gi][u] {
-                                        if toMean {
-                                            let m = means.baseAddress! + gi * d
-                                            for j in js { m[j] = m[j] + c[j] }
-                                            if b == 0 { counts[2 * gi] += 1 }
-                                        }
-                                        if toPairs {
-                                            let s = unitSums.baseAddress! + gi * d
-                                            for j in js { s[j] = s[j] + e[j] }
-                                            if b == 0 { counts[2 * gi + 1] += 1 }
-                                        }
-                                    }
+                centroids.withUnsafeMutableBufferPointer(0..<centroids.count) { c in
+                    groupSums.withUnsafeMutableBufferPointer(0..<groupSums.count) { g in
+                        for u in lo..<hi {
+                            let r = u - lo
+                            let toMean = wantVariance && inVariance(u) && kind[r] > 0
+                            let toPairs = wantPairs && kind[r] == 2
+                            if !toMean && !toPairs { continue }
+                            let row = c.baseAddress! + r * d
+                            for gi in 0..<groupCount where members[gi][u] {
+                                if toMean {
+                                    let m = g.baseAddress! + gi * d
+                                    for j in js { m[j] = m[j] + row[j] }
+                                    if b == 0 { counts[2 * gi] += 1 }
+                                }
+                                if toPairs {
+                                    let e = g.baseAddress! + (groupCount + gi) * d, unit = c.baseAddress! + (chunk + r) * d
+                                    for j in js { e[j] = e[j] + unit[j] }
+                                    if b == 0 { counts[2 * gi + 1] += 1 }
                                 }
                             }
                         }
@@ -167,17 +165,17 @@ extension MetricRecorder {
         var values = CentroidValues()
         values.driftCosine = cosineDrifts
         values.driftL2 = lengthDrifts
+        let all = groupSums.toArray()
         if wantPairs {
-            let all = unitSums.toArray()
             values.pairwise = (0..<groupCount).map { gi in
-                PairwiseCosineSums(count: counts[2 * gi + 1], sum: Array(all[(gi * d)..<((gi + 1) * d)])).value
+                let sum = Array(all[((groupCount + gi) * d)..<((groupCount + gi + 1) * d)])
+                return PairwiseCosineSums(count: counts[2 * gi + 1], sum: sum).value
             }
         }
 
         // Pass 2: each member's squared distance from its group's mean (the centroids again),
         // by user blocks, added up here in user order.
         if wantVariance {
-            let all = meanSums.toArray()
             var variance = (0..<groupCount).map { gi in
                 var v = TotalVarianceSums(count: counts[2 * gi], sums: Array(all[(gi * d)..<((gi + 1) * d)]))
                 v.finishMean()
