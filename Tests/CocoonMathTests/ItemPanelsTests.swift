@@ -147,7 +147,7 @@ import Testing
         }
         // A scorer follows the rule for this process's library kernel.
         let items = Matrix(rows: 40, cols: 8, repeating: 1)
-        let trusted = ["SkylakeX", "Cooperlake"].contains(BLASRuntime.coreName)
+        let trusted = BlockScorer.fusedChainKernels.contains(BLASRuntime.coreName)
         let ownKernel = trusted && ItemPanels.vectorized && BlockScorer.panelsAgreeWithSgemm && !BlockScorer.sgemmRequested
         #expect(BlockScorer(items: items, tileSize: 32).products == (ownKernel ? .panels(vectorized: true) : .sgemm))
         #expect(BlockScorer(items: items, tileSize: 7).products == .sgemm)
