@@ -15,7 +15,10 @@ import Foundation
 /// Where its own kernel gives the bits `sgemm` would (``Products``), the scorer computes the
 /// scores itself from items packed once (``ItemPanels``), twelve users at a time, and selects
 /// from those twelve rows while they are in cache: no tile is zeroed, no item tile is packed
-/// again for every block, and the scores never go out to memory.
+/// again for every block, and the scores never go out to memory. Once a user's heap is full,
+/// the kernel also marks the runs of 32 items where a score beats its k-th best so far, and the
+/// selection reads only those runs (22% of them at W2: the kernel compares the scores before
+/// `adjust`, so the runs of items the control layer then pushes down or excludes count too).
 ///
 /// - Complexity: O(b·m·d) for the products plus O(b·m) for the selection, per block.
 public struct BlockScorer: Sendable {
@@ -225,6 +228,12 @@ public struct BlockScorer: Sendable {
     ///   - adjust: optional; called for every user row and tile with the block-local row
     ///     index, the index of the tile's first item and the tile's scores (one per item),
     ///     before selection. Set a score to `-infinity` to exclude an item.
+    ///   - adjustLowersOnly: whether `adjust` never raises a score (it excludes items, pushes
+    ///     them down, reads the scores). Then, with the own products, the kernel marks the runs
+    ///     of 32 items where a user's score beats their k-th best so far and the selection reads
+    ///     only those (the same items, ``TopKSelector/offerScreened(_:count:baseIndex:k:scores:indices:screen:)``);
+    ///     without `adjust` it always does. Pass false when `adjust` may raise one (noise,
+    ///     boosts added after the products).
     ///   - emit: called once per user, in block order, with the block-local row index and the
     ///     user's best items (drain them with ``SelectedItems/drainSorted(into:at:)``; the view
     ///     is only valid during the call).
@@ -233,6 +242,7 @@ public struct BlockScorer: Sendable {
         workspace: ScoringWorkspace,
         offsets: RowTopicOffsets? = nil,
         adjust: ((_ row: Int, _ firstItem: Int, _ scores: inout MutableSpan<Float>) -> Void)? = nil,
+        adjustLowersOnly: Bool = false,
         emit: (_ row: Int, _ selected: inout SelectedItems) -> Void
     ) {
         precondition(users.cols == items.cols, "users have \(users.cols) dimensions, items \(items.cols)")
@@ -259,13 +269,21 @@ public struct BlockScorer: Sendable {
         // context every time (half a million times a step at W2).
         let adjustRow = adjust ?? { _, _, _ in }
         let adjusts = adjust != nil
+        // A row whose heap is full needs only the items above its root (its k-th best): the
+        // own products kernel compares every score it computes with the root as the tile
+        // starts and marks the runs of 32 items that hold one (a compare per register beside
+        // 2·d multiply-adds), and the selection reads just those runs instead of the whole row.
+        // Sound while nothing raises a score between the products and the selection.
+        let screens = k > 0 && (!adjusts || adjustLowersOnly)
+        let words = ItemPanels.screenWords(width: tileWidth)
+        let roots = workspace.roots.base, screenBits = workspace.screen.base
         // Offers row r of the scores at `scores` (items t0 ..< t0 + width) after its adjustment,
         // with a slice of the next tile's items asked for first: the products read them from
         // memory otherwise (what the rest of the step streams through the cache evicts them),
         // and that made the step's products slower than the bare ones.
         @inline(__always) func select(
             _ r: Int, _ scores: UnsafeMutablePointer<Float>, _ t0: Int, _ width: Int, _ next: UnsafeRawPointer, _ nextBytes: Int,
-            addOffsets: Bool
+            addOffsets: Bool, screen: UnsafePointer<UInt64>? = nil
         ) {
             let slice = (nextBytes / b + 63) & ~63
             let from = r * slice
@@ -276,7 +294,11 @@ public struct BlockScorer: Sendable {
                 var span = row.mutableSpan
                 adjustRow(r, t0, &span)
             }
-            if k > 0 {
+            if let screen {
+                TopKSelector.offerScreened(
+                    scores, count: width, baseIndex: t0, k: k, scores: heapScores + r * k, indices: heapIndices + r * k,
+                    screen: screen)
+            } else if k > 0 {
                 kept[r] = TopKSelector.offerRun(
                     scores, count: width, baseIndex: t0, k: k, kept: kept[r],
                     scores: heapScores + r * k, indices: heapIndices + r * k)
@@ -300,13 +322,22 @@ public struct BlockScorer: Sendable {
                     var c0 = PhaseClock.start()
                     while g0 < b {
                         let g1 = min(g0 + 12, b)
+                        var screen: (thresholds: UnsafePointer<Float>, bits: UnsafeMutablePointer<UInt64>, words: Int)? = nil
+                        if screens {
+                            // +infinity marks nothing: a row whose heap has room reads its whole row.
+                            for r in g0..<g1 { roots[r] = kept[r] == k ? heapScores[r * k] : .infinity }
+                            (screenBits + g0 * words).update(repeating: 0, count: (g1 - g0) * words)
+                            screen = (UnsafePointer(roots + g0), screenBits + g0 * words, words)
+                        }
                         panels.products(
                             users: userRows.baseAddress! + (rows.lowerBound + g0) * d, rows: g1 - g0, rowStride: d,
                             first: t0, width: width, into: tile.baseAddress!, outStride: width,
-                            offsets: offsets, offsetRow: g0)
+                            offsets: offsets, offsetRow: g0, screen: screen)
                         let c1 = PhaseClock.start()
                         for r in g0..<g1 {
-                            select(r, tile.baseAddress! + (r - g0) * width, t0, width, nextBase, nextBytes, addOffsets: false)
+                            select(
+                                r, tile.baseAddress! + (r - g0) * width, t0, width, nextBase, nextBytes, addOffsets: false,
+                                screen: screens && kept[r] == k ? UnsafePointer(screenBits + r * words) : nil)
                         }
                         if timed {
                             let c2 = PhaseClock.now()
@@ -355,6 +386,10 @@ public final class ScoringWorkspace: @unchecked Sendable {
     private(set) var heapScores = SharedArray<Float>(repeating: 0, count: 0)
     private(set) var heapIndices = SharedArray<Int32>(repeating: 0, count: 0)
     private(set) var kept = SharedArray<Int>(repeating: 0, count: 0)
+    /// Per row of a 12-row group: its heap's root as the tile starts (what a score must beat),
+    /// and the runs of the tile the products marked (``ItemPanels/screenWords(width:)`` a row).
+    private(set) var roots = SharedArray<Float>(repeating: 0, count: 0)
+    private(set) var screen = SharedArray<UInt64>(repeating: 0, count: 0)
 
     /// Creates an empty workspace; it grows on first use.
     public init() {}
@@ -365,7 +400,12 @@ public final class ScoringWorkspace: @unchecked Sendable {
             heapScores = SharedArray(repeating: 0, count: rows * k)
             heapIndices = SharedArray(repeating: 0, count: rows * k)
         }
-        if kept.count < rows { kept = SharedArray(repeating: 0, count: rows) }
+        if kept.count < rows {
+            kept = SharedArray(repeating: 0, count: rows)
+            roots = SharedArray(repeating: 0, count: rows)
+        }
+        let words = ItemPanels.screenWords(width: size)
+        if screen.count < rows * words { screen = SharedArray(repeating: 0, count: rows * words) }
         kept.base.update(repeating: 0, count: rows)
     }
 

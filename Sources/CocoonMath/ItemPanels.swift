@@ -39,18 +39,28 @@ package final class ItemPanels: @unchecked Sendable {
     /// With `offsets`, the topic offsets of its rows `offsetRow ..< offsetRow + rows`
     /// (``RowTopicOffsets``) are added to these users' scores before they are stored, as
     /// ``TopicOffsets/add(to:topics:offsets:)`` would add them afterwards.
+    ///
+    /// With `screen`, the products also mark where each row may hold one of its best items:
+    /// bit b % 64 of word `r · screen.words + b / 64` of `screen.bits` is set when one of row r's
+    /// stored scores of items `first + 32b ..< first + 32b + 32` is above `screen.thresholds[r]`
+    /// (`screen.words` ≥ ``screenWords(width:)``; the caller zeroes the words first; see
+    /// ``TopKSelector/offerScreened(_:count:baseIndex:k:scores:indices:screen:)``).
     package func products(
         users: UnsafePointer<Float>, rows: Int, rowStride: Int, first: Int, width: Int,
-        into out: UnsafeMutablePointer<Float>, outStride: Int, offsets: RowTopicOffsets? = nil, offsetRow: Int = 0
+        into out: UnsafeMutablePointer<Float>, outStride: Int, offsets: RowTopicOffsets? = nil, offsetRow: Int = 0,
+        screen: (thresholds: UnsafePointer<Float>, bits: UnsafeMutablePointer<UInt64>, words: Int)? = nil
     ) {
         precondition(
             first % 16 == 0 && first >= 0 && first + width <= items,
             "items \(first)..<\(first + width) are not panel-aligned items of \(items)")
         let kernel = avx512 ? Int32(1) : 0
+        if let screen { precondition(screen.words >= Self.screenWords(width: width), "\(screen.words) screen words a row for \(width) items") }
+        let thresholds = screen?.thresholds, bits = screen?.bits, words = screen?.words ?? 0
         // Without tables no row has offsets (``RowTopicOffsets``' precondition).
         guard let offsets, !offsets.tables.isEmpty, rows > 0 else {
             cocoon_panel_products(
-                users, rows, rowStride, dimension, values.baseAddress!, first, width, out, outStride, kernel, nil, nil, nil)
+                users, rows, rowStride, dimension, values.baseAddress!, first, width, out, outStride, kernel, nil, nil, nil,
+                thresholds, bits, words)
             return
         }
         precondition(
@@ -63,11 +73,14 @@ package final class ItemPanels: @unchecked Sendable {
                     cocoon_panel_products(
                         users, rows, rowStride, dimension, values.baseAddress!, first, width, out, outStride, kernel,
                         topics.baseAddress! + first, tables.baseAddress! + offsetRow * RowTopicOffsets.stride,
-                        has.baseAddress! + offsetRow)
+                        has.baseAddress! + offsetRow, thresholds, bits, words)
                 }
             }
         }
     }
+
+    /// Words of screen bits a row of `width` scores takes: one bit per run of 32 items.
+    package static func screenWords(width: Int) -> Int { (width + 2047) / 2048 }
 
     /// Whether this machine computes the products with AVX-512.
     package static let vectorized: Bool = cocoon_panel_products_vectorized() != 0

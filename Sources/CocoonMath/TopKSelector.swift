@@ -150,6 +150,20 @@ public struct TopKSelector: Sendable {
         return cocoon_topk_offer_run(base, n, Int64(baseIndex), s, ix, k, start, floor)
     }
 
+    /// ``offerRun(_:count:baseIndex:k:kept:scores:indices:)`` for a full heap (k items kept),
+    /// reading only the runs of 32 scores whose bit is set in `screen` (bit b % 64 of
+    /// `screen[b / 64]`: `base[32b ..< min(32b + 32, count)]`; ``ItemPanels`` marks them as it
+    /// computes the scores). The heap ends as the whole run would leave it when every score that
+    /// beats its root lies in a marked run: the others never enter, and the root only rises.
+    package static func offerScreened(
+        _ base: UnsafePointer<Float>, count n: Int, baseIndex: Int, k: Int,
+        scores s: UnsafeMutablePointer<Float>, indices ix: UnsafeMutablePointer<Int32>, screen: UnsafePointer<UInt64>
+    ) {
+        precondition(baseIndex >= 0 && baseIndex + n <= Int(Int32.max), "item indices must fit in Int32")
+        precondition(k > 0, "a screened offer needs a full heap of k ≥ 1 items")
+        cocoon_topk_offer_screened(base, n, Int64(baseIndex), s, ix, k, screen)
+    }
+
     /// The kept items, best first (score descending, then index ascending).
     public func sorted() -> [(index: Int32, score: Float)] {
         if count == 0 { return [] }

@@ -587,6 +587,9 @@ public final class BuiltinRecommender: Recommender, UserRepresenting, @unchecked
             // are then added before the noise would be: only without noise).
             let kernelOffsets = noise == 0 && scorer.addsOffsetsInKernel ? offsets.kernelOffsets(primary: primaryTopics) : nil
             let offsetsAdded = kernelOffsets != nil
+            // The adjustment below only lowers scores (push-downs, exclusions; the channels just
+            // read them) unless it adds noise or topic offsets the kernel did not add.
+            let lowersOnly = noise == 0 && (offsetsAdded || !offsets.hasOffsets)
             scorer.topK(
                 users: userMatrix, rows: 0..<bUsers.count, k: m, workspace: spaces[w], offsets: kernelOffsets,
                 adjust: { r, first, span in
@@ -614,6 +617,7 @@ public final class BuiltinRecommender: Recommender, UserRepresenting, @unchecked
                         }
                     }
                 },
+                adjustLowersOnly: lowersOnly,
                 emit: { r, sel in
                     guard failure == nil else { return }
                     if plainSlates && sel.count == k && sel.threshold > -1e8 {

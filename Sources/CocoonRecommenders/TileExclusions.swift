@@ -300,10 +300,13 @@ package struct TopicOffsetRows {
         }
     }
 
+    /// Whether some row has offsets.
+    package var hasOffsets: Bool { mode.contains { $0 != 0 } }
+
     /// The rows' offsets as ``RowTopicOffsets`` over items whose topics are `primary` (sharing
     /// this value's storage), or nil when no row has offsets or there are more than 32 topics.
     package func kernelOffsets(primary: [Int32]) -> RowTopicOffsets? {
-        guard topicCount <= RowTopicOffsets.stride, mode.contains(where: { $0 != 0 }) else { return nil }
+        guard topicCount <= RowTopicOffsets.stride, hasOffsets else { return nil }
         return RowTopicOffsets(topics: primary, tables: values, rows: mode, topicCount: topicCount)
     }
 }

@@ -30,9 +30,11 @@ void cocoon_pack_panels(const float *v, ptrdiff_t n, ptrdiff_t d, float *out) {
 
 // The same chains one score at a time: for machines without AVX-512, and the tests' reference.
 // Then, where row r has offsets, the score's topic offset unless it is zero.
+// With `thr`, a run's bit is set where a stored score beats the row's threshold.
 static void products_portable(const float *u, ptrdiff_t rows, ptrdiff_t ldu, ptrdiff_t d, const float *panels,
                               ptrdiff_t first, ptrdiff_t width, float *c, ptrdiff_t ldc, const int32_t *topic,
-                              const float *tables, const uint8_t *has) {
+                              const float *tables, const uint8_t *has, const float *thr, uint64_t *screen,
+                              ptrdiff_t words) {
     for (ptrdiff_t r = 0; r < rows; r++) {
         const float *o = tables && has[r] ? tables + r * 32 : 0;
         for (ptrdiff_t j = 0; j < width; j++) {
@@ -42,6 +44,7 @@ static void products_portable(const float *u, ptrdiff_t rows, ptrdiff_t ldu, ptr
             for (ptrdiff_t x = 0; x < d; x++) acc = fmaf(u[r * ldu + x], v[x * 16], acc);
             if (o && o[topic[j]] != 0) acc = acc + o[topic[j]];
             c[r * ldc + j] = acc;
+            if (thr && acc > thr[r]) screen[r * words + j / 2048] |= (uint64_t)1 << (j / 32 % 64);
         }
     }
 }
@@ -54,9 +57,13 @@ static void products_portable(const float *u, ptrdiff_t rows, ptrdiff_t ldu, ptr
 // With `tables`, the offsets of each row r with has[r] (32 floats at tables + 32r) are added
 // before the store: each lane's offset picked from two registers by its item's topic (`topic`:
 // the block's items), added only where it is not zero, as ``cocoon_add_topic_offsets`` adds it.
+//
+// With `thr`, bit `run` of row r's screen words (`screen + r·words`) is set when one of the
+// block's stored scores is above thr[r]: a compare per register, beside 2·d multiply-adds.
 __attribute__((target("avx512f"), always_inline)) static inline void
 block_avx512(const float *u, ptrdiff_t ldu, ptrdiff_t d, const float *p0, float *c, ptrdiff_t ldc, const int R, const int P,
-             __mmask16 mask, const int32_t *topic, const float *tables, const uint8_t *has) {
+             __mmask16 mask, const int32_t *topic, const float *tables, const uint8_t *has, const float *thr,
+             uint64_t *screen, ptrdiff_t words, ptrdiff_t run) {
     __m512 a0[12], a1[12];
     _Pragma("clang loop unroll(full)") for (int r = 0; r < R; r++) {
         a0[r] = _mm512_setzero_ps();
@@ -90,6 +97,18 @@ block_avx512(const float *u, ptrdiff_t ldu, ptrdiff_t d, const float *p0, float 
             }
         }
     }
+    if (thr) {
+        uint64_t *w = screen + run / 64;
+        const int bit = (int)(run % 64);
+        _Pragma("clang loop unroll(full)") for (int r = 0; r < R; r++) {
+            // Only stored lanes count (a partial panel's others hold zeros).
+            __m512 t = _mm512_set1_ps(thr[r]);
+            __mmask16 above = P == 2 ? (__mmask16)(_mm512_cmp_ps_mask(a0[r], t, _CMP_GT_OQ)
+                                                   | _mm512_mask_cmp_ps_mask(mask, a1[r], t, _CMP_GT_OQ))
+                                     : _mm512_mask_cmp_ps_mask(mask, a0[r], t, _CMP_GT_OQ);
+            w[r * words] |= (uint64_t)(above != 0) << bit;
+        }
+    }
     _Pragma("clang loop unroll(full)") for (int r = 0; r < R; r++) {
         if (P == 2) {
             _mm512_storeu_ps(c + r * ldc, a0[r]);
@@ -103,28 +122,31 @@ block_avx512(const float *u, ptrdiff_t ldu, ptrdiff_t d, const float *p0, float 
 // One group of R users against the tile's panels: pairs while two are left, then the last one.
 __attribute__((target("avx512f"), always_inline)) static inline void
 group_avx512(const float *u, ptrdiff_t ldu, ptrdiff_t d, const float *panels, ptrdiff_t first, ptrdiff_t width, float *c,
-             ptrdiff_t ldc, const int R, const int32_t *topic, const float *tables, const uint8_t *has) {
+             ptrdiff_t ldc, const int R, const int32_t *topic, const float *tables, const uint8_t *has, const float *thr,
+             uint64_t *screen, ptrdiff_t words) {
     const float *p = panels + (first / 16) * d * 16;
     ptrdiff_t j = 0;
     for (; j + 32 <= width; j += 32, p += 2 * d * 16)
-        block_avx512(u, ldu, d, p, c + j, ldc, R, 2, 0xFFFF, topic + j, tables, has);
+        block_avx512(u, ldu, d, p, c + j, ldc, R, 2, 0xFFFF, topic + j, tables, has, thr, screen, words, j / 32);
     ptrdiff_t left = width - j;
     if (left > 16) {
-        block_avx512(u, ldu, d, p, c + j, ldc, R, 2, (__mmask16)((1u << (left - 16)) - 1), topic + j, tables, has);
+        block_avx512(u, ldu, d, p, c + j, ldc, R, 2, (__mmask16)((1u << (left - 16)) - 1), topic + j, tables, has, thr, screen,
+                     words, j / 32);
     } else if (left > 0) {
         block_avx512(u, ldu, d, p, c + j, ldc, R, 1, (__mmask16)(left == 16 ? 0xFFFF : (1u << left) - 1), topic + j, tables,
-                     has);
+                     has, thr, screen, words, j / 32);
     }
 }
 
 __attribute__((target("avx512f"))) static void products_avx512(const float *u, ptrdiff_t rows, ptrdiff_t ldu, ptrdiff_t d,
                                                                 const float *panels, ptrdiff_t first, ptrdiff_t width,
                                                                 float *c, ptrdiff_t ldc, const int32_t *topic,
-                                                                const float *tables, const uint8_t *has) {
+                                                                const float *tables, const uint8_t *has, const float *thr,
+                                                                uint64_t *screen, ptrdiff_t words) {
     ptrdiff_t r = 0;
 #define COCOON_GROUP(n) \
     group_avx512(u + r * ldu, ldu, d, panels, first, width, c + r * ldc, ldc, n, topic, tables ? tables + r * 32 : 0, \
-                 tables ? has + r : 0)
+                 tables ? has + r : 0, thr ? thr + r : 0, thr ? screen + r * words : 0, words)
     for (; r + 12 <= rows; r += 12) COCOON_GROUP(12);
     switch (rows - r) {
 #define COCOON_REST(n) \
@@ -148,14 +170,16 @@ int cocoon_panel_products_vectorized(void) {
 
 void cocoon_panel_products(const float *u, ptrdiff_t rows, ptrdiff_t ldu, ptrdiff_t d, const float *panels, ptrdiff_t first,
                            ptrdiff_t width, float *c, ptrdiff_t ldc, int vectorized, const int32_t *topic,
-                           const float *tables, const uint8_t *has) {
+                           const float *tables, const uint8_t *has, const float *thr, uint64_t *screen,
+                           ptrdiff_t words) {
     if (!topic || !has) tables = 0;
+    if (!screen) thr = 0;
 #ifdef COCOON_X86_64
     if (vectorized) {
-        products_avx512(u, rows, ldu, d, panels, first, width, c, ldc, topic, tables, has);
+        products_avx512(u, rows, ldu, d, panels, first, width, c, ldc, topic, tables, has, thr, screen, words);
         return;
     }
 #endif
     (void)vectorized;
-    products_portable(u, rows, ldu, d, panels, first, width, c, ldc, topic, tables, has);
+    products_portable(u, rows, ldu, d, panels, first, width, c, ldc, topic, tables, has, thr, screen, words);
 }

@@ -318,27 +318,47 @@ static inline float enter_avx2(SortedSet *v, ptrdiff_t k, ptrdiff_t *have, float
     return threshold_over(_mm256_cvtss_f32(v->s0), *have, k, below);
 }
 
-// offer_avx2 for k ≤ 16, the set in registers for the whole run.
+// Offers the 32 scores at p (items at, at + 1, …) to the set in registers.
+__attribute__((target("avx2"), always_inline))
+static inline void sorted_run32_avx2(const float *p, int64_t at, SortedSet *v, ptrdiff_t k, ptrdiff_t *have, float *thr,
+                                     __m256 *t, float below) {
+    uint32_t bits = above32_avx2(p, *t);
+    if (__builtin_expect(bits != 0, 0)) {
+        while (bits) {
+            int l = __builtin_ctz(bits);
+            bits &= bits - 1;
+            float s = p[l];
+            if (s > *thr) *thr = enter_avx2(v, k, have, s, (int32_t)(at + l), below);
+        }
+        *t = _mm256_set1_ps(*thr);
+    }
+}
+
+// offer_avx2 for k ≤ 16, the set in registers for the whole run: every run of 32 items, or
+// with `screen` only those whose bit is set (cocoon_topk_offer_screened).
 __attribute__((target("avx2")))
 static void offer_avx2_sorted(const float *x, ptrdiff_t n, int64_t base, float *hs, int32_t *hi, ptrdiff_t k,
-                              ptrdiff_t *kept, float below) {
+                              ptrdiff_t *kept, float below, const uint64_t *screen) {
     SortedSet v = sorted_load_avx2(hs, hi, *kept);
     ptrdiff_t have = *kept;
     float thr = threshold(hs, have, k, below);
     __m256 t = _mm256_set1_ps(thr);
     ptrdiff_t j = 0;
-    for (; j + 32 <= n; j += 32) {
-        const float *p = x + j;
-        uint32_t bits = above32_avx2(p, t);
-        if (__builtin_expect(bits != 0, 0)) {
+    if (!screen) {
+        for (; j + 32 <= n; j += 32) sorted_run32_avx2(x + j, base + j, &v, k, &have, &thr, &t, below);
+    } else {
+        ptrdiff_t runs = n / 32;  // whole runs; the short last one (if any) below
+        for (ptrdiff_t w = 0; w * 64 < runs; w++) {
+            uint64_t bits = screen[w];
+            if (runs - w * 64 < 64) bits &= ((uint64_t)1 << (runs - w * 64)) - 1;
             while (bits) {
-                int l = __builtin_ctz(bits);
+                ptrdiff_t at = (w * 64 + __builtin_ctzll(bits)) * 32;
                 bits &= bits - 1;
-                float s = p[l];
-                if (s > thr) thr = enter_avx2(&v, k, &have, s, (int32_t)(base + j + l), below);
+                sorted_run32_avx2(x + at, base + at, &v, k, &have, &thr, &t, below);
             }
-            t = _mm256_set1_ps(thr);
         }
+        j = runs * 32;
+        if (j < n && !(screen[runs / 64] >> (runs % 64) & 1)) j = n;
     }
     for (; j < n; j++) {
         float s = x[j];
@@ -448,7 +468,7 @@ ptrdiff_t cocoon_topk_offer_run(const float *x, ptrdiff_t n, int64_t base, float
     switch (cocoon_isa()) {
 #ifdef COCOON_X86
     case COCOON_ISA_AVX2:
-        if (k <= SORTED_MAX) offer_avx2_sorted(x, n, base, scores, indices, k, &kept, below);
+        if (k <= SORTED_MAX) offer_avx2_sorted(x, n, base, scores, indices, k, &kept, below, 0);
         else offer_avx2(x, n, base, scores, indices, k, &kept, below);
         break;
     case COCOON_ISA_SSE2: offer_sse2(x, n, base, scores, indices, k, &kept, below); break;
@@ -456,6 +476,36 @@ ptrdiff_t cocoon_topk_offer_run(const float *x, ptrdiff_t n, int64_t base, float
     default: offer_portable(x, 0, n, base, scores, indices, k, &kept, below); break;
     }
     return kept;
+}
+
+void cocoon_topk_offer_screened(const float *x, ptrdiff_t n, int64_t base, float *scores, int32_t *indices, ptrdiff_t k,
+                                const uint64_t *screen) {
+    ptrdiff_t kept = k;
+    if (k <= SORTED_MAX && !is_ascending(scores, indices, k)) sort_ascending(scores, indices, k);
+    int isa = cocoon_isa();
+#ifdef COCOON_X86
+    if (isa == COCOON_ISA_AVX2 && k <= SORTED_MAX) {
+        offer_avx2_sorted(x, n, base, scores, indices, k, &kept, -INFINITY, screen);
+        return;
+    }
+#endif
+    // Each marked run on its own (k > 16, or without AVX2).
+    ptrdiff_t runs = (n + 31) / 32;
+    for (ptrdiff_t w = 0; w * 64 < runs; w++) {
+        uint64_t bits = screen[w];
+        if (runs - w * 64 < 64) bits &= ((uint64_t)1 << (runs - w * 64)) - 1;
+        while (bits) {
+            ptrdiff_t at = (w * 64 + __builtin_ctzll(bits)) * 32, len = n - at < 32 ? n - at : 32;
+            bits &= bits - 1;
+            switch (isa) {
+#ifdef COCOON_X86
+            case COCOON_ISA_AVX2: offer_avx2(x + at, len, base + at, scores, indices, k, &kept, -INFINITY); break;
+            case COCOON_ISA_SSE2: offer_sse2(x + at, len, base + at, scores, indices, k, &kept, -INFINITY); break;
+#endif
+            default: offer_portable(x + at, 0, len, base + at, scores, indices, k, &kept, -INFINITY); break;
+            }
+        }
+    }
 }
 
 void cocoon_heap_drain(float *scores, int32_t *indices, ptrdiff_t n, int32_t *out) {

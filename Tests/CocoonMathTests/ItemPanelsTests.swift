@@ -67,37 +67,102 @@ import Testing
 
     /// A scorer with the panel kernel selects exactly the k best of the chained scores (higher
     /// score, then lower index) after its adjustments: blocks that are not a multiple of 12 users,
-    /// a catalog that is not a multiple of the tile or of 16, k above and below 16.
-    @Test(arguments: [false, true])
-    func panelScorerSelectsTheBestOfTheChains(vectorized: Bool) {
+    /// a catalog that is not a multiple of the tile or of 16, k above and below 16; with an
+    /// adjustment that may raise scores (no screen), one declared to only lower them and none
+    /// (the kernel screens each full heap's row); tiles of 256 and of 4,096 items, whose last
+    /// tile is narrow enough to need fewer screen words a row than the first.
+    @Test(arguments: [false, true], [256, 4096])
+    func panelScorerSelectsTheBestOfTheChains(vectorized: Bool, tile: Int) {
         if vectorized && !ItemPanels.vectorized { return }
-        var rng = Seed(22).stream("panel-scorer")
+        var rng = Seed(22).stream("panel-scorer", tile)
         let n = 40
-        let m = 1_003
+        let m = tile == 256 ? 1_003 : 4_500
         let d = 24
         let users = Matrix(rows: n, cols: d, values: (0..<(n * d)).map { _ in Float(Sample.normal(using: &rng)) })
         let items = Matrix(rows: m, cols: d, values: (0..<(m * d)).map { _ in Float(Sample.normal(using: &rng)) })
-        let scorer = BlockScorer(items: items, tileSize: 256, products: .panels(vectorized: vectorized))
+        let scorer = BlockScorer(items: items, tileSize: tile, products: .panels(vectorized: vectorized))
         #expect(scorer.products == .panels(vectorized: vectorized))
         let ws = ScoringWorkspace()
+        let chains = (0..<n).map { u in (0..<m).map { i in chain(users, u, items, i) } }
         for (rows, k) in [(0..<40, 10), (5..<18, 20), (3..<4, 1)] {
-            var got = [[Int]](repeating: [], count: rows.count)
-            scorer.topK(
-                users: users, rows: rows, k: k, workspace: ws,
-                adjust: { row, first, span in
-                    // Each user excludes items ≡ its row (mod 7) and pushes items ≡ 3 (mod 11) down.
-                    for j in 0..<span.count where (first + j) % 7 == row % 7 { span[j] = -.infinity }
-                    for j in 0..<span.count where (first + j) % 11 == 3 { span[j] = span[j] - 0.5 }
-                },
-                emit: { r, sel in got[r] = sel.sortedIndices().map(Int.init) })
-            for (r, u) in rows.enumerated() {
-                let scores = (0..<m).map { i -> Float in
-                    if i % 7 == r % 7 { return -.infinity }
-                    return i % 11 == 3 ? chain(users, u, items, i) - 0.5 : chain(users, u, items, i)
+            for (adjusted, lowersOnly) in [(true, false), (true, true), (false, false)] {
+                var got = [[Int]](repeating: [], count: rows.count)
+                scorer.topK(
+                    users: users, rows: rows, k: k, workspace: ws,
+                    adjust: adjusted ? { row, first, span in
+                        // Each user excludes items ≡ its row (mod 7) and pushes items ≡ 3 (mod 11) down.
+                        for j in 0..<span.count where (first + j) % 7 == row % 7 { span[j] = -.infinity }
+                        for j in 0..<span.count where (first + j) % 11 == 3 { span[j] = span[j] - 0.5 }
+                    } : nil,
+                    adjustLowersOnly: lowersOnly,
+                    emit: { r, sel in got[r] = sel.sortedIndices().map(Int.init) })
+                for (r, u) in rows.enumerated() {
+                    let scores = (0..<m).map { i -> Float in
+                        if !adjusted { return chains[u][i] }
+                        if i % 7 == r % 7 { return -.infinity }
+                        return i % 11 == 3 ? chains[u][i] - 0.5 : chains[u][i]
+                    }
+                    let want = scores.indices.sorted { scores[$0] > scores[$1] || (scores[$0] == scores[$1] && $0 < $1) }
+                        .filter { scores[$0] > -.infinity }.prefix(k)
+                    #expect(got[r] == Array(want), "user \(u), k \(k), adjusted \(adjusted), lowers only \(lowersOnly)")
                 }
-                let want = scores.indices.sorted { scores[$0] > scores[$1] || (scores[$0] == scores[$1] && $0 < $1) }
-                    .filter { scores[$0] > -.infinity }.prefix(k)
-                #expect(got[r] == Array(want), "user \(u), k \(k)")
+            }
+        }
+    }
+
+    /// The products mark, per row, exactly the runs of 32 stored scores that hold one above the
+    /// row's threshold (-infinity, +infinity and NaN thresholds among them), in rows of more
+    /// screen words than the tile needs; the words past a row's need are not touched.
+    @Test(arguments: [(13, 20), (25, 64)])
+    func productsMarkTheRunsAboveEachRowsThreshold(shape: (Int, Int)) {
+        let (rows, d) = shape
+        var rng = Seed(25).stream("screen", rows, d)
+        let items = 4_500
+        let u = Matrix(rows: rows, cols: d, values: (0..<(rows * d)).map { _ in Float(Sample.normal(using: &rng)) })
+        let v = Matrix(rows: items, cols: d, values: (0..<(items * d)).map { _ in Float(Sample.normal(using: &rng)) })
+        // Row r's threshold: its 60th or 300th best score (so some runs hold a score above it
+        // and most do not), or one of the three special values.
+        let thresholds = (0..<rows).map { r -> Float in
+            switch r % 5 {
+            case 0: return -.infinity
+            case 1: return .infinity
+            case 2: return .nan
+            default: return (0..<items).map { chain(u, r, v, $0) }.sorted(by: >)[r % 5 == 3 ? 60 : 300]
+            }
+        }
+        for vectorized in ways {
+            let panels = ItemPanels(v, avx512: vectorized)
+            for (first, width) in [(0, 4_500), (16, 40), (64, 2_049), (4_480, 20), (0, 15)] {
+                let need = ItemPanels.screenWords(width: width), words = need + 1
+                let sentinel: UInt64 = 0xDEAD_BEEF
+                var bits = [UInt64](repeating: 0, count: rows * words)
+                for r in 0..<rows { bits[r * words + need] = sentinel }
+                var out = [Float](repeating: .nan, count: rows * width)
+                u.storage.withUnsafeBufferPointer { up in
+                    out.withUnsafeMutableBufferPointer { o in
+                        thresholds.withUnsafeBufferPointer { t in
+                            bits.withUnsafeMutableBufferPointer { b in
+                                panels.products(
+                                    users: up.baseAddress!, rows: rows, rowStride: d, first: first, width: width,
+                                    into: o.baseAddress!, outStride: width,
+                                    screen: (t.baseAddress!, b.baseAddress!, words))
+                            }
+                        }
+                    }
+                }
+                var marked = 0, unmarked = 0
+                for r in 0..<rows {
+                    #expect(bits[r * words + need] == sentinel, "row \(r) wrote past its words")
+                    for b in 0..<(need * 64) {
+                        let run = min(32 * b, width)..<min(32 * b + 32, width)
+                        let above = !run.isEmpty && run.contains { out[r * width + $0] > thresholds[r] }
+                        let bit = bits[r * words + b / 64] >> UInt64(b % 64) & 1 == 1
+                        #expect(bit == above, "vectorized \(vectorized) items \(first)+\(width) row \(r) run \(b)")
+                        if !run.isEmpty && r % 5 > 2 { if above { marked += 1 } else { unmarked += 1 } }
+                    }
+                }
+                // The rows with finite thresholds had runs on both sides.
+                if width >= 2_049 { #expect(marked > 0 && unmarked > 0, "\(marked) marked, \(unmarked) not") }
             }
         }
     }

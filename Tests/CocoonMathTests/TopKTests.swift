@@ -175,6 +175,61 @@ private func reference(_ scores: [Float], k: Int, excluded: [Bool]? = nil) -> [I
         }
     }
 
+    /// A full heap offered only the runs of 32 that a screen marks ends as the whole run leaves
+    /// it, when the marked runs hold every score above the heap's root (and any others): the
+    /// short last run, bits past the last run (never read), heaps kept sorted (k ≤ 16) and real
+    /// heaps, ties, NaN and -infinity, on every instruction set. Unmarking the run of a score
+    /// that enters changes the result: the screen is what is read.
+    @Test func screenedOfferEqualsTheWholeRun() {
+        onEveryInstructionSet { isa in
+            for (trial, n) in [1, 31, 32, 33, 100, 2048, 2049, 4100].enumerated() {
+                var rng = Seed(11).stream("screened", trial)
+                let levels = trial % 2 == 0 ? 9 : 1_000_000  // many ties, or nearly none
+                let value = { (rng: inout RandomStream) -> Float in Float(Sample.index(below: levels, using: &rng)) / Float(levels) }
+                let prefix = (0..<300).map { _ in value(&rng) }
+                let run: [Float] = (0..<n).map { _ in
+                    let r = Sample.index(below: 40, using: &rng)
+                    return r == 0 ? .nan : r == 1 ? -.infinity : value(&rng)
+                }
+                let runs = (n + 31) / 32, words = (n + 2047) / 2048
+                for k in [1, 10, 16, 17, 40] {
+                    var hs = [Float](repeating: 0, count: k), hi = [Int32](repeating: 0, count: k)
+                    #expect(cocoon_topk_offer_run(prefix, 300, 0, &hs, &hi, k, 0, -.infinity) == k)
+                    let root = hs[0]
+                    let want = reference(prefix + run, k: k)
+                    var whole = (hs, hi)
+                    #expect(cocoon_topk_offer_run(run, n, 300, &whole.0, &whole.1, k, k, -.infinity) == k)
+                    #expect(drained(&whole.0, &whole.1, k) == want, "\(isa) n=\(n) k=\(k) whole run")
+                    let entering = (0..<runs).filter { b in run[(32 * b)..<min(32 * b + 32, n)].contains { $0 > root } }
+                    for extra in [0.0, 0.3, 1.0] {
+                        var screen = [UInt64](repeating: 0, count: words)
+                        for b in 0..<(words * 64) where entering.contains(b) || b >= runs || Sample.bernoulli(extra, using: &rng) {
+                            screen[b / 64] |= 1 << UInt64(b % 64)
+                        }
+                        var heap = (hs, hi)
+                        TopKSelector.offerScreened(run, count: n, baseIndex: 300, k: k, scores: &heap.0, indices: &heap.1, screen: screen)
+                        #expect(drained(&heap.0, &heap.1, k) == want, "\(isa) n=\(n) k=\(k) extra \(extra)")
+                    }
+                    // Without the run of the best entering score, that score is missed.
+                    if let best = want.first(where: { $0 >= 300 }) {
+                        var screen = [UInt64](repeating: 0, count: words)
+                        for b in entering where b != (best - 300) / 32 { screen[b / 64] |= 1 << UInt64(b % 64) }
+                        var heap = (hs, hi)
+                        TopKSelector.offerScreened(run, count: n, baseIndex: 300, k: k, scores: &heap.0, indices: &heap.1, screen: screen)
+                        #expect(!drained(&heap.0, &heap.1, k).contains(best), "\(isa) n=\(n) k=\(k) best \(best) unmarked")
+                    }
+                }
+            }
+        }
+    }
+
+    /// A heap's items in raw memory, best first (as ints).
+    private func drained(_ s: inout [Float], _ i: inout [Int32], _ n: Int) -> [Int] {
+        var out = [Int32](repeating: -1, count: n)
+        cocoon_heap_drain(&s, &i, n, &out)
+        return out.map(Int.init)
+    }
+
     @Test func fusedBlockTopKMatchesSort() {
         var rng = Seed(5).stream("fused")
         let users = Matrix(rows: 20, cols: 5, values: (0..<100).map { _ in Float(Sample.normal(using: &rng)) })

@@ -32,6 +32,14 @@ void cocoon_heap_drain(float *scores, int32_t *indices, ptrdiff_t n, int32_t *ou
 ptrdiff_t cocoon_topk_offer_run(const float *x, ptrdiff_t n, int64_t base, float *scores, int32_t *indices, ptrdiff_t k,
                                 ptrdiff_t kept, float floor);
 
+/// What ``cocoon_topk_offer_run`` does for a full heap (k ≥ 1 items kept) and the run x[0, n),
+/// reading only the runs of 32 items whose bit is set in `screen` (bit b % 64 of `screen[b / 64]`:
+/// items 32b … min(32b + 32, n) − 1). The same heap results when every item of x that beats the
+/// heap's root lies in a run whose bit is set: items that do not beat the root never enter, and
+/// the root only rises as items enter.
+void cocoon_topk_offer_screened(const float *x, ptrdiff_t n, int64_t base, float *scores, int32_t *indices, ptrdiff_t k,
+                                const uint64_t *screen);
+
 /// A floor for the k best of `x[0..<n)`: the k-th largest maximum of its first (up to 64)
 /// chunks of 64 items — 32 or 16 when that leaves too few chunks (k chunks hold an item at least
 /// that good, so no item below it is among the k best), or -infinity when there are fewer than
@@ -85,9 +93,15 @@ int cocoon_panel_products_vectorized(void);
 /// ``cocoon_add_topic_offsets`` adds them: `c[r·ldc + j] += tables[32r + topic[j]]` where that
 /// offset is not zero. `topic` holds the topics of items first … first + width − 1 (`topic[j]` in
 /// [0, 32)).
+///
+/// With `thr` and `screen` (both or none), the products also screen each row for its top k: the
+/// items j ∈ [0, width) go in runs of 32 (run b: j = 32b …), and bit b % 64 of
+/// `screen[r·words + b / 64]` (`words` ≥ ceil(width / 2048) a row) is set when a stored score of
+/// row r's run b is above `thr[r]` (NaN never is). Other bits are left as they are (the caller
+/// zeroes them). ``cocoon_topk_offer_screened`` then reads only the runs whose bit is set.
 void cocoon_panel_products(const float *u, ptrdiff_t rows, ptrdiff_t ldu, ptrdiff_t d, const float *panels, ptrdiff_t first,
                            ptrdiff_t width, float *c, ptrdiff_t ldc, int vectorized, const int32_t *topic,
-                           const float *tables, const uint8_t *has);
+                           const float *tables, const uint8_t *has, const float *thr, uint64_t *screen, ptrdiff_t words);
 
 /// Instruction sets of the kernels.
 enum { COCOON_ISA_PORTABLE = 1, COCOON_ISA_SSE2 = 2, COCOON_ISA_AVX2 = 3 };
