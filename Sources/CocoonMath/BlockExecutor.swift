@@ -79,21 +79,21 @@ public struct BlockExecutor: Sendable {
     /// busy. The two must not touch the same mutable state: then what they compute is the same
     /// as one after the other, for any number of workers. Either may use executors (more threads
     /// than workers then run at once, for as long as `side` runs).
-    public func overlapping<R>(_ side: () throws -> Void, with main: () throws -> R) throws -> R {
+    public func overlapping<R, E: Error>(_ side: () throws(E) -> Void, with main: () throws(E) -> R) throws(E) -> R {
         if workers < 2 {
-            let sideOutcome = Result { try side() }
-            let mainOutcome = Result { try main() }
+            let sideOutcome = Result<Void, E> { () throws(E) in try side() }
+            let mainOutcome = Result<R, E> { () throws(E) in try main() }
             try sideOutcome.get()
             return try mainOutcome.get()
         }
-        return try withoutActuallyEscaping(side) { side in
+        return try withoutActuallyEscaping(side) { (side) throws(E) -> R in
             let task = SideTask(side)
             let done = DispatchSemaphore(value: 0)
             DispatchQueue.global().async {
                 task.run()
                 done.signal()
             }
-            let mainOutcome = Result { try main() }
+            let mainOutcome = Result<R, E> { () throws(E) in try main() }
             done.wait()
             try task.outcome.get()
             return try mainOutcome.get()
@@ -104,14 +104,14 @@ public struct BlockExecutor: Sendable {
 /// ``BlockExecutor/overlapping(_:with:)``'s side task: its body, dropped as soon as it has run
 /// (so the non-escaping closure is no longer referenced when the caller returns), and its outcome.
 /// The caller reads `outcome` only after the task signalled that it finished.
-private final class SideTask: @unchecked Sendable {
-    private var body: (() throws -> Void)?
-    private(set) var outcome: Result<Void, any Error> = .success(())
+private final class SideTask<E: Error>: @unchecked Sendable {
+    private var body: (() throws(E) -> Void)?
+    private(set) var outcome: Result<Void, E> = .success(())
 
-    init(_ body: @escaping () throws -> Void) { self.body = body }
+    init(_ body: @escaping () throws(E) -> Void) { self.body = body }
 
     func run() {
-        outcome = Result { try body!() }
+        outcome = Result { () throws(E) in try body!() }
         body = nil
     }
 }

@@ -1,5 +1,5 @@
-import Foundation
 import CocoonMath
+import Foundation
 
 /// System exposure metrics of METRICS.md §6, from the exposure counts `x_i` of every catalog
 /// item (zeros included).
@@ -14,6 +14,32 @@ public struct ExposureMetrics: Sendable, Equatable {
     public let entropyBits: Double?
     /// `entropy_exposure_normalised` = bits / log2 n; nil without exposure or when n = 1.
     public let entropyNormalised: Double?
+
+    /// The exposure counts of the slates of `rows` (row r's slate is `slates[r·k ..< (r + 1)·k]`,
+    /// k = `slateSize`): how often each of `itemCount` items was recommended. Counted per worker
+    /// over blocks of `blockSize` rows, then added up: integer counts, the same whatever the
+    /// split.
+    ///
+    /// - Complexity: O(rows · k + workers · itemCount).
+    public static func counts(
+        slates: [Int32], slateSize k: Int, rows: [Int], itemCount: Int, executor: BlockExecutor, blockSize: Int
+    ) -> [Int] {
+        let blocks = BlockExecutor.blocks(count: rows.count, blockSize: blockSize)
+        let partial = (0..<executor.workers).map { _ in SharedArray<Int>(repeating: 0, count: itemCount) }
+        executor.forEach(blockCount: blocks.count) { b, w in
+            partial[w].withUnsafeMutableBufferPointer(0..<itemCount) { mine in
+                slates.withUnsafeBufferPointer { sl in
+                    for j in blocks[b] {
+                        let r = rows[j]
+                        for p in 0..<k { mine[Int(sl[r * k + p])] += 1 }
+                    }
+                }
+            }
+        }
+        var counts = [Int](repeating: 0, count: itemCount)
+        for part in partial { part.withSpan(0..<itemCount) { x in for i in 0..<itemCount { counts[i] += x[i] } } }
+        return counts
+    }
 
     /// Computes the metrics from exposure counts.
     ///

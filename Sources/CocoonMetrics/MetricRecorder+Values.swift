@@ -85,13 +85,15 @@ extension MetricRecorder {
         let interactions = itemCount
         let tail = Popularity.tail(counts: interactions)
         let blocks = BlockExecutor.blocks(count: n, blockSize: blockSize)
-        // The users go by chunks of blocks: the chunk's values into one buffer on the executor,
-        // then added to each group's sums in row order on this thread. (A buffer of every
-        // user's values was 12.8 MB of fresh pages a step at W2's 100,000 users and 16 metrics;
-        // a chunk of 32 blocks is 1 MB there. Chunks of 8 blocks left the second worker idle at
-        // the end of each chunk four times as often: 0.5% more idle core time at W2.)
+        // The users go by chunks of blocks: the chunk's values into a buffer on the executor,
+        // then added to each group's sums in row order on one thread, beside the next chunk's
+        // computation (``BlockExecutor/overlapping(_:with:)``), which writes the other of two
+        // buffers. (A buffer of every user's values was 12.8 MB of fresh pages a step at W2's
+        // 100,000 users and 16 metrics; a chunk of 32 blocks is 1 MB there. Chunks of 8 blocks
+        // left the second worker idle at the end of each chunk four times as often: 0.5% more
+        // idle core time at W2.)
         let chunkBlocks = 32
-        let out = SharedArray<Double>(repeating: .nan, count: min(n, chunkBlocks * blockSize) * ids.count)
+        let outs = (0..<2).map { _ in SharedArray<Double>(repeating: .nan, count: min(n, chunkBlocks * blockSize) * ids.count) }
         let members = groups.map(\.members)
         var sums = ListSums(groups: members.count, metrics: ids.count)
         let histCount = historyCount, rel = relevant, ideal = idealDCG, relTopics = relevantTopicCount
@@ -115,9 +117,17 @@ extension MetricRecorder {
         // Per worker, per item: the row (+1) whose relevant items were last marked (rows are
         // distinct within a step, so a table needs no clearing between users).
         let relStamps = (0..<executor.workers).map { _ in SharedArray<Int32>(repeating: 0, count: needRelevance ? c.count : 0) }
+        func addToSums(_ chunk: (values: SharedArray<Double>, rows: Range<Int>)) {
+            chunk.values.withUnsafeMutableBufferPointer(0..<chunk.values.count) { values in
+                sums.add(UnsafeBufferPointer(values), rows: chunk.rows, users: s.users, members: members)
+            }
+        }
+        var pending: (values: SharedArray<Double>, rows: Range<Int>)? = nil
         sumRaw.fillInParallel { rawOut in sumUnit.fillInParallel { unitSums in
-        for chunk in stride(from: 0, to: blocks.count, by: chunkBlocks) {
+        for (index, chunk) in stride(from: 0, to: blocks.count, by: chunkBlocks).enumerated() {
         let chunkRows = blocks[chunk].lowerBound..<blocks[min(chunk + chunkBlocks, blocks.count) - 1].upperBound
+        let out = outs[index % 2], previous = pending
+        executor.overlapping({ if let previous { addToSums(previous) } }, with: {
         executor.forEach(blockCount: min(chunkBlocks, blocks.count - chunk)) { b, w in
             var q = [Double](repeating: 0, count: gCount)  // the slate's topic shares
             var p = [Double](repeating: 0, count: gCount)  // the history's topic shares
@@ -298,11 +308,11 @@ extension MetricRecorder {
                 }
             }
         }
-        out.withUnsafeMutableBufferPointer(0..<out.count) { values in
-            sums.add(UnsafeBufferPointer(values), rows: chunkRows, users: s.users, members: members)
-        }
+        })
+        pending = (out, chunkRows)
         }
         } }
+        if let pending { addToSums(pending) }
         return ListValues(ids: ids, means: sums.means, addedVectorSums: addRaw || addUnit)
     }
 
@@ -341,8 +351,8 @@ extension MetricRecorder {
                 if let cached = exposureCache[gi] {
                     (x, e) = cached
                 } else {
-                    var counts = [Int](repeating: 0, count: c.count)
-                    for r in rows { for p in 0..<k { counts[Int(s.slates[r * k + p])] += 1 } }
+                    let counts = ExposureMetrics.counts(
+                        slates: s.slates, slateSize: k, rows: rows, itemCount: c.count, executor: executor, blockSize: 16 * blockSize)
                     x = counts
                     e = ExposureMetrics(counts: counts)
                     exposureCache[gi] = (x, e)

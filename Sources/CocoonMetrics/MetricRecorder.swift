@@ -292,7 +292,7 @@ public final class MetricRecorder: StepObserver, @unchecked Sendable {
             if t > 0 { self.absorb(s, vectorSumsAdded: perUser.addedVectorSums) }
             return perUser
         }
-        let perUser = wantsFlags ? try executor.overlapping({ updateControlSums(s) }, with: listAndAbsorb) : listAndAbsorb()
+        let perUser = wantsFlags ? executor.overlapping({ updateControlSums(s) }, with: listAndAbsorb) : listAndAbsorb()
         if t > 0, let r = reference, t < r.consumed.count {
             for (u, i) in r.consumed[t] where Int(u) < referenceSet.count { referenceSet[Int(u)].sortedInsert(i) }
         }

@@ -58,6 +58,27 @@ private func tinyCatalog(_ emb: [[Float]], topics: [Int32], topicCount: Int) thr
         #expect(abs(ExposureMetrics(counts: x).gini! - (1 - 2 * area)) < 1e-12)
     }
 
+    /// Exposure counts by blocks of rows on several workers equal the one-loop count of the same
+    /// rows (a subset, out of order, one row twice), whatever the block size: every row counted
+    /// once, every worker's counts added.
+    @Test func exposureCountsByBlocksEqualOneLoop() {
+        var rng = Seed(31).stream("exposure")
+        let k = 5, items = 300, n = 20_000
+        let slates = (0..<(n * k)).map { _ in Int32(Sample.index(below: items, using: &rng)) }
+        let rows = (0..<12_000).map { _ in Sample.index(below: n, using: &rng) } + [7, 7]
+        var want = [Int](repeating: 0, count: items)
+        for r in rows { for p in 0..<k { want[Int(slates[r * k + p])] += 1 } }
+        #expect(want.reduce(0, +) == rows.count * k)
+        for workers in [1, 3] {
+            for blockSize in [1, 7, 500, 20_000] {
+                let got = ExposureMetrics.counts(
+                    slates: slates, slateSize: k, rows: rows, itemCount: items, executor: BlockExecutor(workers: workers),
+                    blockSize: blockSize)
+                #expect(got == want, "workers \(workers), blocks of \(blockSize)")
+            }
+        }
+    }
+
     @Test func calibrationExtremes() throws {
         let c = try tinyCatalog([[1, 0], [0, 1], [1, 1], [1, 2]], topics: [0, 0, 1, 1], topicCount: 2)
         let t = c.topics

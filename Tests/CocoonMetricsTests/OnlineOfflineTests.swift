@@ -176,6 +176,31 @@ final class Keep: StepObserver {
         #expect(defined.count > MetricCatalog.defaultSet.count / 2, "\(defined)")
         #expect(defined.contains("flag_topic_share_delta") && defined.contains("interaction_jaccard_nn_pairs"))
     }
+
+    /// How the users are cut into blocks changes no value: the list metrics' chunks (three of
+    /// them with blocks of 2 users, each added to the sums beside the next one's computation)
+    /// against one chunk, and the exposure counts by blocks of rows against one block, bit for
+    /// bit, with 3 workers and with 1.
+    @Test func blockSizesChangeNoValue() throws {
+        let world = try markedWorld(items: 400, topics: 6, users: 150, seed: 11, markAt: 2, fraction: 0.4, scope: .topic)
+        let ids = MetricCatalog.defaultSet.filter {
+            MetricCatalog.kind(of: $0) == .list || ["gini_exposure", "entropy_exposure_bits", "catalog_coverage", "personalization"].contains($0)
+        }
+        func series(workers: Int, blockSize: Int) -> [[UInt64?]] {
+            let engine = Engine(
+                world: world, behaviour: Behaviour(), recommender: TiltedRandom(),
+                config: EngineConfig(steps: 6, slateSize: 6, seed: Seed(14)))
+            let recorder = MetricRecorder(
+                metrics: MetricCatalog.defaultSet, executor: BlockExecutor(workers: workers), blockSize: blockSize, seed: Seed(15))
+            #expect(engine.run(observers: [recorder]).failure == nil)
+            return ids.map { id in (recorder.series(id) ?? []).map { $0?.bitPattern } }
+        }
+        let whole = series(workers: 1, blockSize: 4096)
+        #expect(series(workers: 3, blockSize: 2) == whole)
+        #expect(series(workers: 1, blockSize: 2) == whole)
+        // Values to compare: every one of these metrics is defined at the last step.
+        #expect(ids.count >= 8 && whole.allSatisfy { ($0.last ?? nil) != nil }, "\(ids)")
+    }
 }
 
 /// The four metrics of the current history centroids are computed together on the executor, by
