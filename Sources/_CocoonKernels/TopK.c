@@ -334,38 +334,92 @@ static inline void sorted_run32_avx2(const float *p, int64_t at, SortedSet *v, p
     }
 }
 
-// offer_avx2 for k ≤ 16, the set in registers for the whole run: every run of 32 items, or
-// with `screen` only those whose bit is set (cocoon_topk_offer_screened).
+// offer_avx2 for k ≤ 16, the set in registers for the whole run.
 __attribute__((target("avx2")))
 static void offer_avx2_sorted(const float *x, ptrdiff_t n, int64_t base, float *hs, int32_t *hi, ptrdiff_t k,
-                              ptrdiff_t *kept, float below, const uint64_t *screen) {
+                              ptrdiff_t *kept, float below) {
     SortedSet v = sorted_load_avx2(hs, hi, *kept);
     ptrdiff_t have = *kept;
     float thr = threshold(hs, have, k, below);
     __m256 t = _mm256_set1_ps(thr);
     ptrdiff_t j = 0;
-    if (!screen) {
-        for (; j + 32 <= n; j += 32) sorted_run32_avx2(x + j, base + j, &v, k, &have, &thr, &t, below);
-    } else {
-        ptrdiff_t runs = n / 32;  // whole runs; the short last one (if any) below
-        for (ptrdiff_t w = 0; w * 64 < runs; w++) {
-            uint64_t bits = screen[w];
-            if (runs - w * 64 < 64) bits &= ((uint64_t)1 << (runs - w * 64)) - 1;
-            while (bits) {
-                ptrdiff_t at = (w * 64 + __builtin_ctzll(bits)) * 32;
-                bits &= bits - 1;
-                sorted_run32_avx2(x + at, base + at, &v, k, &have, &thr, &t, below);
-            }
-        }
-        j = runs * 32;
-        if (j < n && !(screen[runs / 64] >> (runs % 64) & 1)) j = n;
-    }
+    for (; j + 32 <= n; j += 32) sorted_run32_avx2(x + j, base + j, &v, k, &have, &thr, &t, below);
     for (; j < n; j++) {
         float s = x[j];
         if (s > thr) thr = enter_avx2(&v, k, &have, s, (int32_t)(base + j), below);
     }
     sorted_store_avx2(v, hs, hi, have);
     *kept = have;
+}
+
+// Per byte, the positions of its set bits (then zeros): a run's candidates are written 8 lanes
+// at a time with no branch per bit. Filled once when the library loads.
+static int32_t bit_positions[256][8];
+__attribute__((constructor)) static void fill_bit_positions(void) {
+    for (int b = 0; b < 256; b++) {
+        int c = 0;
+        for (int l = 0; l < 8; l++)
+            if (b >> l & 1) bit_positions[b][c++] = l;
+        while (c < 8) bit_positions[b][c++] = 0;
+    }
+}
+
+// Bits l where p[l] > t for the 32 scores at p, without a test of the whole (NaN never is).
+__attribute__((target("avx2")))
+static inline uint32_t mask32_avx2(const float *p, __m256 t) {
+    __m256 c0 = _mm256_cmp_ps(_mm256_loadu_ps(p), t, _CMP_GT_OQ);
+    __m256 c1 = _mm256_cmp_ps(_mm256_loadu_ps(p + 8), t, _CMP_GT_OQ);
+    __m256 c2 = _mm256_cmp_ps(_mm256_loadu_ps(p + 16), t, _CMP_GT_OQ);
+    __m256 c3 = _mm256_cmp_ps(_mm256_loadu_ps(p + 24), t, _CMP_GT_OQ);
+    return (uint32_t)_mm256_movemask_ps(c0) | (uint32_t)_mm256_movemask_ps(c1) << 8
+        | (uint32_t)_mm256_movemask_ps(c2) << 16 | (uint32_t)_mm256_movemask_ps(c3) << 24;
+}
+
+// cocoon_topk_offer_screened for a full sorted heap of k ≤ 16 with AVX2. Which marked runs hold
+// a score above the root is as unpredictable as the runs are many (the control layer's pushed-
+// down items are marked too), so a branch per run missed often: instead each marked run's
+// scores above the current threshold go, branch-free, into a list of candidates (64 runs'
+// worth at a time), which then enter in item order, each checked against the threshold of the
+// moment (it only rises, so a candidate that no longer beats it is skipped).
+__attribute__((target("avx2,popcnt")))
+static void offer_avx2_sorted_screened(const float *x, ptrdiff_t n, int64_t base, float *hs, int32_t *hi, ptrdiff_t k,
+                                       const uint64_t *screen) {
+    SortedSet v = sorted_load_avx2(hs, hi, k);
+    ptrdiff_t have = k;
+    float thr = hs[0];
+    int32_t cand[64 * 32 + 8];
+    ptrdiff_t runs = (n + 31) / 32;
+    for (ptrdiff_t w = 0; w * 64 < runs; w++) {
+        uint64_t bits = screen[w];
+        if (runs - w * 64 < 64) bits &= ((uint64_t)1 << (runs - w * 64)) - 1;
+        const __m256 t = _mm256_set1_ps(thr);
+        ptrdiff_t c = 0;
+        while (bits) {
+            ptrdiff_t at = (w * 64 + __builtin_ctzll(bits)) * 32;
+            bits &= bits - 1;
+            if (at + 32 <= n) {
+                uint32_t m = mask32_avx2(x + at, t);
+                for (int q = 0; q < 4; q++) {
+                    uint32_t byte = m >> (8 * q) & 0xFF;
+                    __m256i pos = _mm256_add_epi32(_mm256_loadu_si256((const __m256i *)bit_positions[byte]),
+                                                   _mm256_set1_epi32((int32_t)(at + 8 * q)));
+                    _mm256_storeu_si256((__m256i *)(cand + c), pos);
+                    c += __builtin_popcount(byte);
+                }
+            } else {
+                // The short last run.
+                for (ptrdiff_t j = at; j < n; j++) {
+                    cand[c] = (int32_t)j;
+                    c += x[j] > thr;
+                }
+            }
+        }
+        for (ptrdiff_t i = 0; i < c; i++) {
+            float s = x[cand[i]];
+            if (s > thr) thr = enter_avx2(&v, k, &have, s, (int32_t)(base + cand[i]), -INFINITY);
+        }
+    }
+    sorted_store_avx2(v, hs, hi, have);
 }
 
 __attribute__((target("avx2")))
@@ -468,7 +522,7 @@ ptrdiff_t cocoon_topk_offer_run(const float *x, ptrdiff_t n, int64_t base, float
     switch (cocoon_isa()) {
 #ifdef COCOON_X86
     case COCOON_ISA_AVX2:
-        if (k <= SORTED_MAX) offer_avx2_sorted(x, n, base, scores, indices, k, &kept, below, 0);
+        if (k <= SORTED_MAX) offer_avx2_sorted(x, n, base, scores, indices, k, &kept, below);
         else offer_avx2(x, n, base, scores, indices, k, &kept, below);
         break;
     case COCOON_ISA_SSE2: offer_sse2(x, n, base, scores, indices, k, &kept, below); break;
@@ -485,7 +539,7 @@ void cocoon_topk_offer_screened(const float *x, ptrdiff_t n, int64_t base, float
     int isa = cocoon_isa();
 #ifdef COCOON_X86
     if (isa == COCOON_ISA_AVX2 && k <= SORTED_MAX) {
-        offer_avx2_sorted(x, n, base, scores, indices, k, &kept, -INFINITY, screen);
+        offer_avx2_sorted_screened(x, n, base, scores, indices, k, screen);
         return;
     }
 #endif
