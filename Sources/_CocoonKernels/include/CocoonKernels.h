@@ -26,7 +26,8 @@ void cocoon_heap_drain(float *scores, int32_t *indices, ptrdiff_t n, int32_t *ou
 /// holds `kept` items whose indices are all below `base`, and returns how many it holds after.
 /// An item is at least `floor` to enter (NaN and -infinity never enter); while the heap has
 /// room that is all, then it must also beat the root. Screens 32 scores per branch with SSE2 or
-/// AVX2 (chosen at run time). A heap of k ≤ 16 is kept sorted worst first (an order that is also
+/// AVX2 (chosen at run time; with AVX2, AVX-512's compares where the CPU has AVX-512F and no test
+/// forced a level). A heap of k ≤ 16 is kept sorted worst first (an order that is also
 /// a heap), which an item enters without a branch per heap level; one that arrives unsorted
 /// (filled by single offers) is sorted first.
 ptrdiff_t cocoon_topk_offer_run(const float *x, ptrdiff_t n, int64_t base, float *scores, int32_t *indices, ptrdiff_t k,
@@ -43,7 +44,8 @@ void cocoon_topk_offer_screened(const float *x, ptrdiff_t n, int64_t base, float
 /// A floor for the k best of `x[0..<n)`: the k-th largest maximum of its first (up to 64)
 /// chunks of 64 items — 32 or 16 when that leaves too few chunks (k chunks hold an item at least
 /// that good, so no item below it is among the k best), or -infinity when there are fewer than
-/// 2k chunks of 16. `scratch` holds 64 floats. NaN never counts.
+/// 2k chunks of 16. `scratch` holds 64 floats. NaN never counts. (Chunk maxima with AVX-512
+/// where the CPU has it and no test forced a level.)
 float cocoon_topk_floor(const float *x, ptrdiff_t n, ptrdiff_t k, float *scratch);
 
 /// Writes the indices j in [0, n) with `x[j] >= threshold` to `out` (room for n), ascending,
