@@ -27,6 +27,10 @@ public enum KernelRuntime {
         InstructionSet(rawValue: Int32(cocoon_kernels_isa())) ?? .portable
     }
 
+    /// Whether the top-k kernels use AVX-512's compares on top of ``instructionSet`` (AVX2, a CPU
+    /// with AVX-512F, no level forced): the same results, fewer instructions.
+    public static var topKUsesAVX512: Bool { cocoon_topk_avx512() != 0 }
+
     /// Every instruction set this machine can run (test hook).
     package static var available: [InstructionSet] {
         force(nil)

@@ -537,9 +537,8 @@ static float floor_avx512(const float *x, int32_t c, int32_t w, int32_t k, float
 }
 #endif
 
-// Whether the top-k kernels' AVX-512 variants run: the CPU has AVX-512F and no test forced an
-// instruction set (they give the AVX2 kernels' results).
-static int topk_avx512(void) { return cocoon_avx512f_usable() && !cocoon_isa_forced(); }
+int cocoon_topk_avx512(void) { return cocoon_isa() == COCOON_ISA_AVX2 && cocoon_avx512f_usable() && !cocoon_isa_forced(); }
+static int topk_avx512(void) { return cocoon_topk_avx512(); }
 
 static float floor_portable(const float *x, int32_t c, int32_t w, int32_t k, float *maxima) {
     for (int32_t q = 0; q < c; q++) {

@@ -57,6 +57,18 @@ private func reference(_ scores: [Float], k: Int, excluded: [Bool]? = nil) -> [I
         }
     }
 
+    /// The top-k kernels use AVX-512's compares only on their own choice, with AVX2 on a CPU
+    /// with AVX-512F: a forced level runs exactly that level.
+    @Test func avx512ComparesOnlyWhenNotForced() {
+        defer { KernelRuntime.force(nil) }
+        for isa in KernelRuntime.available {
+            KernelRuntime.force(isa)
+            #expect(!KernelRuntime.topKUsesAVX512, "\(isa) forced")
+        }
+        KernelRuntime.force(nil)
+        #expect(KernelRuntime.topKUsesAVX512 == (KernelRuntime.instructionSet == .avx2 && ItemPanels.vectorized))
+    }
+
     /// The floor is the k-th largest of the chunk maxima (chunks of 64, 32 or 16 items as the
     /// header says; NaN never counts), for every chunk count, whole vectors of the counting
     /// loop or not, on every instruction set.

@@ -48,6 +48,11 @@ void cocoon_topk_offer_screened(const float *x, ptrdiff_t n, int64_t base, float
 /// where the CPU has it and no test forced a level.)
 float cocoon_topk_floor(const float *x, ptrdiff_t n, ptrdiff_t k, float *scratch);
 
+/// Whether the top-k kernels (``cocoon_topk_offer_run``, ``cocoon_topk_floor``) use AVX-512's
+/// compares: the kernels run AVX2, the CPU has AVX-512F and no test forced an instruction set.
+/// They give the AVX2 kernels' results.
+int cocoon_topk_avx512(void);
+
 /// Writes the indices j in [0, n) with `x[j] >= threshold` to `out` (room for n), ascending,
 /// and returns how many. NaN is never at least the threshold. 32 values per branch with AVX2,
 /// 16 with SSE2.
