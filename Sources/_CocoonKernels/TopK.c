@@ -209,18 +209,27 @@ static float floor_sse2(const float *x, int32_t c, int32_t w, int32_t k, float *
     return kth_largest(maxima, c, (int32_t)k);
 }
 
+// p[l] > t for the 32 scores at p, as four vectors of compare results (NaN never is), and the
+// 32 bits they make.
+__attribute__((target("avx2")))
+static inline void compare32_avx2(const float *p, __m256 t, __m256 c[4]) {
+    for (int q = 0; q < 4; q++) c[q] = _mm256_cmp_ps(_mm256_loadu_ps(p + 8 * q), t, _CMP_GT_OQ);
+}
+__attribute__((target("avx2")))
+static inline uint32_t bits32_avx2(const __m256 c[4]) {
+    return (uint32_t)_mm256_movemask_ps(c[0]) | (uint32_t)_mm256_movemask_ps(c[1]) << 8
+        | (uint32_t)_mm256_movemask_ps(c[2]) << 16 | (uint32_t)_mm256_movemask_ps(c[3]) << 24;
+}
+
 // Bit l set where p[l] > t, for the 32 scores at p; one test of all 32 on the usual path, where
-// none is (NaN never is).
+// none is.
 __attribute__((target("avx2")))
 static inline uint32_t above32_avx2(const float *p, __m256 t) {
-    __m256 c0 = _mm256_cmp_ps(_mm256_loadu_ps(p), t, _CMP_GT_OQ);
-    __m256 c1 = _mm256_cmp_ps(_mm256_loadu_ps(p + 8), t, _CMP_GT_OQ);
-    __m256 c2 = _mm256_cmp_ps(_mm256_loadu_ps(p + 16), t, _CMP_GT_OQ);
-    __m256 c3 = _mm256_cmp_ps(_mm256_loadu_ps(p + 24), t, _CMP_GT_OQ);
-    __m256 any = _mm256_or_ps(_mm256_or_ps(c0, c1), _mm256_or_ps(c2, c3));
+    __m256 c[4];
+    compare32_avx2(p, t, c);
+    __m256 any = _mm256_or_ps(_mm256_or_ps(c[0], c[1]), _mm256_or_ps(c[2], c[3]));
     if (__builtin_expect(_mm256_movemask_ps(any) == 0, 1)) return 0;
-    return (uint32_t)_mm256_movemask_ps(c0) | (uint32_t)_mm256_movemask_ps(c1) << 8
-        | (uint32_t)_mm256_movemask_ps(c2) << 16 | (uint32_t)_mm256_movemask_ps(c3) << 24;
+    return bits32_avx2(c);
 }
 
 // The sorted array of a heap of k ≤ 16 items in registers while a run is offered (the memory
@@ -318,73 +327,75 @@ static inline float enter_avx2(SortedSet *v, ptrdiff_t k, ptrdiff_t *have, float
     return threshold_over(_mm256_cvtss_f32(v->s0), *have, k, below);
 }
 
-// Offers the 32 scores at p (items at, at + 1, …) to the set in registers.
+// Enters the scores of `bits` (bit l: p[l], item at + l) that beat the threshold into the set
+// in registers; returns the new threshold.
 __attribute__((target("avx2"), always_inline))
-static inline void sorted_run32_avx2(const float *p, int64_t at, SortedSet *v, ptrdiff_t k, ptrdiff_t *have, float *thr,
-                                     __m256 *t, float below) {
-    uint32_t bits = above32_avx2(p, *t);
-    if (__builtin_expect(bits != 0, 0)) {
-        while (bits) {
-            int l = __builtin_ctz(bits);
-            bits &= bits - 1;
-            float s = p[l];
-            if (s > *thr) *thr = enter_avx2(v, k, have, s, (int32_t)(at + l), below);
-        }
-        *t = _mm256_set1_ps(*thr);
+static inline float sorted_enter_bits_avx2(uint32_t bits, const float *p, int64_t at, SortedSet *v, ptrdiff_t k,
+                                           ptrdiff_t *have, float thr, float below) {
+    while (bits) {
+        int l = __builtin_ctz(bits);
+        bits &= bits - 1;
+        float s = p[l];
+        if (s > thr) thr = enter_avx2(v, k, have, s, (int32_t)(at + l), below);
     }
+    return thr;
 }
 
-// offer_avx2 for k ≤ 16, the set in registers for the whole run.
+// Offers x[j], …, x[n − 1] (items base + j, …) one at a time; returns the new threshold.
+__attribute__((target("avx2"), always_inline))
+static inline float sorted_tail_avx2(const float *x, ptrdiff_t j, ptrdiff_t n, int64_t base, SortedSet *v, ptrdiff_t k,
+                                     ptrdiff_t *have, float thr, float below) {
+    for (; j < n; j++) {
+        float s = x[j];
+        if (s > thr) thr = enter_avx2(v, k, have, s, (int32_t)(base + j), below);
+    }
+    return thr;
+}
+
+// Bits l where p[l] > t for the 32 scores at p, with AVX-512's compares (two registers straight
+// into masks: half the instructions of above32_avx2's four compares and movemasks).
+__attribute__((target("avx2,avx512f"), always_inline))
+static inline uint32_t above32_avx512(const float *p, __m512 t) {
+    __mmask16 m0 = _mm512_cmp_ps_mask(_mm512_loadu_ps(p), t, _CMP_GT_OQ);
+    __mmask16 m1 = _mm512_cmp_ps_mask(_mm512_loadu_ps(p + 16), t, _CMP_GT_OQ);
+    return (uint32_t)m0 | (uint32_t)m1 << 16;
+}
+
+// The body of the sorted full-run offers: ABOVE32(p, t) gives the bits of the 32 scores at p
+// above the threshold broadcast as SET1(thr) (a VEC), for k ≤ 16 with the set in registers for
+// the whole run.
+#define COCOON_SORTED_OFFER(VEC, SET1, ABOVE32)                                                \
+    SortedSet v = sorted_load_avx2(hs, hi, *kept);                                              \
+    ptrdiff_t have = *kept;                                                                     \
+    float thr = threshold(hs, have, k, below);                                                  \
+    VEC t = SET1(thr);                                                                          \
+    ptrdiff_t j = 0;                                                                            \
+    for (; j + 32 <= n; j += 32) {                                                              \
+        uint32_t bits = ABOVE32(x + j, t);                                                      \
+        if (__builtin_expect(bits != 0, 0)) {                                                   \
+            thr = sorted_enter_bits_avx2(bits, x + j, base + j, &v, k, &have, thr, below);      \
+            t = SET1(thr);                                                                      \
+        }                                                                                       \
+    }                                                                                           \
+    sorted_tail_avx2(x, j, n, base, &v, k, &have, thr, below);                                  \
+    sorted_store_avx2(v, hs, hi, have);                                                         \
+    *kept = have;
+
+// offer_avx2 for k ≤ 16.
 __attribute__((target("avx2")))
 static void offer_avx2_sorted(const float *x, ptrdiff_t n, int64_t base, float *hs, int32_t *hi, ptrdiff_t k,
                               ptrdiff_t *kept, float below) {
-    SortedSet v = sorted_load_avx2(hs, hi, *kept);
-    ptrdiff_t have = *kept;
-    float thr = threshold(hs, have, k, below);
-    __m256 t = _mm256_set1_ps(thr);
-    ptrdiff_t j = 0;
-    for (; j + 32 <= n; j += 32) sorted_run32_avx2(x + j, base + j, &v, k, &have, &thr, &t, below);
-    for (; j < n; j++) {
-        float s = x[j];
-        if (s > thr) thr = enter_avx2(&v, k, &have, s, (int32_t)(base + j), below);
-    }
-    sorted_store_avx2(v, hs, hi, have);
-    *kept = have;
+    COCOON_SORTED_OFFER(__m256, _mm256_set1_ps, above32_avx2)
 }
 
-// offer_avx2_sorted with AVX-512's compares: 32 scores in two registers, straight into a mask
-// (half the instructions of four AVX2 compares and their movemasks); the set stays in AVX2
-// registers. Where the CPU has AVX-512F and no test forced an instruction set.
+// offer_avx2_sorted with AVX-512's compares (the set stays in AVX2 registers): where the CPU has
+// AVX-512F and no test forced an instruction set.
 __attribute__((target("avx2,avx512f")))
 static void offer_avx512_sorted(const float *x, ptrdiff_t n, int64_t base, float *hs, int32_t *hi, ptrdiff_t k,
                                 ptrdiff_t *kept, float below) {
-    SortedSet v = sorted_load_avx2(hs, hi, *kept);
-    ptrdiff_t have = *kept;
-    float thr = threshold(hs, have, k, below);
-    __m512 t = _mm512_set1_ps(thr);
-    ptrdiff_t j = 0;
-    for (; j + 32 <= n; j += 32) {
-        const float *p = x + j;
-        __mmask16 m0 = _mm512_cmp_ps_mask(_mm512_loadu_ps(p), t, _CMP_GT_OQ);
-        __mmask16 m1 = _mm512_cmp_ps_mask(_mm512_loadu_ps(p + 16), t, _CMP_GT_OQ);
-        if (__builtin_expect(_mm512_kortestz(m0, m1) == 0, 0)) {
-            uint32_t bits = (uint32_t)m0 | (uint32_t)m1 << 16;
-            while (bits) {
-                int l = __builtin_ctz(bits);
-                bits &= bits - 1;
-                float s = p[l];
-                if (s > thr) thr = enter_avx2(&v, k, &have, s, (int32_t)(base + j + l), below);
-            }
-            t = _mm512_set1_ps(thr);
-        }
-    }
-    for (; j < n; j++) {
-        float s = x[j];
-        if (s > thr) thr = enter_avx2(&v, k, &have, s, (int32_t)(base + j), below);
-    }
-    sorted_store_avx2(v, hs, hi, have);
-    *kept = have;
+    COCOON_SORTED_OFFER(__m512, _mm512_set1_ps, above32_avx512)
 }
+#undef COCOON_SORTED_OFFER
 
 // Per byte, the positions of its set bits (then zeros): a run's candidates are written 8 lanes
 // at a time with no branch per bit. Filled once when the library loads.
@@ -398,15 +409,12 @@ __attribute__((constructor)) static void fill_bit_positions(void) {
     }
 }
 
-// Bits l where p[l] > t for the 32 scores at p, without a test of the whole (NaN never is).
+// Bits l where p[l] > t for the 32 scores at p, without a test of the whole.
 __attribute__((target("avx2")))
 static inline uint32_t mask32_avx2(const float *p, __m256 t) {
-    __m256 c0 = _mm256_cmp_ps(_mm256_loadu_ps(p), t, _CMP_GT_OQ);
-    __m256 c1 = _mm256_cmp_ps(_mm256_loadu_ps(p + 8), t, _CMP_GT_OQ);
-    __m256 c2 = _mm256_cmp_ps(_mm256_loadu_ps(p + 16), t, _CMP_GT_OQ);
-    __m256 c3 = _mm256_cmp_ps(_mm256_loadu_ps(p + 24), t, _CMP_GT_OQ);
-    return (uint32_t)_mm256_movemask_ps(c0) | (uint32_t)_mm256_movemask_ps(c1) << 8
-        | (uint32_t)_mm256_movemask_ps(c2) << 16 | (uint32_t)_mm256_movemask_ps(c3) << 24;
+    __m256 c[4];
+    compare32_avx2(p, t, c);
+    return bits32_avx2(c);
 }
 
 // cocoon_topk_offer_screened for a full sorted heap of k ≤ 16 with AVX2. Which marked runs hold
