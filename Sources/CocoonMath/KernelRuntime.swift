@@ -27,9 +27,10 @@ public enum KernelRuntime {
         InstructionSet(rawValue: Int32(cocoon_kernels_isa())) ?? .portable
     }
 
-    /// Whether the top-k kernels use AVX-512's compares on top of ``instructionSet`` (AVX2, a CPU
-    /// with AVX-512F, no level forced): the same results, fewer instructions.
-    public static var topKUsesAVX512: Bool { cocoon_topk_avx512() != 0 }
+    /// Whether the kernels with an AVX-512 variant use it (the topic offsets, and the top-k
+    /// compares on top of AVX2): where the CPU has AVX-512F and no level was forced. The same
+    /// results, fewer instructions.
+    public static var usesAVX512Variants: Bool { cocoon_kernels_avx512() != 0 }
 
     /// Every instruction set this machine can run (test hook).
     package static var available: [InstructionSet] {

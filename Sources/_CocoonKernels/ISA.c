@@ -19,4 +19,5 @@ int cocoon_isa(void) {
 
 int cocoon_kernels_isa(void) { return cocoon_isa(); }
 
-int cocoon_isa_forced(void) { return __atomic_load_n(&forced_isa, __ATOMIC_RELAXED) != 0; }
+// A forced level (a test's) runs exactly that level: no AVX-512 variant then.
+int cocoon_kernels_avx512(void) { return cocoon_avx512f_usable() && __atomic_load_n(&forced_isa, __ATOMIC_RELAXED) == 0; }

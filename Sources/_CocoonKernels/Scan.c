@@ -232,11 +232,9 @@ static void add_offsets_avx2(float *x, const int32_t *topic, ptrdiff_t n, const 
 }
 #endif
 
-int cocoon_topic_offsets_avx512(void) { return cocoon_avx512f_usable() && !cocoon_isa_forced(); }
-
 void cocoon_add_topic_offsets(float *x, const int32_t *topic, ptrdiff_t n, const float *off, int32_t g) {
 #ifdef COCOON_X86
-    if (g <= 32 && cocoon_topic_offsets_avx512()) {
+    if (g <= 32 && cocoon_kernels_avx512()) {
         add_offsets_avx512(x, topic, n, off, g);
         return;
     }

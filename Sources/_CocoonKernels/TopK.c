@@ -545,9 +545,6 @@ static float floor_avx512(const float *x, int32_t c, int32_t w, int32_t k, float
 }
 #endif
 
-int cocoon_topk_avx512(void) { return cocoon_isa() == COCOON_ISA_AVX2 && cocoon_avx512f_usable() && !cocoon_isa_forced(); }
-static int topk_avx512(void) { return cocoon_topk_avx512(); }
-
 static float floor_portable(const float *x, int32_t c, int32_t w, int32_t k, float *maxima) {
     for (int32_t q = 0; q < c; q++) {
         float m = -INFINITY;
@@ -565,7 +562,7 @@ float cocoon_topk_floor(const float *x, ptrdiff_t n, ptrdiff_t k, float *scratch
     int32_t c = (int32_t)(n / w > 64 ? 64 : n / w);
     switch (cocoon_isa()) {
 #ifdef COCOON_X86
-    case COCOON_ISA_AVX2: return topk_avx512() ? floor_avx512(x, c, w, k, scratch) : floor_avx2(x, c, w, k, scratch);
+    case COCOON_ISA_AVX2: return cocoon_kernels_avx512() ? floor_avx512(x, c, w, k, scratch) : floor_avx2(x, c, w, k, scratch);
     case COCOON_ISA_SSE2: return floor_sse2(x, c, w, k, scratch);
 #endif
     default: return floor_portable(x, c, w, k, scratch);
@@ -582,7 +579,7 @@ ptrdiff_t cocoon_topk_offer_run(const float *x, ptrdiff_t n, int64_t base, float
     switch (cocoon_isa()) {
 #ifdef COCOON_X86
     case COCOON_ISA_AVX2:
-        if (k <= SORTED_MAX && topk_avx512()) offer_avx512_sorted(x, n, base, scores, indices, k, &kept, below);
+        if (k <= SORTED_MAX && cocoon_kernels_avx512()) offer_avx512_sorted(x, n, base, scores, indices, k, &kept, below);
         else if (k <= SORTED_MAX) offer_avx2_sorted(x, n, base, scores, indices, k, &kept, below);
         else offer_avx2(x, n, base, scores, indices, k, &kept, below);
         break;

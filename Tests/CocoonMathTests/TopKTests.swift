@@ -57,16 +57,16 @@ private func reference(_ scores: [Float], k: Int, excluded: [Bool]? = nil) -> [I
         }
     }
 
-    /// The top-k kernels use AVX-512's compares only on their own choice, with AVX2 on a CPU
-    /// with AVX-512F: a forced level runs exactly that level.
-    @Test func avx512ComparesOnlyWhenNotForced() {
+    /// The kernels use their AVX-512 variants only on their own choice, on a CPU with AVX-512F:
+    /// a forced level runs exactly that level.
+    @Test func avx512VariantsOnlyWhenNotForced() {
         defer { KernelRuntime.force(nil) }
         for isa in KernelRuntime.available {
             KernelRuntime.force(isa)
-            #expect(!KernelRuntime.topKUsesAVX512, "\(isa) forced")
+            #expect(!KernelRuntime.usesAVX512Variants, "\(isa) forced")
         }
         KernelRuntime.force(nil)
-        #expect(KernelRuntime.topKUsesAVX512 == (KernelRuntime.instructionSet == .avx2 && ItemPanels.vectorized))
+        #expect(KernelRuntime.usesAVX512Variants == ItemPanels.vectorized)
     }
 
     /// The floor is the k-th largest of the chunk maxima (chunks of 64, 32 or 16 items as the

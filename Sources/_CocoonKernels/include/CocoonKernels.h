@@ -48,11 +48,6 @@ void cocoon_topk_offer_screened(const float *x, ptrdiff_t n, int64_t base, float
 /// where the CPU has it and no test forced a level.)
 float cocoon_topk_floor(const float *x, ptrdiff_t n, ptrdiff_t k, float *scratch);
 
-/// Whether the top-k kernels (``cocoon_topk_offer_run``, ``cocoon_topk_floor``) use AVX-512's
-/// compares: the kernels run AVX2, the CPU has AVX-512F and no test forced an instruction set.
-/// They give the AVX2 kernels' results.
-int cocoon_topk_avx512(void);
-
 /// Writes the indices j in [0, n) with `x[j] >= threshold` to `out` (room for n), ascending,
 /// and returns how many. NaN is never at least the threshold. 32 values per branch with AVX2,
 /// 16 with SSE2.
@@ -72,8 +67,11 @@ ptrdiff_t cocoon_first_above_topic(const float *x, const int32_t *topic, ptrdiff
 /// one at a time.
 void cocoon_add_topic_offsets(float *x, const int32_t *topic, ptrdiff_t n, const float *off, int32_t g);
 
-/// Whether ``cocoon_add_topic_offsets`` runs with AVX-512 on this machine (g ≤ 32).
-int cocoon_topic_offsets_avx512(void);
+/// Whether the kernels with an AVX-512 variant use it: the topic offsets (g ≤ 32), and the
+/// compares of ``cocoon_topk_offer_run`` and ``cocoon_topk_floor`` with AVX2. True where the CPU
+/// has AVX-512F and no test forced an instruction set (a forced level runs exactly that level);
+/// the variants give the other kernels' results.
+int cocoon_kernels_avx512(void);
 
 /// The number of pairs (i, j) with `a[i] == b[j]`: the size of the intersection of two
 /// duplicate-free sets in any order. Every pair is compared (8 elements of b at a time with
