@@ -171,6 +171,13 @@ static inline __attribute__((always_inline)) float kth_largest(float *m, int32_t
 
 // Items per chunk of the floor: the largest of 64, 32, 16 that leaves at least 2k chunks.
 
+// Word w of a screen over `runs` runs of 32 (bit b: run 64w + b), the bits past the last run
+// cleared.
+static inline uint64_t marked_runs(const uint64_t *screen, ptrdiff_t w, ptrdiff_t runs) {
+    uint64_t bits = screen[w];
+    return runs - w * 64 < 64 ? bits & (((uint64_t)1 << (runs - w * 64)) - 1) : bits;
+}
+
 #ifdef COCOON_X86
 static void offer_sse2(const float *x, ptrdiff_t n, int64_t base, float *hs, int32_t *hi, ptrdiff_t k, ptrdiff_t *kept,
                        float below) {
@@ -432,8 +439,7 @@ static void offer_avx2_sorted_screened(const float *x, ptrdiff_t n, int64_t base
     int32_t cand[64 * 32 + 8];
     ptrdiff_t runs = (n + 31) / 32;
     for (ptrdiff_t w = 0; w * 64 < runs; w++) {
-        uint64_t bits = screen[w];
-        if (runs - w * 64 < 64) bits &= ((uint64_t)1 << (runs - w * 64)) - 1;
+        uint64_t bits = marked_runs(screen, w, runs);
         const __m256 t = _mm256_set1_ps(thr);
         ptrdiff_t c = 0;
         while (bits) {
@@ -604,8 +610,7 @@ void cocoon_topk_offer_screened(const float *x, ptrdiff_t n, int64_t base, float
     // Each marked run on its own (k > 16, or without AVX2).
     ptrdiff_t runs = (n + 31) / 32;
     for (ptrdiff_t w = 0; w * 64 < runs; w++) {
-        uint64_t bits = screen[w];
-        if (runs - w * 64 < 64) bits &= ((uint64_t)1 << (runs - w * 64)) - 1;
+        uint64_t bits = marked_runs(screen, w, runs);
         while (bits) {
             ptrdiff_t at = (w * 64 + __builtin_ctzll(bits)) * 32, len = n - at < 32 ? n - at : 32;
             bits &= bits - 1;
