@@ -130,7 +130,7 @@ extension MetricRecorder {
                     groupSums.withUnsafeMutableBufferPointer(0..<groupSums.count) { g in
                         for u in lo..<hi {
                             let r = u - lo
-                            let toMean = wantVariance && inVariance(u) && kind[r] > 0
+                            let toMean = wantVariance && inVariance(u)  // a centroid: inVariance needs a history
                             let toPairs = wantPairs && kind[r] == 2
                             if !toMean && !toPairs { continue }
                             let row = c.baseAddress! + r * d
@@ -186,7 +186,7 @@ extension MetricRecorder {
                 fill(lo, hi, drifts: nil, means: variance)
                 for gi in 0..<groupCount {
                     let m = members[gi]
-                    for u in lo..<hi where m[u] && inVariance(u) && kind[u - lo] > 0 {
+                    for u in lo..<hi where m[u] && inVariance(u) {
                         variance[gi].addSquaredDistance(distances[gi * chunk + u - lo])
                     }
                 }
