@@ -54,7 +54,9 @@ package final class ItemPanels: @unchecked Sendable {
             first % 16 == 0 && first >= 0 && first + width <= items,
             "items \(first)..<\(first + width) are not panel-aligned items of \(items)")
         let kernel = avx512 ? Int32(1) : 0
-        if let screen { precondition(screen.words >= Self.screenWords(width: width), "\(screen.words) screen words a row for \(width) items") }
+        if let screen {
+            precondition(screen.words >= Self.screenWords(width: width), "\(screen.words) screen words a row for \(width) items")
+        }
         let thresholds = screen?.thresholds, bits = screen?.bits, words = screen?.words ?? 0
         // Without tables no row has offsets (``RowTopicOffsets``' precondition).
         guard let offsets, !offsets.tables.isEmpty, rows > 0 else {

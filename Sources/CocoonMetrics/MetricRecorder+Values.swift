@@ -352,7 +352,8 @@ extension MetricRecorder {
                     (x, e) = cached
                 } else {
                     let counts = ExposureMetrics.counts(
-                        slates: s.slates, slateSize: k, rows: rows, itemCount: c.count, executor: executor, blockSize: 16 * blockSize)
+                        slates: s.slates, slateSize: k, rows: rows, itemCount: c.count, executor: executor,
+                        blockSize: 16 * blockSize)
                     x = counts
                     e = ExposureMetrics(counts: counts)
                     exposureCache[gi] = (x, e)

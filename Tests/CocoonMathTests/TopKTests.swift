@@ -197,7 +197,9 @@ private func reference(_ scores: [Float], k: Int, excluded: [Bool]? = nil) -> [I
             for (trial, n) in [1, 31, 32, 33, 100, 2048, 2049, 4100].enumerated() {
                 var rng = Seed(11).stream("screened", trial)
                 let levels = trial % 2 == 0 ? 9 : 1_000_000  // many ties, or nearly none
-                let value = { (rng: inout RandomStream) -> Float in Float(Sample.index(below: levels, using: &rng)) / Float(levels) }
+                let value = { (rng: inout RandomStream) -> Float in
+                    Float(Sample.index(below: levels, using: &rng)) / Float(levels)
+                }
                 let prefix = (0..<300).map { _ in value(&rng) }
                 let run: [Float] = (0..<n).map { _ in
                     let r = Sample.index(below: 40, using: &rng)
@@ -215,11 +217,13 @@ private func reference(_ scores: [Float], k: Int, excluded: [Bool]? = nil) -> [I
                     let entering = (0..<runs).filter { b in run[(32 * b)..<min(32 * b + 32, n)].contains { $0 > root } }
                     for extra in [0.0, 0.3, 1.0] {
                         var screen = [UInt64](repeating: 0, count: words)
-                        for b in 0..<(words * 64) where entering.contains(b) || b >= runs || Sample.bernoulli(extra, using: &rng) {
+                        for b in 0..<(words * 64)
+                        where entering.contains(b) || b >= runs || Sample.bernoulli(extra, using: &rng) {
                             screen[b / 64] |= 1 << UInt64(b % 64)
                         }
                         var heap = (hs, hi)
-                        TopKSelector.offerScreened(run, count: n, baseIndex: 300, k: k, scores: &heap.0, indices: &heap.1, screen: screen)
+                        TopKSelector.offerScreened(
+                            run, count: n, baseIndex: 300, k: k, scores: &heap.0, indices: &heap.1, screen: screen)
                         #expect(drained(&heap.0, &heap.1, k) == want, "\(isa) n=\(n) k=\(k) extra \(extra)")
                     }
                     // Without the run of the best entering score, that score is missed.
@@ -227,7 +231,8 @@ private func reference(_ scores: [Float], k: Int, excluded: [Bool]? = nil) -> [I
                         var screen = [UInt64](repeating: 0, count: words)
                         for b in entering where b != (best - 300) / 32 { screen[b / 64] |= 1 << UInt64(b % 64) }
                         var heap = (hs, hi)
-                        TopKSelector.offerScreened(run, count: n, baseIndex: 300, k: k, scores: &heap.0, indices: &heap.1, screen: screen)
+                        TopKSelector.offerScreened(
+                            run, count: n, baseIndex: 300, k: k, scores: &heap.0, indices: &heap.1, screen: screen)
                         #expect(!drained(&heap.0, &heap.1, k).contains(best), "\(isa) n=\(n) k=\(k) best \(best) unmarked")
                     }
                 }

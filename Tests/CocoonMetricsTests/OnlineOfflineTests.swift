@@ -56,7 +56,9 @@ func markedWorld(
 }
 
 /// A generated world whose users fall into two segments, "a" (`shareA`) and "b".
-func segmentedWorld(items: Int, topics: Int, users: Int, dimension: Int = 8, shareA: Double, seed: UInt64) throws -> SimulationWorld {
+func segmentedWorld(
+    items: Int, topics: Int, users: Int, dimension: Int = 8, shareA: Double, seed: UInt64
+) throws -> SimulationWorld {
     try generatedWorld(
         items: items, topics: topics, users: users, dimension: dimension,
         segments: [.init(name: "a", share: shareA), .init(name: "b", share: 1 - shareA)], seed: seed)
@@ -184,14 +186,16 @@ final class Keep: StepObserver {
     @Test func blockSizesChangeNoValue() throws {
         let world = try markedWorld(items: 400, topics: 6, users: 150, seed: 11, markAt: 2, fraction: 0.4, scope: .topic)
         let ids = MetricCatalog.defaultSet.filter {
-            MetricCatalog.kind(of: $0) == .list || ["gini_exposure", "entropy_exposure_bits", "catalog_coverage", "personalization"].contains($0)
+            MetricCatalog.kind(of: $0) == .list
+                || ["gini_exposure", "entropy_exposure_bits", "catalog_coverage", "personalization"].contains($0)
         }
         func series(workers: Int, blockSize: Int) -> [[UInt64?]] {
             let engine = Engine(
                 world: world, behaviour: Behaviour(), recommender: TiltedRandom(),
                 config: EngineConfig(steps: 6, slateSize: 6, seed: Seed(14)))
             let recorder = MetricRecorder(
-                metrics: MetricCatalog.defaultSet, executor: BlockExecutor(workers: workers), blockSize: blockSize, seed: Seed(15))
+                metrics: MetricCatalog.defaultSet, executor: BlockExecutor(workers: workers), blockSize: blockSize,
+                seed: Seed(15))
             #expect(engine.run(observers: [recorder]).failure == nil)
             return ids.map { id in (recorder.series(id) ?? []).map { $0?.bitPattern } }
         }

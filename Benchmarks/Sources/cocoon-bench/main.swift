@@ -519,7 +519,10 @@ func main() throws {
         return w
     }
     BLASRuntime.ensureConfigured()
-    print("cocoon-bench — OpenBLAS \(BLASRuntime.coreName) kernel, \(KernelRuntime.instructionSet)\(KernelRuntime.usesAVX512Variants ? " (AVX-512 variants)" : "") top-k kernels, \(ProcessInfo.processInfo.activeProcessorCount) CPUs, scale \(scale)")
+    let variants = KernelRuntime.usesAVX512Variants ? " (AVX-512 variants)" : ""
+    print(
+        "cocoon-bench — OpenBLAS \(BLASRuntime.coreName) kernel, \(KernelRuntime.instructionSet)\(variants) top-k kernels,"
+            + " \(ProcessInfo.processInfo.activeProcessorCount) CPUs, scale \(scale)")
     var results: [ChildResult] = []
     for w in chosen {
         FileHandle.standardError.write("\(w.id): \(w.title) …\n".data(using: .utf8)!)
