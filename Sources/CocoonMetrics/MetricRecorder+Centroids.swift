@@ -35,77 +35,77 @@ extension MetricRecorder {
         let members = groups.map(\.members)
         let groupCount = groups.count
         let chunk = max(min(8 * blockSize, n), 1)
+        // Two of each chunk buffer: a chunk's groups' sums (pass 1) or its squared distances'
+        // sums (pass 2) go beside the next chunk's centroids, in the same executor call.
         // The chunk's centroids (row r at r · d), then, for the pairwise distance, its unit
         // centroids (at (chunk + r) · d).
-        let centroids = SharedArray<Double>(repeating: 0, count: (wantPairs ? 2 : 1) * chunk * d)
+        let centroids = (0..<2).map { _ in SharedArray<Double>(repeating: 0, count: (wantPairs ? 2 : 1) * chunk * d) }
         // Per chunk row: 1 has a centroid, 2 also a unit vector (a non-zero centroid).
-        let kind = SharedArray<UInt8>(repeating: 0, count: chunk)
+        let kinds = (0..<2).map { _ in SharedArray<UInt8>(repeating: 0, count: chunk) }
         /// Whether u's centroid enters the variance (a member with a seed centroid always has
         /// a current one: the history only grows).
         @Sendable @inline(__always) func inVariance(_ u: Int) -> Bool { c0[u] != nil && hc[u] > 0 }
 
-        let distances = SharedArray<Double>(repeating: 0, count: wantVariance ? groupCount * chunk : 0)
-        /// Chunk `lo..<hi`'s centroids into `centroids` by user blocks; with `drifts`, also the drifts
-        /// (written there) and the unit centroids; with `means`, the members' squared distances
-        /// from their groups' means (into `distances`).
-        func fill(
-            _ lo: Int, _ hi: Int, drifts: (cosines: ParallelBuffer<Double>, lengths: ParallelBuffer<Double>)?,
-            means: [TotalVarianceSums]? = nil
+        let distanceBuffers = (0..<2).map { _ in SharedArray<Double>(repeating: 0, count: wantVariance ? groupCount * chunk : 0) }
+        /// Rows `rows` of chunk `lo..<…`'s centroids into buffer `buffer`; with `drifts`, also the
+        /// drifts (written there) and the unit centroids; with `means`, the members' squared
+        /// distances from their groups' means (into the buffer's distances).
+        @Sendable func fill(
+            _ buffer: Int, _ lo: Int, _ rows: Range<Int>,
+            drifts: (cosines: ParallelBuffer<Double>, lengths: ParallelBuffer<Double>)?, means: [TotalVarianceSums]? = nil
         ) {
-            let blocks = BlockExecutor.blocks(count: hi - lo, blockSize: blockSize)
-            executor.forEach(blockCount: blocks.count) { b, _ in
-                sums.withUnsafeBufferPointer { sums in
-                    // The block writes its own rows only.
-                    centroids.withUnsafeMutableBufferPointer(0..<centroids.count) { c in
-                        for r in blocks[b] {
-                            let u = lo + r
-                            let h = hc[u]
-                            if h == 0 {
-                                kind[r] = 0
-                                continue
+            let centroids = centroids[buffer], kind = kinds[buffer], distances = distanceBuffers[buffer]
+            sums.withUnsafeBufferPointer { sums in
+                // The block writes its own rows only.
+                centroids.withUnsafeMutableBufferPointer(0..<centroids.count) { c in
+                    for r in rows {
+                        let u = lo + r
+                        let h = hc[u]
+                        if h == 0 {
+                            kind[r] = 0
+                            continue
+                        }
+                        let count = Double(h)
+                        // Through pointers, so the division runs on vectors (the same
+                        // correctly rounded quotients).
+                        let src = sums.baseAddress! + u * d, dst = c.baseAddress! + r * d
+                        for j in 0..<d { dst[j] = src[j] / count }
+                        kind[r] = 1
+                        if let means, inVariance(u) {
+                            let row = UnsafeBufferPointer(start: dst, count: d)
+                            for gi in 0..<groupCount where members[gi][u] {
+                                distances[gi * chunk + r] = means[gi].squaredDistance(row)
                             }
-                            let count = Double(h)
-                            // Through pointers, so the division runs on vectors (the same
-                            // correctly rounded quotients).
-                            let src = sums.baseAddress! + u * d, dst = c.baseAddress! + r * d
-                            for j in 0..<d { dst[j] = src[j] / count }
-                            kind[r] = 1
-                            if let means, inVariance(u) {
-                                let row = UnsafeBufferPointer(start: dst, count: d)
-                                for gi in 0..<groupCount where members[gi][u] {
-                                    distances[gi * chunk + r] = means[gi].squaredDistance(row)
+                        }
+                        guard let drifts else { continue }
+                        // The sums of the drifts and of the length in one loop: four chains
+                        // advancing together instead of one after another, each summed in
+                        // coordinate order as ``StateMetrics`` sums it (the same bits as
+                        // driftCosine, driftL2 and PairwiseCosineSums.normalize).
+                        var rr = 0.0, oo = 0.0, ro = 0.0, dd = 0.0
+                        if let seed = c0[u], wantCosine || wantL2 {
+                            precondition(seed.count == d, "a seed centroid of \(seed.count) coordinates, \(d) expected")
+                            seed.withUnsafeBufferPointer { s0 in
+                                let o = s0.baseAddress!
+                                for j in 0..<d {
+                                    let x = dst[j], y = o[j]
+                                    rr = rr + x * x
+                                    oo = oo + y * y
+                                    ro = ro + x * y
+                                    dd = dd + (x - y) * (x - y)
                                 }
                             }
-                            guard let drifts else { continue }
-                            // The sums of the drifts and of the length in one loop: four chains
-                            // advancing together instead of one after another, each summed in
-                            // coordinate order as ``StateMetrics`` sums it (the same bits as
-                            // driftCosine, driftL2 and PairwiseCosineSums.normalize).
-                            var rr = 0.0, oo = 0.0, ro = 0.0, dd = 0.0
-                            if let seed = c0[u], wantCosine || wantL2 {
-                                precondition(seed.count == d, "a seed centroid of \(seed.count) coordinates, \(d) expected")
-                                seed.withUnsafeBufferPointer { s0 in
-                                    let o = s0.baseAddress!
-                                    for j in 0..<d {
-                                        let x = dst[j], y = o[j]
-                                        rr = rr + x * x
-                                        oo = oo + y * y
-                                        ro = ro + x * y
-                                        dd = dd + (x - y) * (x - y)
-                                    }
-                                }
-                                let na = rr.squareRoot(), nb = oo.squareRoot()
-                                if wantCosine { drifts.cosines[u] = na == 0 || nb == 0 ? .nan : 1 - ro / (na * nb) }
-                                if wantL2 { drifts.lengths[u] = dd.squareRoot() }
-                            } else if wantPairs {
-                                for j in 0..<d { rr = rr + dst[j] * dst[j] }
-                            }
-                            let length = rr.squareRoot()
-                            if wantPairs && length != 0 {
-                                let unit = c.baseAddress! + (chunk + r) * d
-                                for j in 0..<d { unit[j] = dst[j] / length }
-                                kind[r] = 2
-                            }
+                            let na = rr.squareRoot(), nb = oo.squareRoot()
+                            if wantCosine { drifts.cosines[u] = na == 0 || nb == 0 ? .nan : 1 - ro / (na * nb) }
+                            if wantL2 { drifts.lengths[u] = dd.squareRoot() }
+                        } else if wantPairs {
+                            for j in 0..<d { rr = rr + dst[j] * dst[j] }
+                        }
+                        let length = rr.squareRoot()
+                        if wantPairs && length != 0 {
+                            let unit = c.baseAddress! + (chunk + r) * d
+                            for j in 0..<d { unit[j] = dst[j] / length }
+                            kind[r] = 2
                         }
                     }
                 }
@@ -122,29 +122,29 @@ extension MetricRecorder {
         // (at (groupCount + gi) · d).
         let groupSums = SharedArray<Double>(repeating: 0, count: 2 * groupCount * d)
         let counts = SharedArray<Int>(repeating: 0, count: 2 * groupCount)  // variance, pairs
-        /// Adds chunk `lo..<hi`'s centroids and unit centroids to their groups' sums.
-        func addToGroups(_ lo: Int, _ hi: Int) {
-            executor.forEach(blockCount: coordinateBlocks.count) { b, _ in
-                let js = coordinateBlocks[b]
-                centroids.withUnsafeMutableBufferPointer(0..<centroids.count) { c in
-                    groupSums.withUnsafeMutableBufferPointer(0..<groupSums.count) { g in
-                        for u in lo..<hi {
-                            let r = u - lo
-                            let toMean = wantVariance && inVariance(u)  // a centroid: inVariance needs a history
-                            let toPairs = wantPairs && kind[r] == 2
-                            if !toMean && !toPairs { continue }
-                            let row = c.baseAddress! + r * d
-                            for gi in 0..<groupCount where members[gi][u] {
-                                if toMean {
-                                    let m = g.baseAddress! + gi * d
-                                    for j in js { m[j] = m[j] + row[j] }
-                                    if b == 0 { counts[2 * gi] += 1 }
-                                }
-                                if toPairs {
-                                    let e = g.baseAddress! + (groupCount + gi) * d, unit = c.baseAddress! + (chunk + r) * d
-                                    for j in js { e[j] = e[j] + unit[j] }
-                                    if b == 0 { counts[2 * gi + 1] += 1 }
-                                }
+        /// Adds coordinates `js` of chunk `lo..<hi`'s centroids and unit centroids (in buffer
+        /// `buffer`) to their groups' sums; the first block of coordinates counts the members.
+        @Sendable func addToGroups(_ buffer: Int, _ lo: Int, _ hi: Int, coordinates b: Int) {
+            let js = coordinateBlocks[b]
+            let centroids = centroids[buffer], kind = kinds[buffer]
+            centroids.withUnsafeMutableBufferPointer(0..<centroids.count) { c in
+                groupSums.withUnsafeMutableBufferPointer(0..<groupSums.count) { g in
+                    for u in lo..<hi {
+                        let r = u - lo
+                        let toMean = wantVariance && inVariance(u)  // a centroid: inVariance needs a history
+                        let toPairs = wantPairs && kind[r] == 2
+                        if !toMean && !toPairs { continue }
+                        let row = c.baseAddress! + r * d
+                        for gi in 0..<groupCount where members[gi][u] {
+                            if toMean {
+                                let m = g.baseAddress! + gi * d
+                                for j in js { m[j] = m[j] + row[j] }
+                                if b == 0 { counts[2 * gi] += 1 }
+                            }
+                            if toPairs {
+                                let e = g.baseAddress! + (groupCount + gi) * d, unit = c.baseAddress! + (chunk + r) * d
+                                for j in js { e[j] = e[j] + unit[j] }
+                                if b == 0 { counts[2 * gi + 1] += 1 }
                             }
                         }
                     }
@@ -155,11 +155,22 @@ extension MetricRecorder {
         // Pass 1: drifts, the variance's means, the unit sums.
         var cosineDrifts = [Double](repeating: .nan, count: wantCosine ? n : 0)
         var lengthDrifts = [Double](repeating: .nan, count: wantL2 ? n : 0)
+        let chunks = stride(from: 0, to: n, by: chunk).map { $0..<min($0 + chunk, n) }
+        let toGroups = wantVariance || wantPairs
         cosineDrifts.fillInParallel { cosines in lengthDrifts.fillInParallel { lengths in
-            for lo in stride(from: 0, to: n, by: chunk) {
-                let hi = min(lo + chunk, n)
-                fill(lo, hi, drifts: (cosines, lengths))
-                if wantVariance || wantPairs { addToGroups(lo, hi) }
+            // Chunk i's centroids (buffer i % 2) by user blocks, beside chunk i − 1's groups' sums
+            // by blocks of coordinates (claimed first: the longer blocks); the last chunk's sums
+            // alone. Each coordinate is still summed in user order, a chunk after the other.
+            for i in 0...chunks.count {
+                let blocks = i < chunks.count ? BlockExecutor.blocks(count: chunks[i].count, blockSize: blockSize) : []
+                let previous = i > 0 && toGroups ? coordinateBlocks.count : 0
+                executor.forEach(blockCount: previous + blocks.count) { b, _ in
+                    if b < previous {
+                        addToGroups((i - 1) % 2, chunks[i - 1].lowerBound, chunks[i - 1].upperBound, coordinates: b)
+                    } else {
+                        fill(i % 2, chunks[i].lowerBound, blocks[b - previous], drifts: (cosines, lengths))
+                    }
+                }
             }
         } }
         var values = CentroidValues()
@@ -174,26 +185,41 @@ extension MetricRecorder {
         }
 
         // Pass 2: each member's squared distance from its group's mean (the centroids again),
-        // by user blocks, added up here in user order.
+        // by user blocks, added up in user order: chunk i − 1's by one block beside chunk i's.
         if wantVariance {
-            var variance = (0..<groupCount).map { gi in
+            let means = (0..<groupCount).map { gi in
                 var v = TotalVarianceSums(count: counts[2 * gi], sums: Array(all[(gi * d)..<((gi + 1) * d)]))
                 v.finishMean()
                 return v
             }
-            for lo in stride(from: 0, to: n, by: chunk) {
-                let hi = min(lo + chunk, n)
-                fill(lo, hi, drifts: nil, means: variance)
-                for gi in 0..<groupCount {
-                    let m = members[gi]
-                    for u in lo..<hi where m[u] && inVariance(u) {
-                        variance[gi].addSquaredDistance(distances[gi * chunk + u - lo])
+            let variance = VarianceBox(means)
+            for i in 0...chunks.count {
+                let blocks = i < chunks.count ? BlockExecutor.blocks(count: chunks[i].count, blockSize: blockSize) : []
+                let previous = i > 0 ? 1 : 0
+                executor.forEach(blockCount: previous + blocks.count) { b, _ in
+                    if b < previous {
+                        let rows = chunks[i - 1], distances = distanceBuffers[(i - 1) % 2]
+                        for gi in 0..<groupCount {
+                            let m = members[gi]
+                            for u in rows where m[u] && inVariance(u) {
+                                variance.sums[gi].addSquaredDistance(distances[gi * chunk + u - rows.lowerBound])
+                            }
+                        }
+                    } else {
+                        fill(i % 2, chunks[i].lowerBound, blocks[b - previous], drifts: nil, means: means)
                     }
                 }
             }
-            values.totalVariance = variance.map(\.value)
+            values.totalVariance = variance.sums.map(\.value)
         }
         centroidCache = values
         return values
     }
+}
+
+/// The groups' variance sums that one block at a time adds to (``MetricRecorder/centroidValues()``'s
+/// second pass; the executor's call ends before the next one starts, so never two at once).
+private final class VarianceBox: @unchecked Sendable {
+    var sums: [TotalVarianceSums]
+    init(_ sums: [TotalVarianceSums]) { self.sums = sums }
 }
