@@ -188,15 +188,15 @@ public final class Engine {
         let response = respond(users: active, slates: batch.items, step: t)
         PhaseClock.shared.add(.choice, since: clock)
 
-        // Marks users made become controls (visible to the recommender from the next request).
         let madeMarks = response.marks
-        for m in madeMarks { controls[Int(m.user)].notInterested.append(m.mark!) }
         pendingChanges = madeMarks
 
-        // 5. The recommender observes the feedback, while 6. user state moves: neither reads what
-        // the other writes (the recommender knows the users only through requests and
-        // feedback), so with two workers or more they run side by side — the recommender's
-        // bookkeeping is largely one pass on one thread, the state update runs on the executor.
+        // 5. The recommender observes the feedback, while the marks users made become controls
+        // (visible to the recommender from the next request) and 6. user state moves: neither
+        // side reads what the other writes (the recommender knows the users only through
+        // requests and feedback), so with two workers or more they run side by side — the
+        // recommender's bookkeeping is largely one pass on one thread, the state update runs on
+        // the executor.
         let feedback = FeedbackBatch(
             step: t, users: active, slateSize: k, slates: batch.items, outcomes: response.outcomes,
             dwell: response.dwell, left: response.left)
@@ -211,6 +211,7 @@ public final class Engine {
                 throw EngineError.recommenderFailed(step: t, phase: "observe", message: Engine.describe(error))
             }
         }) {
+            for m in madeMarks { controls[Int(m.user)].notInterested.append(m.mark!) }
             let clock = PhaseClock.start()
             updateState(users: active, slates: batch.items, outcomes: response.outcomes, step: t)
             state.applyLeaves(response.left)
