@@ -5,13 +5,17 @@ import CocoonMath
 /// `population_mean_pairwise_cosine_distance`, computed together once per step.
 ///
 /// Users go by chunks, in two passes, every sum in the order — and so with the bits — of
-/// ``StateMetrics``' one-thread functions, and nothing summed on one thread but a number a
+/// ``StateMetrics``' one-thread functions, and nothing summed by one block but a number a
 /// user and group:
 /// 1. each chunk's centroids, unit centroids and drifts by user blocks; then each group's
 ///    coordinate sums of its members' centroids (the variance's mean) and unit centroids (the
 ///    pairwise distance) by blocks of coordinates, every coordinate summed in user order;
-/// 2. each member's squared distance from its group's mean by user blocks, added up on the
-///    calling thread in user order.
+/// 2. each member's squared distance from its group's mean by user blocks, added up in user
+///    order by one block.
+///
+/// A chunk's sums (1) or additions (2) are blocks of the same executor call as the next
+/// chunk's user blocks (two chunk buffers): one call a chunk, and a worker that comes late to
+/// a call still finds work.
 struct CentroidValues {
     /// Per user, when asked (NaN: no centroid, or no cosine of a zero vector).
     var driftCosine: [Double] = []
