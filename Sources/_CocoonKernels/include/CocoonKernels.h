@@ -108,6 +108,12 @@ void cocoon_panel_products(const float *u, ptrdiff_t rows, ptrdiff_t ldu, ptrdif
                            ptrdiff_t width, float *c, ptrdiff_t ldc, int vectorized, const int32_t *topic,
                            const float *tables, const uint8_t *has, const float *thr, uint64_t *screen, ptrdiff_t words);
 
+/// `out[p] = Σₓ x[i] · rows[p][i]` for p < n (1 ≤ n ≤ 16), i < d: each one chain in dimension
+/// order started from +0, a product then a sum (never a fused multiply-add) — the affinities of
+/// the engine's choice step, bit for bit. With AVX-512 only (where ``cocoon_kernels_avx512``
+/// says so): returns 0, having written nothing, otherwise.
+int cocoon_row_dots(const float *x, const float *const *rows, int n, ptrdiff_t d, float *out);
+
 /// Instruction sets of the kernels.
 enum { COCOON_ISA_PORTABLE = 1, COCOON_ISA_SSE2 = 2, COCOON_ISA_AVX2 = 3 };
 
