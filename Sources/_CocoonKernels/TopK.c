@@ -537,10 +537,46 @@ static float floor_avx2(const float *x, int32_t c, int32_t w, int32_t k, float *
 #endif
 
 #ifdef COCOON_X86
+// kth_largest_avx2 for c a multiple of 16, 16 candidates a register: each one's count of values
+// at least as large goes up in two masked chains (no horizontal sum, no branch per value).
+__attribute__((target("avx2,avx512f")))
+static inline float kth_largest_avx512(const float *m, int32_t c, int32_t k) {
+    const __m512i one = _mm512_set1_epi32(1), need = _mm512_set1_epi32(k - 1);
+    __m512 best = _mm512_set1_ps(-INFINITY);
+    for (int32_t i = 0; i < c; i += 16) {
+        __m512 x = _mm512_loadu_ps(m + i);
+        __m512i ge0 = _mm512_setzero_si512(), ge1 = ge0;
+        for (int32_t j = 0; j < c; j += 2) {
+            ge0 = _mm512_mask_add_epi32(ge0, _mm512_cmp_ps_mask(_mm512_set1_ps(m[j]), x, _CMP_GE_OQ), ge0, one);
+            ge1 = _mm512_mask_add_epi32(ge1, _mm512_cmp_ps_mask(_mm512_set1_ps(m[j + 1]), x, _CMP_GE_OQ), ge1, one);
+        }
+        best = _mm512_mask_max_ps(best, _mm512_cmpgt_epi32_mask(_mm512_add_epi32(ge0, ge1), need), x, best);
+    }
+    return _mm512_reduce_max_ps(best);
+}
+
 // floor_avx2's chunk maxima with AVX-512 (w is 16, 32 or 64: one to four registers a chunk);
 // max(x, m) returns m when x is NaN, as there. The ranking is floor_avx2's.
+//
+// With 32 chunks or more, the groups whose maxima are ranked are lanes instead: 16 · (c / 16)
+// groups of w items, group 16s + l holding items 16 · w · s + 16v + l (v < w) — any partition
+// gives a floor (k groups hold an item at least that good), and these maxima are whole
+// registers, with no sum across lanes per chunk (that was most of the floor's time).
 __attribute__((target("avx2,avx512f")))
 static float floor_avx512(const float *x, int32_t c, int32_t w, int32_t k, float *maxima) {
+    if (c >= 32) {
+        int32_t segments = c / 16;
+        for (int32_t s = 0; s < segments; s++) {
+            const float *p = x + (ptrdiff_t)16 * w * s;
+            __m512 m0 = _mm512_set1_ps(-INFINITY), m1 = m0;
+            for (int32_t v = 0; v < w; v += 2) {
+                m0 = _mm512_max_ps(_mm512_loadu_ps(p + 16 * v), m0);
+                m1 = _mm512_max_ps(_mm512_loadu_ps(p + 16 * v + 16), m1);
+            }
+            _mm512_storeu_ps(maxima + 16 * s, _mm512_max_ps(m0, m1));
+        }
+        return kth_largest_avx512(maxima, 16 * segments, (int32_t)k);
+    }
     for (int32_t q = 0; q < c; q++) {
         const float *p = x + (ptrdiff_t)w * q;
         __m512 m = _mm512_set1_ps(-INFINITY);

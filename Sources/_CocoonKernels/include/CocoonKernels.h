@@ -44,8 +44,10 @@ void cocoon_topk_offer_screened(const float *x, ptrdiff_t n, int64_t base, float
 /// A floor for the k best of `x[0..<n)`: the k-th largest maximum of its first (up to 64)
 /// chunks of 64 items — 32 or 16 when that leaves too few chunks (k chunks hold an item at least
 /// that good, so no item below it is among the k best), or -infinity when there are fewer than
-/// 2k chunks of 16. `scratch` holds 64 floats. NaN never counts. (Chunk maxima with AVX-512
-/// where the CPU has it and no test forced a level.)
+/// 2k chunks of 16. `scratch` holds 64 floats. NaN never counts. (With AVX-512, where the CPU
+/// has it and no test forced a level: with 32 chunks or more, the same number of groups of the
+/// same size rounded down to whole 16s, group 16s + l holding items 16·w·s + 16v + l for v < w
+/// and w the chunk size — another partition, so another floor, and the same k best.)
 float cocoon_topk_floor(const float *x, ptrdiff_t n, ptrdiff_t k, float *scratch);
 
 /// Writes the indices j in [0, n) with `x[j] >= threshold` to `out` (room for n), ascending,
