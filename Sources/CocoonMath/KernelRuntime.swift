@@ -27,9 +27,9 @@ public enum KernelRuntime {
         InstructionSet(rawValue: Int32(cocoon_kernels_isa())) ?? .portable
     }
 
-    /// Whether the kernels with an AVX-512 variant use it (the topic offsets, and the top-k
-    /// compares on top of AVX2): where the CPU has AVX-512F and no level was forced. The same
-    /// results, fewer instructions.
+    /// Whether the kernels with an AVX-512 variant use it (the topic offsets, the top-k compares
+    /// and floor on top of AVX2, ``RowDots``): where the CPU has AVX-512F and no level was
+    /// forced. The same results, fewer instructions.
     public static var usesAVX512Variants: Bool { cocoon_kernels_avx512() != 0 }
 
     /// Every instruction set this machine can run (test hook).

@@ -556,12 +556,13 @@ static inline float kth_largest_avx512(const float *m, int32_t c, int32_t k) {
 }
 
 // floor_avx2's chunk maxima with AVX-512 (w is 16, 32 or 64: one to four registers a chunk);
-// max(x, m) returns m when x is NaN, as there. The ranking is floor_avx2's.
+// max(x, m) returns m when x is NaN, as there, and so is the ranking.
 //
 // With 32 chunks or more, the groups whose maxima are ranked are lanes instead: 16 · (c / 16)
 // groups of w items, group 16s + l holding items 16 · w · s + 16v + l (v < w) — any partition
 // gives a floor (k groups hold an item at least that good), and these maxima are whole
-// registers, with no sum across lanes per chunk (that was most of the floor's time).
+// registers, with no sum across lanes per chunk (that was most of the floor's time), ranked by
+// kth_largest_avx512.
 __attribute__((target("avx2,avx512f")))
 static float floor_avx512(const float *x, int32_t c, int32_t w, int32_t k, float *maxima) {
     if (c >= 32) {

@@ -35,7 +35,8 @@ import Testing
                     let ran = rows.withUnsafeBufferPointer { r in
                         x.withUnsafeBufferPointer { xp in
                             got.withUnsafeMutableBufferPointer { g in
-                                RowDots.compute(xp.baseAddress!, rows: r.baseAddress!, count: n, dimension: d, into: g.baseAddress!)
+                                RowDots.compute(
+                                    xp.baseAddress!, rows: r.baseAddress!, count: n, dimension: d, into: g.baseAddress!)
                             }
                         }
                     }

@@ -69,8 +69,9 @@ ptrdiff_t cocoon_first_above_topic(const float *x, const int32_t *topic, ptrdiff
 /// one at a time.
 void cocoon_add_topic_offsets(float *x, const int32_t *topic, ptrdiff_t n, const float *off, int32_t g);
 
-/// Whether the kernels with an AVX-512 variant use it: the topic offsets (g ≤ 32), and the
-/// compares of ``cocoon_topk_offer_run`` and ``cocoon_topk_floor`` with AVX2. True where the CPU
+/// Whether the kernels with an AVX-512 variant use it: the topic offsets (g ≤ 32), the
+/// compares of ``cocoon_topk_offer_run`` and ``cocoon_topk_floor`` with AVX2, and
+/// ``cocoon_row_dots`` (which has no other). True where the CPU
 /// has AVX-512F and no test forced an instruction set (a forced level runs exactly that level);
 /// the variants give the other kernels' results.
 int cocoon_kernels_avx512(void);
