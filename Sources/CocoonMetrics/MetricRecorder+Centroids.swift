@@ -1,4 +1,5 @@
 import CocoonMath
+import Synchronization
 
 /// The metrics of the users' current history centroids c_u(t) = Σ raw / |H_u|:
 /// `centroid_drift_cosine`, `centroid_drift_l2`, `population_total_variance_ratio` and
@@ -156,26 +157,31 @@ extension MetricRecorder {
             }
         }
 
-        // Pass 1: drifts, the variance's means, the unit sums.
-        var cosineDrifts = [Double](repeating: .nan, count: wantCosine ? n : 0)
-        var lengthDrifts = [Double](repeating: .nan, count: wantL2 ? n : 0)
         let chunks = stride(from: 0, to: n, by: chunk).map { $0..<min($0 + chunk, n) }
-        let toGroups = wantVariance || wantPairs
-        cosineDrifts.fillInParallel { cosines in lengthDrifts.fillInParallel { lengths in
-            // Chunk i's centroids (buffer i % 2) by user blocks, beside chunk i − 1's groups' sums
-            // by blocks of coordinates (claimed first: the longer blocks); the last chunk's sums
-            // alone. Each coordinate is still summed in user order, a chunk after the other.
-            for i in 0...chunks.count {
-                let blocks = i < chunks.count ? BlockExecutor.blocks(count: chunks[i].count, blockSize: blockSize) : []
-                let previous = i > 0 && toGroups ? coordinateBlocks.count : 0
+        /// One executor call per chunk c (buffer c % 2), and one after the last: chunk c − 1's
+        /// `tailBlocks` blocks of `tail` (claimed first: the longer ones) beside chunk c's user
+        /// blocks of `head`. What `tail` sums is still summed a chunk after the other.
+        func pipelined(
+            tailBlocks: Int, tail: @Sendable (_ chunk: Int, _ block: Int) -> Void,
+            head: @Sendable (_ chunk: Int, _ rows: Range<Int>) -> Void
+        ) {
+            for c in 0...chunks.count {
+                let blocks = c < chunks.count ? BlockExecutor.blocks(count: chunks[c].count, blockSize: blockSize) : []
+                let previous = c > 0 ? tailBlocks : 0
                 executor.forEach(blockCount: previous + blocks.count) { b, _ in
-                    if b < previous {
-                        addToGroups((i - 1) % 2, chunks[i - 1].lowerBound, chunks[i - 1].upperBound, coordinates: b)
-                    } else {
-                        fill(i % 2, chunks[i].lowerBound, blocks[b - previous], drifts: (cosines, lengths))
-                    }
+                    if b < previous { tail(c - 1, b) } else { head(c, blocks[b - previous]) }
                 }
             }
+        }
+
+        // Pass 1: drifts, the variance's means, the unit sums (each coordinate summed in user order).
+        var cosineDrifts = [Double](repeating: .nan, count: wantCosine ? n : 0)
+        var lengthDrifts = [Double](repeating: .nan, count: wantL2 ? n : 0)
+        cosineDrifts.fillInParallel { cosines in lengthDrifts.fillInParallel { lengths in
+            pipelined(
+                tailBlocks: wantVariance || wantPairs ? coordinateBlocks.count : 0,
+                tail: { c, b in addToGroups(c % 2, chunks[c].lowerBound, chunks[c].upperBound, coordinates: b) },
+                head: { c, rows in fill(c % 2, chunks[c].lowerBound, rows, drifts: (cosines, lengths)) })
         } }
         var values = CentroidValues()
         values.driftCosine = cosineDrifts
@@ -189,41 +195,31 @@ extension MetricRecorder {
         }
 
         // Pass 2: each member's squared distance from its group's mean (the centroids again),
-        // by user blocks, added up in user order: chunk i − 1's by one block beside chunk i's.
+        // by user blocks, added up in user order by one block a chunk.
         if wantVariance {
             let means = (0..<groupCount).map { gi in
                 var v = TotalVarianceSums(count: counts[2 * gi], sums: Array(all[(gi * d)..<((gi + 1) * d)]))
                 v.finishMean()
                 return v
             }
-            let variance = VarianceBox(means)
-            for i in 0...chunks.count {
-                let blocks = i < chunks.count ? BlockExecutor.blocks(count: chunks[i].count, blockSize: blockSize) : []
-                let previous = i > 0 ? 1 : 0
-                executor.forEach(blockCount: previous + blocks.count) { b, _ in
-                    if b < previous {
-                        let rows = chunks[i - 1], distances = distanceBuffers[(i - 1) % 2]
+            let variance = Mutex(means)
+            pipelined(
+                tailBlocks: 1,
+                tail: { c, _ in
+                    let rows = chunks[c], distances = distanceBuffers[c % 2]
+                    variance.withLock { sums in
                         for gi in 0..<groupCount {
                             let m = members[gi]
                             for u in rows where m[u] && inVariance(u) {
-                                variance.sums[gi].addSquaredDistance(distances[gi * chunk + u - rows.lowerBound])
+                                sums[gi].addSquaredDistance(distances[gi * chunk + u - rows.lowerBound])
                             }
                         }
-                    } else {
-                        fill(i % 2, chunks[i].lowerBound, blocks[b - previous], drifts: nil, means: means)
                     }
-                }
-            }
-            values.totalVariance = variance.sums.map(\.value)
+                },
+                head: { c, rows in fill(c % 2, chunks[c].lowerBound, rows, drifts: nil, means: means) })
+            values.totalVariance = variance.withLock { $0.map(\.value) }
         }
         centroidCache = values
         return values
     }
-}
-
-/// The groups' variance sums that one block at a time adds to (``MetricRecorder/centroidValues()``'s
-/// second pass; the executor's call ends before the next one starts, so never two at once).
-private final class VarianceBox: @unchecked Sendable {
-    var sums: [TotalVarianceSums]
-    init(_ sums: [TotalVarianceSums]) { self.sums = sums }
 }
