@@ -81,7 +81,7 @@ extension Engine {
                                 for p in k..<lanes { rows[p] = rows[0] }
                                 // With AVX-512, up to 16 at once, the same chains (``RowDots``).
                                 let done =
-                                    k <= 16 && d > 0
+                                    d > 0
                                     && pu.withUnsafeBufferPointer { x in
                                         RowDots.compute(
                                             x.baseAddress!, rows: UnsafePointer(rows.baseAddress!), count: k, dimension: d,

@@ -7,11 +7,11 @@ internal import _CocoonKernels
 /// With AVX-512 (``KernelRuntime/usesAVX512Variants``), up to 16 rows at once: 16 values of
 /// each row are read and turned in registers so that each lane is one row, and every step of
 /// the chains is one product and one sum of whole registers. The same bits as the scalar loop.
-public enum RowDots {
+package enum RowDots {
     /// Writes `out[p] = Σᵢ x[i] · rows[p][i]` for p < `count` (1 … 16), i < `dimension`, and
     /// returns true; returns false, having written nothing, where the kernel does not run
     /// (compute them one chain per row then).
-    public static func compute(
+    package static func compute(
         _ x: UnsafePointer<Float>, rows: UnsafePointer<UnsafePointer<Float>>, count: Int, dimension: Int,
         into out: UnsafeMutablePointer<Float>
     ) -> Bool {

@@ -25,7 +25,7 @@ public enum TopicOffsets {
     /// than visiting only the items of its offset topics, one by one: with AVX-512 a whole row
     /// costs about what a sixteenth of it does item by item, with AVX2 about a quarter.
     public static func fullRowDivisor(topicCount g: Int) -> Int {
-        g <= 32 && cocoon_kernels_avx512() != 0 ? 16 : 4
+        g <= 32 && KernelRuntime.usesAVX512Variants ? 16 : 4
     }
 }
 
