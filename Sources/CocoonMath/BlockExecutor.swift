@@ -141,22 +141,31 @@ public final class SharedArray<Element>: @unchecked Sendable {
     public init(repeating value: Element, count: Int) {
         precondition(count >= 0, "count must be ≥ 0, got \(count)")
         self.count = count
-        base = .allocate(capacity: max(count, 1))
+        base = SharedArray.allocate(count)
         base.initialize(repeating: value, count: count)
     }
 
     /// Creates the array from the elements of `values`.
     public init(_ values: [Element]) {
         count = values.count
-        base = .allocate(capacity: max(count, 1))
+        base = SharedArray.allocate(count)
         values.withUnsafeBufferPointer { p in
             if let a = p.baseAddress { base.initialize(from: a, count: count) }
         }
     }
 
+    /// Storage for `count` elements on a cache line's boundary (64 bytes): blocks that own
+    /// whole lines of it (a range of coordinates, say) then never write a line another block
+    /// writes.
+    @usableFromInline static func allocate(_ count: Int) -> UnsafeMutablePointer<Element> {
+        let bytes = max(count, 1) * MemoryLayout<Element>.stride
+        return UnsafeMutableRawPointer.allocate(byteCount: bytes, alignment: max(64, MemoryLayout<Element>.alignment))
+            .bindMemory(to: Element.self, capacity: max(count, 1))
+    }
+
     deinit {
         base.deinitialize(count: count)
-        base.deallocate()
+        UnsafeMutableRawPointer(base).deallocate()
     }
 
     /// Element access (not synchronised: write only indices your block owns).

@@ -6,6 +6,26 @@ import Glibc
 import Testing
 
 @Suite struct BlockExecutorTests {
+    /// A shared array starts on a cache line, so blocks that own whole lines of it (the
+    /// centroid pass' ranges of coordinates) never write a line another block writes; and it
+    /// holds its values.
+    @Test func sharedArraysStartOnACacheLine() {
+        for count in [0, 1, 3, 64, 1000] {
+            let doubles = SharedArray<Double>(repeating: 1.5, count: count)
+            let bytes = SharedArray<UInt8>(Array(repeating: 7, count: count))
+            let lists = SharedArray<[Int]>(repeating: [count], count: count)
+            doubles.withUnsafeMutableBufferPointer(0..<count) { p in
+                #expect(UInt(bitPattern: p.baseAddress) % 64 == 0)
+            }
+            bytes.withUnsafeMutableBufferPointer(0..<count) { p in
+                #expect(UInt(bitPattern: p.baseAddress) % 64 == 0)
+            }
+            #expect(doubles.toArray() == Array(repeating: 1.5, count: count))
+            #expect(bytes.toArray() == Array(repeating: 7, count: count))
+            #expect(lists.toArray() == Array(repeating: [count], count: count))
+        }
+    }
+
     @Test func blocksCoverTheRangeInOrder() {
         #expect(BlockExecutor.blocks(count: 0, blockSize: 4).isEmpty)
         #expect(BlockExecutor.blocks(count: 10, blockSize: 4) == [0..<4, 4..<8, 8..<10])
