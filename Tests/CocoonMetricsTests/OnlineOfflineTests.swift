@@ -220,7 +220,7 @@ final class Keep: StepObserver {
         let engine = Engine(
             world: world, behaviour: Behaviour(), recommender: TiltedRandom(),
             config: EngineConfig(steps: steps, slateSize: 8, seed: Seed(22)))
-        // Blocks of 2 users: chunks of 16, so the 150 users span several chunks.
+        // Blocks of 2 users: chunks of 32 users (16 blocks), so the 150 users span five chunks.
         let recorder = MetricRecorder(
             metrics: MetricCatalog.defaultSet, executor: BlockExecutor(workers: workers), blockSize: 2, seed: Seed(23))
         let keep = Keep()
