@@ -395,14 +395,104 @@ static void offer_avx2_sorted(const float *x, ptrdiff_t n, int64_t base, float *
     COCOON_SORTED_OFFER(__m256, _mm256_set1_ps, above32_avx2)
 }
 
-// offer_avx2_sorted with AVX-512's compares (the set stays in AVX2 registers): where the CPU has
-// AVX-512F and no test forced an instruction set.
+#undef COCOON_SORTED_OFFER
+
+// The sorted set of k ≤ 16 items in one AVX-512 register for the scores and one for the
+// indices: slot i is lane i. The same slots and the same moves as SortedSet's, each a permute,
+// two compares into masks and two blends on one register instead of two.
+typedef struct {
+    __m512 s;
+    __m512i i;
+} SortedSet512;
+
+__attribute__((target("avx2,avx512f"), always_inline))
+static inline SortedSet512 sorted_load_avx512(const float *s, const int32_t *ix, ptrdiff_t n) {
+    const __mmask16 in = (__mmask16)((1u << n) - 1);
+    SortedSet512 v;
+    v.s = _mm512_mask_loadu_ps(_mm512_set1_ps(INFINITY), in, s);
+    v.i = _mm512_maskz_loadu_epi32(in, ix);
+    return v;
+}
+
+__attribute__((target("avx2,avx512f"), always_inline))
+static inline void sorted_store_avx512(SortedSet512 v, float *s, int32_t *ix, ptrdiff_t n) {
+    const __mmask16 in = (__mmask16)((1u << n) - 1);
+    _mm512_mask_storeu_ps(s, in, v.s);
+    _mm512_mask_storeu_epi32(ix, in, v.i);
+}
+
+// sorted_add_avx2 on one register: slot i keeps its item when that is below x, else takes x
+// when slot i − 1 is below x (before slot 0: -infinity), else slot i − 1's item.
+__attribute__((target("avx2,avx512f"), always_inline))
+static inline SortedSet512 sorted_add_avx512(SortedSet512 v, float x, int32_t index) {
+    const __m512i back = _mm512_setr_epi32(0, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14);
+    const __m512 vx = _mm512_set1_ps(x);
+    __m512 p = _mm512_mask_permutexvar_ps(_mm512_set1_ps(-INFINITY), 0xFFFE, back, v.s);
+    __m512i q = _mm512_permutexvar_epi32(back, v.i);
+    __mmask16 stay = _mm512_cmp_ps_mask(v.s, vx, _CMP_LT_OQ), here = _mm512_cmp_ps_mask(p, vx, _CMP_LT_OQ);
+    SortedSet512 r;
+    r.s = _mm512_mask_blend_ps(stay, _mm512_mask_blend_ps(here, p, vx), v.s);
+    r.i = _mm512_mask_blend_epi32(stay, _mm512_mask_blend_epi32(here, q, _mm512_set1_epi32(index)), v.i);
+    return r;
+}
+
+// sorted_replace_avx2 on one register (k kept, x beats slot 0): slot i takes slot i + 1's item
+// when that is below x (past slot 15: +infinity), else x when its own item is below x, else
+// keeps it.
+__attribute__((target("avx2,avx512f"), always_inline))
+static inline SortedSet512 sorted_replace_avx512(SortedSet512 v, float x, int32_t index) {
+    const __m512i ahead = _mm512_setr_epi32(1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 15);
+    const __m512 vx = _mm512_set1_ps(x);
+    __m512 nx = _mm512_mask_permutexvar_ps(_mm512_set1_ps(INFINITY), 0x7FFF, ahead, v.s);
+    __m512i m = _mm512_permutexvar_epi32(ahead, v.i);
+    __mmask16 down = _mm512_cmp_ps_mask(nx, vx, _CMP_LT_OQ), here = _mm512_cmp_ps_mask(v.s, vx, _CMP_LT_OQ);
+    SortedSet512 r;
+    r.s = _mm512_mask_blend_ps(down, _mm512_mask_blend_ps(here, v.s, vx), nx);
+    r.i = _mm512_mask_blend_epi32(down, _mm512_mask_blend_epi32(here, v.i, _mm512_set1_epi32(index)), m);
+    return r;
+}
+
+// enter_avx2 on one register.
+__attribute__((target("avx2,avx512f"), always_inline))
+static inline float enter_avx512(SortedSet512 *v, ptrdiff_t k, ptrdiff_t *have, float s, int32_t index, float below) {
+    if (*have < k) {
+        *v = sorted_add_avx512(*v, s, index);
+        *have += 1;
+    } else {
+        *v = sorted_replace_avx512(*v, s, index);
+    }
+    return threshold_over(_mm512_cvtss_f32(v->s), *have, k, below);
+}
+
+// offer_avx2_sorted with AVX-512's compares and the set in one register of each kind: where the
+// CPU has AVX-512F and no test forced an instruction set.
 __attribute__((target("avx2,avx512f")))
 static void offer_avx512_sorted(const float *x, ptrdiff_t n, int64_t base, float *hs, int32_t *hi, ptrdiff_t k,
                                 ptrdiff_t *kept, float below) {
-    COCOON_SORTED_OFFER(__m512, _mm512_set1_ps, above32_avx512)
+    SortedSet512 v = sorted_load_avx512(hs, hi, *kept);
+    ptrdiff_t have = *kept;
+    float thr = threshold(hs, have, k, below);
+    __m512 t = _mm512_set1_ps(thr);
+    ptrdiff_t j = 0;
+    for (; j + 32 <= n; j += 32) {
+        uint32_t bits = above32_avx512(x + j, t);
+        if (__builtin_expect(bits != 0, 0)) {
+            while (bits) {
+                int l = __builtin_ctz(bits);
+                bits &= bits - 1;
+                float s = x[j + l];
+                if (s > thr) thr = enter_avx512(&v, k, &have, s, (int32_t)(base + j + l), below);
+            }
+            t = _mm512_set1_ps(thr);
+        }
+    }
+    for (; j < n; j++) {
+        float s = x[j];
+        if (s > thr) thr = enter_avx512(&v, k, &have, s, (int32_t)(base + j), below);
+    }
+    sorted_store_avx512(v, hs, hi, have);
+    *kept = have;
 }
-#undef COCOON_SORTED_OFFER
 
 // Per byte, the positions of its set bits (then zeros): a run's candidates are written 8 lanes
 // at a time with no branch per bit. Filled once when the library loads.
@@ -470,14 +560,14 @@ static void offer_avx2_sorted_screened(const float *x, ptrdiff_t n, int64_t base
     sorted_store_avx2(v, hs, hi, have);
 }
 
-// offer_avx2_sorted_screened with AVX-512 (the set stays in AVX2 registers): a marked run's
+// offer_avx2_sorted_screened with AVX-512 (the set in one register of each kind): a marked run's
 // scores above the threshold are two compares straight into masks, and their positions go into
 // the candidates by two compressions, instead of four compares, movemasks and a table look-up
 // per byte. The same candidates in the same order, so the same set.
 __attribute__((target("avx2,avx512f,popcnt")))
 static void offer_avx512_sorted_screened(const float *x, ptrdiff_t n, int64_t base, float *hs, int32_t *hi, ptrdiff_t k,
                                          const uint64_t *screen) {
-    SortedSet v = sorted_load_avx2(hs, hi, k);
+    SortedSet512 v = sorted_load_avx512(hs, hi, k);
     ptrdiff_t have = k;
     float thr = hs[0];
     int32_t cand[64 * 32 + 16];
@@ -509,10 +599,10 @@ static void offer_avx512_sorted_screened(const float *x, ptrdiff_t n, int64_t ba
         }
         for (ptrdiff_t i = 0; i < c; i++) {
             float s = x[cand[i]];
-            if (s > thr) thr = enter_avx2(&v, k, &have, s, (int32_t)(base + cand[i]), -INFINITY);
+            if (s > thr) thr = enter_avx512(&v, k, &have, s, (int32_t)(base + cand[i]), -INFINITY);
         }
     }
-    sorted_store_avx2(v, hs, hi, have);
+    sorted_store_avx512(v, hs, hi, have);
 }
 
 __attribute__((target("avx2")))
