@@ -514,96 +514,93 @@ static inline uint32_t mask32_avx2(const float *p, __m256 t) {
     return bits32_avx2(c);
 }
 
-// cocoon_topk_offer_screened for a full sorted heap of k ≤ 16 with AVX2. Which marked runs hold
-// a score above the root is as unpredictable as the runs are many (the control layer's pushed-
-// down items are marked too), so a branch per run missed often: instead each marked run's
-// scores above the current threshold go, branch-free, into a list of candidates (64 runs'
-// worth at a time), which then enter in item order, each checked against the threshold of the
-// moment (it only rises, so a candidate that no longer beats it is skipped).
+// The positions at + l of the scores x[at + l] above t, l < 32, written from `out` on (eight
+// more slots may be written); returns their number.
+__attribute__((target("avx2,popcnt"), always_inline))
+static inline ptrdiff_t collect32_avx2(const float *x, ptrdiff_t at, __m256 t, int32_t *out) {
+    uint32_t m = mask32_avx2(x + at, t);
+    ptrdiff_t c = 0;
+    for (int q = 0; q < 4; q++) {
+        uint32_t byte = m >> (8 * q) & 0xFF;
+        __m256i pos = _mm256_add_epi32(_mm256_loadu_si256((const __m256i *)bit_positions[byte]),
+                                       _mm256_set1_epi32((int32_t)(at + 8 * q)));
+        _mm256_storeu_si256((__m256i *)(out + c), pos);
+        c += __builtin_popcount(byte);
+    }
+    return c;
+}
+
+// collect32_avx2 with AVX-512: two compares straight into masks and two compressions, instead
+// of four compares, movemasks and a table look-up per byte (sixteen more slots may be written).
+__attribute__((target("avx2,avx512f,popcnt"), always_inline))
+static inline ptrdiff_t collect32_avx512(const float *x, ptrdiff_t at, __m512 t, int32_t *out) {
+    const __m512i lanes = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+    __mmask16 m0 = _mm512_cmp_ps_mask(_mm512_loadu_ps(x + at), t, _CMP_GT_OQ);
+    __mmask16 m1 = _mm512_cmp_ps_mask(_mm512_loadu_ps(x + at + 16), t, _CMP_GT_OQ);
+    __m512i p0 = _mm512_add_epi32(lanes, _mm512_set1_epi32((int32_t)at));
+    _mm512_storeu_si512((void *)out, _mm512_maskz_compress_epi32(m0, p0));
+    ptrdiff_t c = __builtin_popcount(m0);
+    __m512i p1 = _mm512_add_epi32(p0, _mm512_set1_epi32(16));
+    _mm512_storeu_si512((void *)(out + c), _mm512_maskz_compress_epi32(m1, p1));
+    return c + __builtin_popcount(m1);
+}
+
+// cocoon_topk_offer_screened for a full sorted heap of k ≤ 16. Which marked runs hold a score
+// above the root is as unpredictable as the runs are many (the control layer's pushed-down
+// items are marked too), so a branch per run missed often: instead each marked run's scores
+// above the current threshold go, branch-free, into a list of candidates (64 runs' worth at a
+// time), which then enter in item order, each checked against the threshold of the moment (it
+// only rises, so a candidate that no longer beats it is skipped).
+//
+// The body of the screened offers of a full sorted set (k ≤ 16): the set's type and its LOAD,
+// ENTER and STORE; COLLECT(x, at, t, out) with t = SET1(thr), a VEC, for the marked runs' scores
+// above the threshold, and PAD the slots it may write past its count.
+#define COCOON_SCREENED_OFFER(SET, LOAD, ENTER, STORE, VEC, SET1, COLLECT, PAD)              \
+    SET v = LOAD(hs, hi, k);                                                                  \
+    ptrdiff_t have = k;                                                                       \
+    float thr = hs[0];                                                                        \
+    int32_t cand[64 * 32 + PAD];                                                              \
+    ptrdiff_t runs = (n + 31) / 32;                                                           \
+    for (ptrdiff_t w = 0; w * 64 < runs; w++) {                                               \
+        uint64_t bits = marked_runs(screen, w, runs);                                         \
+        const VEC t = SET1(thr);                                                              \
+        ptrdiff_t c = 0;                                                                      \
+        while (bits) {                                                                        \
+            ptrdiff_t at = (w * 64 + __builtin_ctzll(bits)) * 32;                             \
+            bits &= bits - 1;                                                                 \
+            if (at + 32 <= n) {                                                               \
+                c += COLLECT(x, at, t, cand + c);                                             \
+            } else {                                                                          \
+                /* The short last run. */                                                     \
+                for (ptrdiff_t j = at; j < n; j++) {                                          \
+                    cand[c] = (int32_t)j;                                                     \
+                    c += x[j] > thr;                                                          \
+                }                                                                             \
+            }                                                                                 \
+        }                                                                                     \
+        for (ptrdiff_t i = 0; i < c; i++) {                                                   \
+            float s = x[cand[i]];                                                             \
+            if (s > thr) thr = ENTER(&v, k, &have, s, (int32_t)(base + cand[i]), -INFINITY);  \
+        }                                                                                     \
+    }                                                                                         \
+    STORE(v, hs, hi, have);
+
 __attribute__((target("avx2,popcnt")))
 static void offer_avx2_sorted_screened(const float *x, ptrdiff_t n, int64_t base, float *hs, int32_t *hi, ptrdiff_t k,
                                        const uint64_t *screen) {
-    SortedSet v = sorted_load_avx2(hs, hi, k);
-    ptrdiff_t have = k;
-    float thr = hs[0];
-    int32_t cand[64 * 32 + 8];
-    ptrdiff_t runs = (n + 31) / 32;
-    for (ptrdiff_t w = 0; w * 64 < runs; w++) {
-        uint64_t bits = marked_runs(screen, w, runs);
-        const __m256 t = _mm256_set1_ps(thr);
-        ptrdiff_t c = 0;
-        while (bits) {
-            ptrdiff_t at = (w * 64 + __builtin_ctzll(bits)) * 32;
-            bits &= bits - 1;
-            if (at + 32 <= n) {
-                uint32_t m = mask32_avx2(x + at, t);
-                for (int q = 0; q < 4; q++) {
-                    uint32_t byte = m >> (8 * q) & 0xFF;
-                    __m256i pos = _mm256_add_epi32(_mm256_loadu_si256((const __m256i *)bit_positions[byte]),
-                                                   _mm256_set1_epi32((int32_t)(at + 8 * q)));
-                    _mm256_storeu_si256((__m256i *)(cand + c), pos);
-                    c += __builtin_popcount(byte);
-                }
-            } else {
-                // The short last run.
-                for (ptrdiff_t j = at; j < n; j++) {
-                    cand[c] = (int32_t)j;
-                    c += x[j] > thr;
-                }
-            }
-        }
-        for (ptrdiff_t i = 0; i < c; i++) {
-            float s = x[cand[i]];
-            if (s > thr) thr = enter_avx2(&v, k, &have, s, (int32_t)(base + cand[i]), -INFINITY);
-        }
-    }
-    sorted_store_avx2(v, hs, hi, have);
+    COCOON_SCREENED_OFFER(SortedSet, sorted_load_avx2, enter_avx2, sorted_store_avx2, __m256, _mm256_set1_ps,
+                          collect32_avx2, 8)
 }
 
-// offer_avx2_sorted_screened with AVX-512 (the set in one register of each kind): a marked run's
-// scores above the threshold are two compares straight into masks, and their positions go into
-// the candidates by two compressions, instead of four compares, movemasks and a table look-up
-// per byte. The same candidates in the same order, so the same set.
+// offer_avx2_sorted_screened with AVX-512: the set in one register of each kind, and
+// collect32_avx512. The same candidates in the same order, so the same set.
 __attribute__((target("avx2,avx512f,popcnt")))
 static void offer_avx512_sorted_screened(const float *x, ptrdiff_t n, int64_t base, float *hs, int32_t *hi, ptrdiff_t k,
                                          const uint64_t *screen) {
-    SortedSet512 v = sorted_load_avx512(hs, hi, k);
-    ptrdiff_t have = k;
-    float thr = hs[0];
-    int32_t cand[64 * 32 + 16];
-    ptrdiff_t runs = (n + 31) / 32;
-    const __m512i lanes = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
-    for (ptrdiff_t w = 0; w * 64 < runs; w++) {
-        uint64_t bits = marked_runs(screen, w, runs);
-        const __m512 t = _mm512_set1_ps(thr);
-        ptrdiff_t c = 0;
-        while (bits) {
-            ptrdiff_t at = (w * 64 + __builtin_ctzll(bits)) * 32;
-            bits &= bits - 1;
-            if (at + 32 <= n) {
-                __mmask16 m0 = _mm512_cmp_ps_mask(_mm512_loadu_ps(x + at), t, _CMP_GT_OQ);
-                __mmask16 m1 = _mm512_cmp_ps_mask(_mm512_loadu_ps(x + at + 16), t, _CMP_GT_OQ);
-                __m512i p0 = _mm512_add_epi32(lanes, _mm512_set1_epi32((int32_t)at));
-                _mm512_storeu_si512((void *)(cand + c), _mm512_maskz_compress_epi32(m0, p0));
-                c += __builtin_popcount(m0);
-                __m512i p1 = _mm512_add_epi32(p0, _mm512_set1_epi32(16));
-                _mm512_storeu_si512((void *)(cand + c), _mm512_maskz_compress_epi32(m1, p1));
-                c += __builtin_popcount(m1);
-            } else {
-                // The short last run.
-                for (ptrdiff_t j = at; j < n; j++) {
-                    cand[c] = (int32_t)j;
-                    c += x[j] > thr;
-                }
-            }
-        }
-        for (ptrdiff_t i = 0; i < c; i++) {
-            float s = x[cand[i]];
-            if (s > thr) thr = enter_avx512(&v, k, &have, s, (int32_t)(base + cand[i]), -INFINITY);
-        }
-    }
-    sorted_store_avx512(v, hs, hi, have);
+    COCOON_SCREENED_OFFER(SortedSet512, sorted_load_avx512, enter_avx512, sorted_store_avx512, __m512, _mm512_set1_ps,
+                          collect32_avx512, 16)
 }
+#undef COCOON_SCREENED_OFFER
 
 __attribute__((target("avx2")))
 static void offer_avx2(const float *x, ptrdiff_t n, int64_t base, float *hs, int32_t *hi, ptrdiff_t k, ptrdiff_t *kept,
