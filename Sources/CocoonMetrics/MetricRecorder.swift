@@ -333,9 +333,10 @@ public final class MetricRecorder: StepObserver, @unchecked Sendable {
     }
 
     /// The topic-share vector of one slate (C9 shares, divided by the slate length).
-    /// Writes the slate's topic shares into `v` (length: the topic count), reusing it.
-    func slateShares(_ l: ArraySlice<Int32>, into v: inout [Double]) {
-        let t = run.world.catalog.topics
+    /// Writes the slate's topic shares into `v` (length: the topic count), reusing it. `t` is
+    /// the catalog's topic table, read once by the caller (reaching it through the run context
+    /// retained and released each of its arrays, per slate).
+    static func slateShares(_ l: ArraySlice<Int32>, topics t: TopicTable, into v: inout [Double]) {
         for q in v.indices { v[q] = 0 }
         t.accumulate(items: l, into: &v)
         let k = Double(max(l.count, 1))
@@ -363,10 +364,11 @@ public final class MetricRecorder: StepObserver, @unchecked Sendable {
         var exSum: [[Double]] = [], exCount: [[Int]] = []
         swap(&exSum, &excludedSum)
         swap(&exCount, &excludedCount)
+        let topicTable = run.world.catalog.topics
         for u in newlyExcluded {
             for r in 0..<min(t, slatesByStep.count) {
                 guard let l = slate(of: Int32(u), at: r) else { continue }
-                slateShares(l, into: &v)
+                Self.slateShares(l, topics: topicTable, into: &v)
                 for gi in memberships.indices where memberships[gi][u] {
                     for q in 0..<g { exSum[gi][r * g + q] += v[q] }
                     exCount[gi][r] += 1
