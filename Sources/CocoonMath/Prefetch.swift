@@ -50,11 +50,15 @@ public enum Prefetch {
         }
     }
 
-    /// Hints the first `bytes` of an array's storage (the header and the first elements); the
-    /// array's count is not read, so the hint does not wait for the memory it asks for.
-    public static func start(of array: [Int32], bytes: Int) {
-        array.withUnsafeBufferPointer { p in
-            if let base = p.baseAddress { cocoon_prefetch(UnsafeRawPointer(base) - 32, bytes) }
+    /// Hints the first `bytes` of the storage of `arrays[i]` (a user's list, say: its header and
+    /// first elements). Neither the array's count nor its reference count is touched, so the
+    /// hint does not wait for the memory it asks for (passing the element itself took a
+    /// reference: a write to that very header). An array is one reference to its storage object
+    /// (header, then the elements).
+    public static func start(ofElement i: Int, of arrays: [[Int32]], bytes: Int) {
+        guard i >= 0 && i < arrays.count, MemoryLayout<[Int32]>.size == MemoryLayout<UnsafeRawPointer>.size else { return }
+        arrays.withUnsafeBufferPointer { p in
+            cocoon_prefetch(UnsafeRawPointer(p.baseAddress! + i).load(as: UnsafeRawPointer.self), bytes)
         }
     }
 

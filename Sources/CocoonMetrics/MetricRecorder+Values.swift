@@ -164,7 +164,7 @@ extension MetricRecorder {
                     if addUnit { Prefetch.row(of: unitSums, ahead, rowLength: d) }
                     if needHistoryShares { Prefetch.row(of: counts, ahead, rowLength: gCount) }
                     // Its relevant items (an array of their own, read for the stamps below).
-                    if needRelevance { Prefetch.start(of: rel[ahead], bytes: 160) }
+                    if needRelevance { Prefetch.start(ofElement: ahead, of: rel, bytes: 160) }
                 }
                 for x in 0..<k { items[x] = s.slates[row * k + x] }
                 let hCount = histCount[u]
