@@ -54,7 +54,7 @@ public enum Prefetch {
     /// first elements). Neither the array's count nor its reference count is touched, so the
     /// hint does not wait for the memory it asks for (passing the element itself took a
     /// reference: a write to that very header). An array is one reference to its storage object
-    /// (header, then the elements).
+    /// (header, then the elements); and a prefetch of any address is harmless, it never faults.
     public static func start(ofElement i: Int, of arrays: [[Int32]], bytes: Int) {
         guard i >= 0 && i < arrays.count, MemoryLayout<[Int32]>.size == MemoryLayout<UnsafeRawPointer>.size else { return }
         arrays.withUnsafeBufferPointer { p in
