@@ -334,31 +334,6 @@ static inline float enter_avx2(SortedSet *v, ptrdiff_t k, ptrdiff_t *have, float
     return threshold_over(_mm256_cvtss_f32(v->s0), *have, k, below);
 }
 
-// Enters the scores of `bits` (bit l: p[l], item at + l) that beat the threshold into the set
-// in registers; returns the new threshold.
-__attribute__((target("avx2"), always_inline))
-static inline float sorted_enter_bits_avx2(uint32_t bits, const float *p, int64_t at, SortedSet *v, ptrdiff_t k,
-                                           ptrdiff_t *have, float thr, float below) {
-    while (bits) {
-        int l = __builtin_ctz(bits);
-        bits &= bits - 1;
-        float s = p[l];
-        if (s > thr) thr = enter_avx2(v, k, have, s, (int32_t)(at + l), below);
-    }
-    return thr;
-}
-
-// Offers x[j], …, x[n − 1] (items base + j, …) one at a time; returns the new threshold.
-__attribute__((target("avx2"), always_inline))
-static inline float sorted_tail_avx2(const float *x, ptrdiff_t j, ptrdiff_t n, int64_t base, SortedSet *v, ptrdiff_t k,
-                                     ptrdiff_t *have, float thr, float below) {
-    for (; j < n; j++) {
-        float s = x[j];
-        if (s > thr) thr = enter_avx2(v, k, have, s, (int32_t)(base + j), below);
-    }
-    return thr;
-}
-
 // Bits l where p[l] > t for the 32 scores at p, with AVX-512's compares (two registers straight
 // into masks: half the instructions of above32_avx2's four compares and movemasks).
 __attribute__((target("avx2,avx512f"), always_inline))
@@ -368,11 +343,11 @@ static inline uint32_t above32_avx512(const float *p, __m512 t) {
     return (uint32_t)m0 | (uint32_t)m1 << 16;
 }
 
-// The body of the sorted full-run offers: ABOVE32(p, t) gives the bits of the 32 scores at p
-// above the threshold broadcast as SET1(thr) (a VEC), for k ≤ 16 with the set in registers for
-// the whole run.
-#define COCOON_SORTED_OFFER(VEC, SET1, ABOVE32)                                                \
-    SortedSet v = sorted_load_avx2(hs, hi, *kept);                                              \
+// The body of the sorted full-run offers, for k ≤ 16 with the set in registers for the whole
+// run: the set's type and its LOAD, ENTER and STORE; ABOVE32(p, t) gives the bits of the 32
+// scores at p above the threshold broadcast as SET1(thr) (a VEC).
+#define COCOON_SORTED_OFFER(SET, LOAD, ENTER, STORE, VEC, SET1, ABOVE32)                        \
+    SET v = LOAD(hs, hi, *kept);                                                                \
     ptrdiff_t have = *kept;                                                                     \
     float thr = threshold(hs, have, k, below);                                                  \
     VEC t = SET1(thr);                                                                          \
@@ -380,22 +355,31 @@ static inline uint32_t above32_avx512(const float *p, __m512 t) {
     for (; j + 32 <= n; j += 32) {                                                              \
         uint32_t bits = ABOVE32(x + j, t);                                                      \
         if (__builtin_expect(bits != 0, 0)) {                                                   \
-            thr = sorted_enter_bits_avx2(bits, x + j, base + j, &v, k, &have, thr, below);      \
+            /* Each score of the bits that still beats the threshold enters. */                \
+            while (bits) {                                                                      \
+                int l = __builtin_ctz(bits);                                                    \
+                bits &= bits - 1;                                                               \
+                float s = x[j + l];                                                             \
+                if (s > thr) thr = ENTER(&v, k, &have, s, (int32_t)(base + j + l), below);      \
+            }                                                                                   \
             t = SET1(thr);                                                                      \
         }                                                                                       \
     }                                                                                           \
-    sorted_tail_avx2(x, j, n, base, &v, k, &have, thr, below);                                  \
-    sorted_store_avx2(v, hs, hi, have);                                                         \
+    /* The short tail, one score at a time. */                                                  \
+    for (; j < n; j++) {                                                                        \
+        float s = x[j];                                                                         \
+        if (s > thr) thr = ENTER(&v, k, &have, s, (int32_t)(base + j), below);                 \
+    }                                                                                           \
+    STORE(v, hs, hi, have);                                                                     \
     *kept = have;
 
 // offer_avx2 for k ≤ 16.
 __attribute__((target("avx2")))
 static void offer_avx2_sorted(const float *x, ptrdiff_t n, int64_t base, float *hs, int32_t *hi, ptrdiff_t k,
                               ptrdiff_t *kept, float below) {
-    COCOON_SORTED_OFFER(__m256, _mm256_set1_ps, above32_avx2)
+    COCOON_SORTED_OFFER(SortedSet, sorted_load_avx2, enter_avx2, sorted_store_avx2, __m256, _mm256_set1_ps, above32_avx2)
 }
 
-#undef COCOON_SORTED_OFFER
 
 // The sorted set of k ≤ 16 items in one AVX-512 register for the scores and one for the
 // indices: slot i is lane i. The same slots and the same moves as SortedSet's, each a permute,
@@ -469,30 +453,10 @@ static inline float enter_avx512(SortedSet512 *v, ptrdiff_t k, ptrdiff_t *have, 
 __attribute__((target("avx2,avx512f")))
 static void offer_avx512_sorted(const float *x, ptrdiff_t n, int64_t base, float *hs, int32_t *hi, ptrdiff_t k,
                                 ptrdiff_t *kept, float below) {
-    SortedSet512 v = sorted_load_avx512(hs, hi, *kept);
-    ptrdiff_t have = *kept;
-    float thr = threshold(hs, have, k, below);
-    __m512 t = _mm512_set1_ps(thr);
-    ptrdiff_t j = 0;
-    for (; j + 32 <= n; j += 32) {
-        uint32_t bits = above32_avx512(x + j, t);
-        if (__builtin_expect(bits != 0, 0)) {
-            while (bits) {
-                int l = __builtin_ctz(bits);
-                bits &= bits - 1;
-                float s = x[j + l];
-                if (s > thr) thr = enter_avx512(&v, k, &have, s, (int32_t)(base + j + l), below);
-            }
-            t = _mm512_set1_ps(thr);
-        }
-    }
-    for (; j < n; j++) {
-        float s = x[j];
-        if (s > thr) thr = enter_avx512(&v, k, &have, s, (int32_t)(base + j), below);
-    }
-    sorted_store_avx512(v, hs, hi, have);
-    *kept = have;
+    COCOON_SORTED_OFFER(SortedSet512, sorted_load_avx512, enter_avx512, sorted_store_avx512, __m512, _mm512_set1_ps,
+                        above32_avx512)
 }
+#undef COCOON_SORTED_OFFER
 
 // Per byte, the positions of its set bits (then zeros): a run's candidates are written 8 lanes
 // at a time with no branch per bit. Filled once when the library loads.
