@@ -33,12 +33,9 @@ public enum Prefetch {
     }
 
     /// Hints `count` Doubles from `p` (memory the caller owns, e.g. a row a few iterations on).
-    @inlinable
     public static func doubles(at p: UnsafePointer<Double>, count: Int) {
-        hintBytes(UnsafeRawPointer(p), count * MemoryLayout<Double>.stride)
+        cocoon_prefetch(p, count * MemoryLayout<Double>.stride)
     }
-
-    @usableFromInline static func hintBytes(_ p: UnsafeRawPointer, _ bytes: Int) { cocoon_prefetch(p, bytes) }
 
     /// Hints the ids `range` of `ids` (e.g. the next user's last slate).
     public static func ids(of ids: SharedItemIDs, _ range: Range<Int>) {

@@ -140,8 +140,8 @@ extension MetricRecorder {
                 groupSums.withUnsafeMutableBufferPointer(0..<groupSums.count) { g in
                     for u in lo..<hi {
                         let r = u - lo
-                        // The rows eight users on: most were written by the other worker, and
-                        // come from its cache only when asked for.
+                        // The rows eight users on: with two workers, most were written by the
+                        // other one, and come from its cache only when asked for.
                         if u + 8 < hi {
                             let ahead = c.baseAddress! + (r + 8) * d + js.lowerBound
                             Prefetch.doubles(at: ahead, count: js.count)
