@@ -109,11 +109,10 @@ func printPluginOverhead(scale: Double) throws {
 final class Fingerprint: StepObserver {
     var hash: UInt64 = 0xcbf2_9ce4_8422_2325
     /// When step 0 was observed: the end of the run's set-up (observers' and the recommender's
-    /// start), which the per-step time leaves out.
+    /// start), which the per-step time leaves out (set by ``FingerprintBesideRecorder``).
     var stepsStarted: UInt64 = 0
     func begin(_ run: RunContext) throws {}
     func observe(_ s: StepSnapshot) throws {
-        if s.step == 0 && stepsStarted == 0 { stepsStarted = PhaseClock.now() }
         mix(UInt64(s.step))
         for u in s.users { mix(UInt64(UInt32(bitPattern: u))) }
         for i in s.slates { mix(UInt64(UInt32(bitPattern: i))) }
