@@ -109,8 +109,9 @@ public struct BlockScorer: Sendable {
     }
 
     /// Creates a scorer that computes its products as `products` says (tests: the panel kernel
-    /// on any machine, with or without AVX-512).
-    package init(items: Matrix, tileSize: Int, products: Products) {
+    /// on any machine, with or without AVX-512), skipping items by their bounds where `pruning`
+    /// and the catalog allow (``ItemBounds``).
+    package init(items: Matrix, tileSize: Int, products: Products, pruning: Bool = BlockScorer.pruningRequested) {
         precondition(tileSize >= 1, "tileSize must be ≥ 1, got \(tileSize)")
         if case .panels = products {
             precondition(tileSize % 16 == 0, "panel products need tiles of a multiple of 16 items, got \(tileSize)")
@@ -120,10 +121,20 @@ public struct BlockScorer: Sendable {
         self.products = products
         if case .panels(let avx512) = products, items.rows > 0, items.cols > 0 {
             panels = ItemPanels(items, avx512: avx512)
+            bounds = pruning ? ItemBounds(items, tileSize: tileSize, avx512: avx512) : nil
         } else {
             panels = nil
+            bounds = nil
         }
     }
+
+    /// Whether the scorers of this process skip items by their bounds (``ItemBounds``): unless
+    /// `COCOON_SCORE_PRUNING=off` (read once), a way to check that skipping changes no result.
+    package static let pruningRequested: Bool = ProcessInfo.processInfo.environment["COCOON_SCORE_PRUNING"] != "off"
+
+    /// Whether this scorer skips the products of items that cannot be among a user's best
+    /// (own products over a catalog with a basis that fits it, ``ItemBounds``).
+    public var prunes: Bool { bounds != nil }
 
     /// How a scorer computes its scores.
     public enum Products: Sendable, Equatable {
@@ -138,6 +149,8 @@ public struct BlockScorer: Sendable {
     public let products: Products
     /// The items packed for `.panels` products.
     let panels: ItemPanels?
+    /// The bounds that skip items, with `.panels` products where the catalog has them.
+    let bounds: ItemBounds?
 
     /// Whether ``topK(users:rows:k:workspace:offsets:adjust:emit:)`` adds topic offsets in its
     /// products kernel (AVX-512 panels), where they cost next to nothing; after an sgemm they
@@ -234,6 +247,11 @@ public struct BlockScorer: Sendable {
     ///     only those (the same items, ``TopKSelector/offerScreened(_:count:baseIndex:k:scores:indices:screen:)``);
     ///     without `adjust` it always does. Pass false when `adjust` may raise one (noise,
     ///     boosts added after the products).
+    ///   - adjustEditsOnly: whether `adjust` reads no score but those it edits (exclusions and
+    ///     push-downs do; a selection per topic over the whole span does not). Then, with
+    ///     ``ItemBounds`` and `adjustLowersOnly`, the items that cannot beat a user's full heap
+    ///     are not scored at all, and their places in the span hold anything; without `adjust`
+    ///     it always is so.
     ///   - emit: called once per user, in block order, with the block-local row index and the
     ///     user's best items (drain them with ``SelectedItems/drainSorted(into:at:)``; the view
     ///     is only valid during the call).
@@ -243,6 +261,7 @@ public struct BlockScorer: Sendable {
         offsets: RowTopicOffsets? = nil,
         adjust: ((_ row: Int, _ firstItem: Int, _ scores: inout MutableSpan<Float>) -> Void)? = nil,
         adjustLowersOnly: Bool = false,
+        adjustEditsOnly: Bool = false,
         emit: (_ row: Int, _ selected: inout SelectedItems) -> Void
     ) {
         precondition(users.cols == items.cols, "users have \(users.cols) dimensions, items \(items.cols)")
@@ -277,13 +296,14 @@ public struct BlockScorer: Sendable {
         let screens = k > 0 && (!adjusts || adjustLowersOnly)
         let words = ItemPanels.screenWords(width: tileWidth)
         let roots = workspace.roots.base, screenBits = workspace.screen.base
+        let cuts = workspace.cuts.base, hot = workspace.hot.base, listed = workspace.listed.base
         // Offers row r of the scores at `scores` (items t0 ..< t0 + width) after its adjustment,
         // with a slice of the next tile's items asked for first: the products read them from
         // memory otherwise (what the rest of the step streams through the cache evicts them),
         // and that made the step's products slower than the bare ones.
         @inline(__always) func select(
             _ r: Int, _ scores: UnsafeMutablePointer<Float>, _ t0: Int, _ width: Int, _ next: UnsafeRawPointer, _ nextBytes: Int,
-            addOffsets: Bool, screen: UnsafePointer<UInt64>? = nil
+            addOffsets: Bool, screen: UnsafePointer<UInt64>? = nil, hot: (list: UnsafePointer<Int32>, count: Int)? = nil
         ) {
             let slice = (nextBytes / b + 63) & ~63
             let from = r * slice
@@ -294,7 +314,11 @@ public struct BlockScorer: Sendable {
                 var span = row.mutableSpan
                 adjustRow(r, t0, &span)
             }
-            if let screen {
+            if let hot {
+                TopKSelector.offerListed(
+                    scores, count: width, baseIndex: t0, k: k, scores: heapScores + r * k, indices: heapIndices + r * k,
+                    list: hot.list, listed: hot.count)
+            } else if let screen {
                 TopKSelector.offerScreened(
                     scores, count: width, baseIndex: t0, k: k, scores: heapScores + r * k, indices: heapIndices + r * k,
                     screen: screen)
@@ -306,6 +330,20 @@ public struct BlockScorer: Sendable {
         }
         workspace.withTile { tile in items.storage.withUnsafeBufferPointer { itemRows in
         users.storage.withUnsafeBufferPointer { userRows in
+            // With bounds (and a selection that may skip what cannot beat a full heap), a tile
+            // whose rows' heaps are all full computes only the panels of 16 items whose bounds
+            // may beat each row's k-th best (``ItemBounds``), for the whole block at once; where
+            // that is over a fifth of the rows' panels the block goes back to every product.
+            var pruning = screens && (!adjusts || adjustEditsOnly) ? bounds : nil
+            if let bounds = pruning {
+                bounds.project(userRows.baseAddress! + rows.lowerBound * d, rows: b, into: &workspace.boundUsers) { r in
+                    guard let offsets, offsets.rows[r] != 0 else { return 0...0 }
+                    let table = offsets.tables[(r * RowTopicOffsets.stride)..<((r + 1) * RowTopicOffsets.stride)]
+                    return table.reduce(0) { min($0, $1) }...table.reduce(0) { max($0, $1) }
+                }
+                if let offsets { bounds.positionTopics(offsets.topics, into: &workspace.positionTopics) }
+                if !workspace.boundUsers.usable[0..<b].allSatisfy({ $0 }) { pruning = nil }
+            }
             var t0 = 0
             while t0 < m {
                 let t1 = min(t0 + tileSize, m)
@@ -313,10 +351,38 @@ public struct BlockScorer: Sendable {
                 // The next tile (the next block's first tile after the last one).
                 let next = t1 < m ? t1..<min(t1 + tileSize, m) : 0..<min(tileSize, m)
                 if let panels = tilePanels(rows: b, width: width) {
-                    // Twelve users' rows of the tile at a time (the kernel's register block),
-                    // selected from while they are in cache.
                     let nextBase = UnsafeRawPointer(panels.values.baseAddress! + next.lowerBound * d)
                     let nextBytes = (next.count + 15) / 16 * 16 * d * MemoryLayout<Float>.stride
+                    if let bounds = pruning, (0..<b).allSatisfy({ kept[$0] == k }) {
+                        let c0 = PhaseClock.start()
+                        let margins = workspace.boundUsers.margin
+                        for r in 0..<b {
+                            roots[r] = heapScores[r * k]
+                            cuts[r] = ItemBounds.threshold(root: heapScores[r * k], margin: margins[r])
+                        }
+                        let computed = prune(
+                            bounds, users: userRows.baseAddress! + rows.lowerBound * d, rows: b, workspace: workspace,
+                            first: t0, width: width, into: tile.baseAddress!, offsets: offsets, thresholds: cuts, roots: roots,
+                            hot: hot, listed: listed)
+                        let all = b * ((width + 15) / 16)
+                        workspace.panelsComputed &+= computed
+                        workspace.panelsSkipped &+= all - computed
+                        if computed * 5 > all { pruning = nil }
+                        let c1 = PhaseClock.start()
+                        for r in 0..<b {
+                            select(
+                                r, tile.baseAddress! + r * width, t0, width, nextBase, nextBytes, addOffsets: false,
+                                hot: (UnsafePointer(hot + r * tileWidth), listed[r]))
+                        }
+                        if timed {
+                            gemmTime &+= c1 &- c0
+                            selectTime &+= PhaseClock.now() &- c1
+                        }
+                        t0 = t1
+                        continue
+                    }
+                    // Twelve users' rows of the tile at a time (the kernel's register block),
+                    // selected from while they are in cache.
                     var g0 = 0
                     // One clock read per boundary: a group's end is the next group's start.
                     var c0 = PhaseClock.start()
@@ -374,6 +440,49 @@ public struct BlockScorer: Sendable {
     }
 }
 
+extension BlockScorer {
+    /// The pruned products of a block's `rows` rows for one tile
+    /// (``ItemBounds/products(users:rows:first:width:into:outStride:topics:tables:has:hot:hotStride:listed:scratch:)``),
+    /// row r's scores at `out + r · width`, with the block's user coordinates and topics from
+    /// `workspace`. Returns the (row, panel) pairs computed.
+    func prune(
+        _ bounds: ItemBounds, users: UnsafePointer<Float>, rows: Int, workspace: ScoringWorkspace, first: Int,
+        width: Int, into out: UnsafeMutablePointer<Float>, offsets: RowTopicOffsets?, thresholds: UnsafePointer<Float>,
+        roots: UnsafePointer<Float>, hot: UnsafeMutablePointer<Int32>, listed: UnsafeMutablePointer<Int>
+    ) -> Int {
+        let b = workspace.boundUsers
+        let scratch = workspace.pruneScratch.base
+        return b.coordinates.withUnsafeBufferPointer { c in
+            b.length.withUnsafeBufferPointer { len in
+                b.residual.withUnsafeBufferPointer { res in
+                    b.lift.withUnsafeBufferPointer { lift in
+                        let block = CocoonBoundUsers(
+                            u: users, ldu: bounds.dimension, uq: c.baseAddress!, ldq: bounds.directions,
+                            unorm: len.baseAddress!, ures: res.baseAddress!, lift: lift.baseAddress!, thr: thresholds,
+                            roots: roots)
+                        func run(
+                            _ topics: UnsafePointer<Int32>?, _ tables: UnsafePointer<Float>?, _ has: UnsafePointer<UInt8>?
+                        ) -> Int {
+                            bounds.products(
+                                users: block, rows: rows, first: first, width: width, into: out, outStride: width,
+                                topics: topics, tables: tables, has: has, hot: hot, hotStride: tileWidth, listed: listed,
+                                scratch: scratch)
+                        }
+                        guard let offsets, !offsets.tables.isEmpty else { return run(nil, nil, nil) }
+                        return workspace.positionTopics.withUnsafeBufferPointer { t in
+                            offsets.tables.withUnsafeBufferPointer { tables in
+                                offsets.rows.withUnsafeBufferPointer { has in
+                                    run(t.baseAddress!, tables.baseAddress!, has.baseAddress!)
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
 /// Scratch memory for one worker of a ``BlockScorer``: a score tile and a heap of k per row.
 ///
 /// Reused across blocks and steps, so scoring allocates nothing after the first block. A
@@ -390,6 +499,20 @@ public final class ScoringWorkspace: @unchecked Sendable {
     /// and the runs of the tile the products marked (``ItemPanels/screenWords(width:)`` a row).
     private(set) var roots = SharedArray<Float>(repeating: 0, count: 0)
     private(set) var screen = SharedArray<UInt64>(repeating: 0, count: 0)
+    /// With ``ItemBounds``: the block's user coordinates, each position's topic (with offsets),
+    /// and the pruned products' scratch.
+    var boundUsers = ItemBounds.Users()
+    /// Per row of a pruned tile: what a bound must reach, and the items whose scores beat the
+    /// row's heap (a tile's width a row, and their count).
+    private(set) var cuts = SharedArray<Float>(repeating: 0, count: 0)
+    private(set) var hot = SharedArray<Int32>(repeating: 0, count: 0)
+    private(set) var listed = SharedArray<Int>(repeating: 0, count: 0)
+    var positionTopics: [Int32] = []
+    private(set) var pruneScratch = SharedArray<Int32>(repeating: 0, count: 0)
+    /// Over the workspace's life: the (row, panel of 16 items) pairs of pruned tiles whose scores
+    /// were computed, and those skipped.
+    package var panelsComputed = 0
+    package var panelsSkipped = 0
 
     /// Creates an empty workspace; it grows on first use.
     public init() {}
@@ -406,6 +529,12 @@ public final class ScoringWorkspace: @unchecked Sendable {
         }
         let words = ItemPanels.screenWords(width: size)
         if screen.count < rows * words { screen = SharedArray(repeating: 0, count: rows * words) }
+        if cuts.count < rows {
+            cuts = SharedArray(repeating: 0, count: rows)
+            listed = SharedArray(repeating: 0, count: rows)
+        }
+        if hot.count < rows * size { hot = SharedArray(repeating: 0, count: rows * size) }
+        if pruneScratch.count < 132 * rows { pruneScratch = SharedArray(repeating: 0, count: 132 * rows) }
         kept.base.update(repeating: 0, count: rows)
     }
 

@@ -164,6 +164,19 @@ public struct TopKSelector: Sendable {
         cocoon_topk_offer_screened(base, n, Int64(baseIndex), s, ix, k, screen)
     }
 
+    /// Offers `base[j]` (item `baseIndex + j`) for each of the `count` distinct j < n in `list`
+    /// (any order), in increasing j, to a full heap of k (every kept index below `baseIndex`):
+    /// the selection the whole run would give when no score left out can beat the heap.
+    package static func offerListed(
+        _ base: UnsafePointer<Float>, count n: Int, baseIndex: Int, k: Int,
+        scores s: UnsafeMutablePointer<Float>, indices ix: UnsafeMutablePointer<Int32>,
+        list: UnsafePointer<Int32>, listed: Int
+    ) {
+        precondition(baseIndex >= 0 && baseIndex + n <= Int(Int32.max), "item indices must fit in Int32")
+        precondition(k > 0, "a listed offer needs a full heap of k ≥ 1 items")
+        cocoon_topk_offer_listed(base, n, Int64(baseIndex), s, ix, k, list, listed)
+    }
+
     /// The kept items, best first (score descending, then index ascending).
     public func sorted() -> [(index: Int32, score: Float)] {
         if count == 0 { return [] }

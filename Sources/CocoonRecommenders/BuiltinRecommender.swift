@@ -70,7 +70,7 @@ public final class BuiltinRecommender: Recommender, UserRepresenting, @unchecked
     /// Items by primary topic and score tile: topic offsets touch only their topic's items.
     var topicTiles: TopicTiles!
     /// Items per tile of scores (a power of two: exclusions are grouped by `item >> log2(tileSize)`).
-    static let tileSize = 2048
+    package static let tileSize = 2048
     var minorSegment: Int32 = -1
     /// Every user's segment (the world's array, kept apart so per-user look-ups do not go
     /// through the world struct).
@@ -618,6 +618,8 @@ public final class BuiltinRecommender: Recommender, UserRepresenting, @unchecked
                     }
                 },
                 adjustLowersOnly: lowersOnly,
+                // The channels read every score of the span; push-downs and exclusions only their own.
+                adjustEditsOnly: channels.isEmpty,
                 emit: { r, sel in
                     guard failure == nil else { return }
                     if plainSlates && sel.count == k && sel.threshold > -1e8 {

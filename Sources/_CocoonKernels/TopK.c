@@ -759,6 +759,65 @@ void cocoon_topk_offer_screened(const float *x, ptrdiff_t n, int64_t base, float
     }
 }
 
+// Sorts the n (score, index) pairs by index (insertion sort: a handful of pairs).
+static void sort_by_index(float *s, int32_t *ix, ptrdiff_t n) {
+    for (ptrdiff_t i = 1; i < n; i++) {
+        float x = s[i];
+        int32_t j = ix[i];
+        ptrdiff_t p = i;
+        while (p > 0 && ix[p - 1] > j) {
+            s[p] = s[p - 1];
+            ix[p] = ix[p - 1];
+            p--;
+        }
+        s[p] = x;
+        ix[p] = j;
+    }
+}
+
+// Enters the listed pairs, sorted by index, that still beat the threshold.
+static void enter_sorted_pairs(float *s, int32_t *ix, ptrdiff_t n, int64_t base, float *hs, int32_t *hi, ptrdiff_t k,
+                               ptrdiff_t *kept) {
+    sort_by_index(s, ix, n);
+    float thr = threshold(hs, *kept, k, -INFINITY);
+    for (ptrdiff_t i = 0; i < n; i++)
+        if (s[i] > thr) thr = enter(hs, hi, k, kept, s[i], (int32_t)(base + ix[i]), -INFINITY);
+}
+
+void cocoon_topk_offer_listed(const float *x, ptrdiff_t n, int64_t base, float *scores, int32_t *indices, ptrdiff_t k,
+                              const int32_t *list, ptrdiff_t count) {
+    ptrdiff_t kept = k;
+    if (k <= SORTED_MAX && !is_ascending(scores, indices, k)) sort_ascending(scores, indices, k);
+    // Only a listed score above the threshold as it stands can enter: those few, in index order.
+    float thr = threshold(scores, kept, k, -INFINITY);
+    enum { BATCH = 64 };
+    float s[BATCH];
+    int32_t ix[BATCH];
+    ptrdiff_t have = 0;
+    for (ptrdiff_t c = 0; c < count; c++) {
+        float v = x[list[c]];
+        if (v <= thr || v != v) continue;
+        if (have == BATCH) {
+            // More than the buffer holds (nothing has entered yet): every listed score in index
+            // order, through a bitmap of the run.
+            ptrdiff_t words = (n + 63) / 64;
+            uint64_t bits[words];
+            for (ptrdiff_t w = 0; w < words; w++) bits[w] = 0;
+            for (ptrdiff_t i = 0; i < count; i++) bits[list[i] / 64] |= (uint64_t)1 << (list[i] % 64);
+            for (ptrdiff_t w = 0; w < words; w++) {
+                for (uint64_t b = bits[w]; b; b &= b - 1) {
+                    ptrdiff_t j = w * 64 + __builtin_ctzll(b);
+                    if (x[j] > thr) thr = enter(scores, indices, k, &kept, x[j], (int32_t)(base + j), -INFINITY);
+                }
+            }
+            return;
+        }
+        s[have] = v;
+        ix[have++] = list[c];
+    }
+    enter_sorted_pairs(s, ix, have, base, scores, indices, k, &kept);
+}
+
 void cocoon_heap_drain(float *scores, int32_t *indices, ptrdiff_t n, int32_t *out) {
     if (is_ascending(scores, indices, n)) {
         // Sorted worst first (what the offer kernel keeps small heaps as): read it backwards.

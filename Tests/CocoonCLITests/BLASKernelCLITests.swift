@@ -64,4 +64,32 @@ import Testing
         }
         #expect(cards[0] == cards[1])
     }
+
+    /// Skipping the products of items that cannot make a slate (``ItemBounds``, on for a catalog
+    /// of 64 dimensions and 20 topics: `ModelTests.generatedCatalogsGetBounds`) gives the same
+    /// bytes as computing every product (`COCOON_SCORE_PRUNING=off`), through "not interested"
+    /// marks, exclusions and twins, with one worker and with two: for the profile recommender,
+    /// which skips, and the reference one, whose interest channels read every score (so it does
+    /// not).
+    @Test(arguments: ["profile", "reference"])
+    func skippingItemsGivesTheRunOfEveryProduct(kind: String) throws {
+        guard let core = BLASRuntime.coreForCPU, BlockScorer.fusedChainKernels.contains(core) else { return }
+        var cards: [Data] = []
+        for (name, environment) in [
+            ("skip", ["OPENBLAS_CORETYPE": core]), ("every", ["OPENBLAS_CORETYPE": core, "COCOON_SCORE_PRUNING": "off"]),
+        ] {
+            for workers in ["1", "2"] {
+                let dir = CLI.tempDir("score-pruning-\(kind)-\(name)-\(workers)")
+                let r = try CLI.run(
+                    ["run", "Scenarios/quickstart.yaml", "--out", dir, "--quiet", "--threads", workers,
+                     "--set", "world.population.users=500", "--set", "steps=12", "--set", "world.catalog.items=5000",
+                     "--set", "world.catalog.dimension=64", "--set", "interventions[0].at=6", "--set", "checks[0].window=[7,12]",
+                     "--set", "recommender.kind=\(kind)"],
+                    environment: environment)
+                #expect(r.status == 0 || r.status == 1, "\(r.stderr)")
+                cards.append(try Data(contentsOf: URL(fileURLWithPath: dir + "/scorecard.json")))
+            }
+        }
+        #expect(cards.allSatisfy { $0 == cards[0] })
+    }
 }

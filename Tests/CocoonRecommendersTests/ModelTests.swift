@@ -276,6 +276,23 @@ import Testing
         }
         #expect(changedFixed > 190 && changedOther == 0)
     }
+
+    /// The generator's clustered catalogs of 64 dimensions get item bounds (one direction per
+    /// topic), so the built-in recommenders skip most products on them (the CLI test
+    /// `skippingItemsGivesTheRunOfEveryProduct` compares such runs with every product); at 32
+    /// dimensions 20 topics are more than half the dimensions, and there are none.
+    @Test func generatedCatalogsGetBounds() throws {
+        var spec = CatalogSpec()
+        spec.items = 5_000
+        spec.topics = 20
+        spec.nearDuplicateFraction = 0.1
+        spec.dimension = 64
+        let wide = try Catalog.generate(spec, seed: Seed(7).derive("catalog"))
+        #expect(ItemBounds(wide.unitEmbeddings, tileSize: BuiltinRecommender.tileSize, avx512: false)?.directions == 20)
+        spec.dimension = 32
+        let narrow = try Catalog.generate(spec, seed: Seed(7).derive("catalog"))
+        #expect(ItemBounds(narrow.unitEmbeddings, tileSize: BuiltinRecommender.tileSize, avx512: false) == nil)
+    }
 }
 
 /// ALS against the loop it replaced: the full f × f system formed element by element with

@@ -111,6 +111,86 @@ void cocoon_panel_products(const float *u, ptrdiff_t rows, ptrdiff_t ldu, ptrdif
                            ptrdiff_t width, float *c, ptrdiff_t ldc, int vectorized, const int32_t *topic,
                            const float *tables, const uint8_t *has, const float *thr, uint64_t *screen, ptrdiff_t words);
 
+/// The d × d second moment Σ vᵢ vᵢᵀ / count of rows 0, step, 2·step, … of the n × d matrix v
+/// (double precision, row-major, symmetric).
+void cocoon_second_moment(const float *v, ptrdiff_t n, ptrdiff_t d, ptrdiff_t step, double *out);
+
+/// The eigenvalues (descending, in `values`) and eigenvectors (row k of the n × n `vectors`: the
+/// unit eigenvector of values[k]) of the symmetric n × n row-major matrix `a` (destroyed), by
+/// cyclic Jacobi rotations. Deterministic; O(n³) a sweep.
+void cocoon_symmetric_eigen(double *a, ptrdiff_t n, double *values, double *vectors);
+
+/// For each of the n rows of the n × d matrix `v`: its coordinates along the q orthonormal rows
+/// of `basis` (q × d) in `coords` (n × q, double), the length of what is left (v minus its
+/// projection) rounded up to a float in `residual`, and the row's length rounded up in `norm`.
+void cocoon_project_items(const float *v, ptrdiff_t n, ptrdiff_t d, const double *basis, ptrdiff_t q, double *coords,
+                          float *residual, float *norm);
+
+/// For `rows` user rows (`ldu` floats apart, d each): their coordinates `uq[r·ldq + j] = Σₓ
+/// u[r][x] · basis[x·q + j]` (basis: d × q, x-major), their squared length `norm2[r]` and the
+/// squared length of the coordinates `proj2[r]`, in single precision (callers allow for its
+/// rounding). AVX-512 with `vectorized`, else plain C.
+void cocoon_project_users(const float *u, ptrdiff_t rows, ptrdiff_t ldu, ptrdiff_t d, const float *basis, ptrdiff_t q,
+                          float *uq, ptrdiff_t ldq, float *norm2, float *proj2, int vectorized);
+
+/// The items as ``cocoon_pruned_products`` reads them: packed (``cocoon_pack_panels``) in a
+/// position order that permutes items within each tile (position p holds item `ids[p]`, of the
+/// same tile); `items` positions, d dimensions, q coordinates.
+typedef struct {
+    /// The items (full d) and their coordinates along the basis (q), packed, 64-byte aligned.
+    const float *panels;
+    const float *coordinatePanels;
+    /// Per position: the length of the item's part outside the basis, rounded up.
+    const float *residual;
+    const int32_t *ids;
+    /// Per panel of 16 positions, x-major (`centroids[x·centroidStride + p]`, 32 floats of room
+    /// past the last panel): the mean of its coordinates; its radius about that mean and its
+    /// largest residual, rounded up (zero past the last panel).
+    const float *centroids;
+    const float *radius;
+    const float *panelResidual;
+    ptrdiff_t centroidStride;
+    ptrdiff_t items, d, q;
+} CocoonBoundItems;
+
+/// A block of users as ``cocoon_pruned_products`` reads them, per row r: the user (`u + r·ldu`, d
+/// floats), its coordinates (`uq + r·ldq`, q floats), the length of those rounded up (`unorm`),
+/// the bound on its part outside the basis (`ures`), its largest positive topic offset (`lift`,
+/// 0 without), what a bound must reach (`thr`) and its heap's k-th best (`roots`).
+typedef struct {
+    const float *u;
+    ptrdiff_t ldu;
+    const float *uq;
+    ptrdiff_t ldq;
+    const float *unorm, *ures, *lift, *thr, *roots;
+} CocoonBoundUsers;
+
+/// The scores of a tile's items (positions `first … first + width − 1`, `first` a multiple of 16)
+/// that may beat each row's threshold. For each row r, on three levels each bounding the next:
+/// each panel of 16 positions whose bound (its centroid's chain with the row's coordinates, plus
+/// unorm·radius, ures·panelResidual and lift) reaches thr[r]; of those, the panels with a position
+/// whose bound (the chain of the coordinates, plus ures·residual, plus the topic offset as
+/// ``cocoon_panel_products`` adds it; `topic` per position) reaches thr[r]; of those, the scores,
+/// computed as ``cocoon_panel_products`` computes them (the same bits). Each score above roots[r]
+/// (no other can enter the row's heap) is written to `c[r·ldc + id − first]` and `id − first` is
+/// listed at `hot + r·ldh` (room for `width`; `listed[r]` of them, in no particular order). Other
+/// scores of the row are left as they are. Returns the number of (row, panel) pairs whose scores
+/// were computed. `scratch` has room for 132 · rows int32 values.
+///
+/// The caller's thresholds must allow for the bounds' rounding: then an item skipped scores below
+/// thr[r] plus that allowance.
+ptrdiff_t cocoon_pruned_products(const CocoonBoundItems *items, const CocoonBoundUsers *users, ptrdiff_t rows, ptrdiff_t first,
+                                 ptrdiff_t width, float *c, ptrdiff_t ldc, const int32_t *topic, const float *tables,
+                                 const uint8_t *has, int32_t *hot, ptrdiff_t ldh, ptrdiff_t *listed, int32_t *scratch,
+                                 int vectorized);
+
+/// Offers `x[j]` (item `base + j`) for each of the `count` distinct j < n listed in `list` (any
+/// order), in increasing j, to a full heap of k (``cocoon_topk_offer_run``'s layout, every kept
+/// index below `base`): the same selection as offering the whole run when the scores not listed
+/// cannot beat the heap.
+void cocoon_topk_offer_listed(const float *x, ptrdiff_t n, int64_t base, float *scores, int32_t *indices, ptrdiff_t k,
+                              const int32_t *list, ptrdiff_t count);
+
 /// `out[p] = Σₓ x[i] · rows[p][i]` for p < n (1 ≤ n ≤ 16), i < d: each one chain in dimension
 /// order started from +0, a product then a sum (never a fused multiply-add) — the affinities of
 /// the engine's choice step, bit for bit. With AVX-512 only (where ``cocoon_kernels_avx512``
