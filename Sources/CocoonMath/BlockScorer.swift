@@ -352,7 +352,10 @@ public struct BlockScorer: Sendable {
                 let next = t1 < m ? t1..<min(t1 + tileSize, m) : 0..<min(tileSize, m)
                 if let panels = tilePanels(rows: b, width: width) {
                     let nextBase = UnsafeRawPointer(panels.values.baseAddress! + next.lowerBound * d)
-                    let nextBytes = (next.count + 15) / 16 * 16 * d * MemoryLayout<Float>.stride
+                    // A pruned next tile reads other panels (``ItemBounds``): ask only for the next
+                    // block's first tile then.
+                    let panelBytes = (next.count + 15) / 16 * 16 * d * MemoryLayout<Float>.stride
+                    let nextBytes = pruning != nil && t1 < m ? 0 : panelBytes
                     if let bounds = pruning, (0..<b).allSatisfy({ kept[$0] == k }) {
                         let c0 = PhaseClock.start()
                         let margins = workspace.boundUsers.margin
