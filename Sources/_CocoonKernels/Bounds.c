@@ -278,24 +278,38 @@ __attribute__((target("avx512f"))) static void panel_bounds_avx512(const CocoonB
 // against the panel (each a chain in a register, the panel's values read once for all of them),
 // as the products kernel goes 12 rows at a time against every panel.
 
+// a[r] = the chain (fused multiply-adds in dimension order from zero) of row rows[r] of the
+// matrix at `base` (`ld` floats a row) with the n dimensions of the panel at v, for r < R.
+__attribute__((target("avx512f"), always_inline)) static inline void
+gathered_chains_avx512(const float *base, ptrdiff_t ld, const int32_t *rows, const int R, const float *v, ptrdiff_t n,
+                       __m512 *a) {
+    const float *row[12];
+    _Pragma("clang loop unroll(full)") for (int r = 0; r < R; r++) {
+        a[r] = _mm512_setzero_ps();
+        row[r] = base + (ptrdiff_t)rows[r] * ld;
+    }
+    for (ptrdiff_t x = 0; x < n; x++) {
+        __m512 vx = _mm512_load_ps(v + x * 16);
+        _Pragma("clang loop unroll(full)") for (int r = 0; r < R; r++)
+            a[r] = _mm512_fmadd_ps(_mm512_set1_ps(row[r][x]), vx, a[r]);
+    }
+}
+
+// The lanes of panel p that are items.
+static inline __mmask16 panel_lanes(const CocoonBoundItems *it, ptrdiff_t p) {
+    ptrdiff_t lanes = it->items - p * 16 < 16 ? it->items - p * 16 : 16;
+    return (__mmask16)(lanes == 16 ? 0xFFFF : (1u << lanes) - 1);
+}
+
 // Level 2: bit r of the result set where a position of panel p has a bound (as the portable
 // loop computes it) that reaches the threshold of row rows[r], r < R.
 __attribute__((target("avx512f"), always_inline)) static inline uint32_t
 rows_item_bounds_avx512(const CocoonBoundItems *it, const CocoonBoundUsers *us, const int32_t *rows, const int R,
                         ptrdiff_t p, const int32_t *topic, const float *tables, const uint8_t *has) {
     __m512 a[12];
-    const float *uq[12];
-    _Pragma("clang loop unroll(full)") for (int r = 0; r < R; r++) {
-        a[r] = _mm512_setzero_ps();
-        uq[r] = us->uq + (ptrdiff_t)rows[r] * us->ldq;
-    }
-    const float *v = it->coordinatePanels + p * it->q * 16;
-    for (ptrdiff_t x = 0; x < it->q; x++) {
-        __m512 vx = _mm512_load_ps(v + x * 16);
-        _Pragma("clang loop unroll(full)") for (int r = 0; r < R; r++) a[r] = _mm512_fmadd_ps(_mm512_set1_ps(uq[r][x]), vx, a[r]);
-    }
-    ptrdiff_t pos = p * 16, lanes = it->items - pos < 16 ? it->items - pos : 16;
-    __mmask16 m = (__mmask16)(lanes == 16 ? 0xFFFF : (1u << lanes) - 1);
+    gathered_chains_avx512(us->uq, us->ldq, rows, R, it->coordinatePanels + p * it->q * 16, it->q, a);
+    ptrdiff_t pos = p * 16;
+    __mmask16 m = panel_lanes(it, p);
     __m512 e = _mm512_maskz_loadu_ps(m, it->residual + pos);
     __m512i tp = tables ? _mm512_maskz_loadu_epi32(m, topic + pos) : _mm512_setzero_si512();
     uint32_t pass = 0;
@@ -347,18 +361,9 @@ rows_chains_avx512(const CocoonBoundItems *it, const CocoonBoundUsers *us, const
                    ptrdiff_t first, const int32_t *topic, const float *tables, const uint8_t *has, float *c,
                    ptrdiff_t ldc, int32_t *hot, ptrdiff_t ldh, ptrdiff_t *listed) {
     __m512 a[12];
-    const float *u[12];
-    _Pragma("clang loop unroll(full)") for (int r = 0; r < R; r++) {
-        a[r] = _mm512_setzero_ps();
-        u[r] = us->u + (ptrdiff_t)rows[r] * us->ldu;
-    }
-    const float *v = it->panels + p * it->d * 16;
-    for (ptrdiff_t x = 0; x < it->d; x++) {
-        __m512 vx = _mm512_load_ps(v + x * 16);
-        _Pragma("clang loop unroll(full)") for (int r = 0; r < R; r++) a[r] = _mm512_fmadd_ps(_mm512_set1_ps(u[r][x]), vx, a[r]);
-    }
-    ptrdiff_t pos = p * 16, lanes = it->items - pos < 16 ? it->items - pos : 16;
-    __mmask16 m = (__mmask16)(lanes == 16 ? 0xFFFF : (1u << lanes) - 1);
+    gathered_chains_avx512(us->u, us->ldu, rows, R, it->panels + p * it->d * 16, it->d, a);
+    ptrdiff_t pos = p * 16;
+    __mmask16 m = panel_lanes(it, p);
     __m512i at = _mm512_sub_epi32(_mm512_maskz_loadu_epi32(m, it->ids + pos), _mm512_set1_epi32((int32_t)first));
     __m512i tp = tables ? _mm512_maskz_loadu_epi32(m, topic + pos) : _mm512_setzero_si512();
     _Pragma("clang loop unroll(full)") for (int r = 0; r < R; r++) {
