@@ -6,12 +6,15 @@ import Foundation
 ///
 /// Along an orthonormal basis Q of q directions a user splits as u = Q·uq + u⊥ and an item as
 /// v = Q·vq + v⊥, so their score u·v = uq·vq + u⊥·v⊥ is at most uq·vq + |u⊥|·|v⊥|: a bound that
-/// costs q multiply-adds where the score costs d. Once a user's heap is full, an item whose
-/// bound (plus a margin larger than every rounding involved) is below the heap's k-th best
-/// cannot enter it, and its score is never computed; the scores that are computed are the panel
-/// kernel's, bit for bit, and are offered in item order as before. So the selection is the
-/// one every product would give, whatever the catalog: only the time depends on how well the
-/// directions fit it.
+/// costs q multiply-adds where the score costs d. Once a block's heaps are full, an item whose
+/// bound (plus a margin larger than every rounding involved) is below its user's k-th best
+/// cannot enter that heap, and its score is never computed; the scores that are computed are
+/// the panel kernel's, bit for bit, and are offered in item order as before. So the selection
+/// is the one every product would give, whatever the catalog: only the time depends on how well
+/// the directions fit it. `cocoon_pruned_products` goes in three levels, each bounding the
+/// next: a panel of 16 items (its centroid's chain plus its radius and largest residual), the
+/// items of the panels that pass, the scores of the panels with an item that passes — the last
+/// two panel by panel over the block's rows that passed, twelve a register block.
 ///
 /// The directions are the catalog's principal ones (eigenvectors of its second moment,
 /// `cocoon_symmetric_eigen`), as many as the largest gap in the eigenvalues marks, at most
