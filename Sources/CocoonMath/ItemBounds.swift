@@ -31,10 +31,10 @@ package final class ItemBounds: @unchecked Sendable {
     let basis: [Float]
     /// Position → item: within each tile, the tile's items by strongest direction, then index.
     package let ids: [Int32]
-    /// The items in position order, packed as ``ItemPanels`` packs them (full d), and their
-    /// coordinates packed the same way (q floats a position): 64-byte aligned.
-    let panels: UnsafeMutableBufferPointer<Float>
-    let coordinatePanels: UnsafeMutableBufferPointer<Float>
+    /// The items in position order as ``ItemPanels`` (full d), and their coordinates the same
+    /// way (q floats a position).
+    let panels: ItemPanels
+    let coordinatePanels: ItemPanels
     /// Per position (zero past the last item): the length of the item's part outside the basis,
     /// rounded up.
     let residuals: [Float]
@@ -144,8 +144,8 @@ package final class ItemBounds: @unchecked Sendable {
         radius = reach
         panelResidual = worst
         centroidStride = stride
-        panels = Self.pack(full, rows: n, cols: d)
-        coordinatePanels = Self.pack(part, rows: n, cols: q)
+        panels = ItemPanels(Matrix(rows: n, cols: d, values: full), avx512: avx512)
+        coordinatePanels = ItemPanels(Matrix(rows: n, cols: q, values: part), avx512: avx512)
     }
 
     /// The eigenvalues (largest first) and unit eigenvectors (row k: value k's) of the symmetric
@@ -157,20 +157,6 @@ package final class ItemBounds: @unchecked Sendable {
         var vectors = [Double](repeating: 0, count: n * n)
         cocoon_symmetric_eigen(&work, n, &values, &vectors)
         return (values, vectors)
-    }
-
-    deinit {
-        UnsafeMutableRawPointer(panels.baseAddress!).deallocate()
-        UnsafeMutableRawPointer(coordinatePanels.baseAddress!).deallocate()
-    }
-
-    /// The rows × cols matrix `values` as 64-byte aligned panels of 16 rows.
-    private static func pack(_ values: [Float], rows: Int, cols: Int) -> UnsafeMutableBufferPointer<Float> {
-        let count = (rows + 15) / 16 * 16 * cols
-        let raw = UnsafeMutableRawPointer.allocate(byteCount: count * MemoryLayout<Float>.stride, alignment: 64)
-        let out = UnsafeMutableBufferPointer(start: raw.bindMemory(to: Float.self, capacity: count), count: count)
-        values.withUnsafeBufferPointer { cocoon_pack_panels($0.baseAddress!, rows, cols, out.baseAddress!) }
-        return out
     }
 
     /// The number of directions for eigenvalues `values` (descending): the q ≤ d / 2 with the
@@ -298,7 +284,7 @@ extension ItemBounds {
                     radius.withUnsafeBufferPointer { rad in
                         panelResidual.withUnsafeBufferPointer { pres in
                             var it = CocoonBoundItems(
-                                panels: panels.baseAddress!, coordinatePanels: coordinatePanels.baseAddress!,
+                                panels: panels.values.baseAddress!, coordinatePanels: coordinatePanels.values.baseAddress!,
                                 residual: res.baseAddress!, ids: id.baseAddress!, centroids: cen.baseAddress!,
                                 radius: rad.baseAddress!, panelResidual: pres.baseAddress!, centroidStride: centroidStride,
                                 items: items, d: dimension, q: directions)
