@@ -273,7 +273,16 @@ public struct BlockScorer: Sendable {
                 "offsets for \(offsets.rows.count) rows and \(offsets.topics.count) items,"
                     + " \(b) rows and \(items.rows) items scored")
         }
-        workspace.prepare(rows: b, tile: tileWidth, k: k)
+        let adjusts = adjust != nil
+        // A row whose heap is full needs only the items above its root (its k-th best): the
+        // own products kernel compares every score it computes with the root as the tile
+        // starts and marks the runs of 32 items that hold one (a compare per register beside
+        // 2·d multiply-adds), and the selection reads just those runs instead of the whole row.
+        // Sound while nothing raises a score between the products and the selection.
+        let screens = k > 0 && (!adjusts || adjustLowersOnly)
+        // Skipping items by their bounds also needs an adjustment that reads no other score.
+        let prunable = screens && (!adjusts || adjustEditsOnly) ? bounds : nil
+        workspace.prepare(rows: b, tile: tileWidth, k: k, pruning: prunable != nil)
         let m = items.rows
         let timed = PhaseClock.isEnabled
         var gemmTime: UInt64 = 0, selectTime: UInt64 = 0
@@ -287,13 +296,6 @@ public struct BlockScorer: Sendable {
         // Unwrapped once: binding the optional closure per row retained and released its
         // context every time (half a million times a step at W2).
         let adjustRow = adjust ?? { _, _, _ in }
-        let adjusts = adjust != nil
-        // A row whose heap is full needs only the items above its root (its k-th best): the
-        // own products kernel compares every score it computes with the root as the tile
-        // starts and marks the runs of 32 items that hold one (a compare per register beside
-        // 2·d multiply-adds), and the selection reads just those runs instead of the whole row.
-        // Sound while nothing raises a score between the products and the selection.
-        let screens = k > 0 && (!adjusts || adjustLowersOnly)
         let words = ItemPanels.screenWords(width: tileWidth)
         let roots = workspace.roots.base, screenBits = workspace.screen.base
         let cuts = workspace.cuts.base, hot = workspace.hot.base, listed = workspace.listed.base
@@ -334,7 +336,7 @@ public struct BlockScorer: Sendable {
             // whose rows' heaps are all full computes only the panels of 16 items whose bounds
             // may beat each row's k-th best (``ItemBounds``), for the whole block at once; where
             // that is over a fifth of the rows' panels the block goes back to every product.
-            var pruning = screens && (!adjusts || adjustEditsOnly) ? bounds : nil
+            var pruning = prunable
             if let bounds = pruning {
                 bounds.project(userRows.baseAddress! + rows.lowerBound * d, rows: b, into: &workspace.boundUsers) { r in
                     guard let offsets, offsets.rows[r] != 0 else { return 0...0 }
@@ -520,7 +522,9 @@ public final class ScoringWorkspace: @unchecked Sendable {
     /// Creates an empty workspace; it grows on first use.
     public init() {}
 
-    func prepare(rows: Int, tile size: Int, k: Int) {
+    /// Makes room for `rows` rows of a tile of `size` items and heaps of k, and for the pruned
+    /// products' lists and scratch when `pruning` (only then: 2 MiB a worker at 256 × 2,048).
+    func prepare(rows: Int, tile size: Int, k: Int, pruning: Bool = false) {
         if tile.count < rows * size { tile = [Float](repeating: 0, count: rows * size) }
         if heapScores.count < rows * k {
             heapScores = SharedArray(repeating: 0, count: rows * k)
@@ -532,12 +536,14 @@ public final class ScoringWorkspace: @unchecked Sendable {
         }
         let words = ItemPanels.screenWords(width: size)
         if screen.count < rows * words { screen = SharedArray(repeating: 0, count: rows * words) }
-        if cuts.count < rows {
-            cuts = SharedArray(repeating: 0, count: rows)
-            listed = SharedArray(repeating: 0, count: rows)
+        if pruning {
+            if cuts.count < rows {
+                cuts = SharedArray(repeating: 0, count: rows)
+                listed = SharedArray(repeating: 0, count: rows)
+            }
+            if hot.count < rows * size { hot = SharedArray(repeating: 0, count: rows * size) }
+            if pruneScratch.count < 132 * rows { pruneScratch = SharedArray(repeating: 0, count: 132 * rows) }
         }
-        if hot.count < rows * size { hot = SharedArray(repeating: 0, count: rows * size) }
-        if pruneScratch.count < 132 * rows { pruneScratch = SharedArray(repeating: 0, count: 132 * rows) }
         kept.base.update(repeating: 0, count: rows)
     }
 

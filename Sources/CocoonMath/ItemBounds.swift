@@ -192,6 +192,9 @@ package final class ItemBounds: @unchecked Sendable {
         var margin: [Float] = []
         /// Per row: false where the bound cannot be trusted (a length that is not finite).
         var usable: [Bool] = []
+        /// Per row, scratch: the squared lengths of the user and of its coordinates.
+        var norm2: [Float] = []
+        var projected2: [Float] = []
     }
 
     /// Fills `users` for rows `rows` of `u` (d columns), whose topic offsets (if any) lie within
@@ -205,11 +208,13 @@ package final class ItemBounds: @unchecked Sendable {
             users.lift = [Float](repeating: 0, count: rows)
             users.margin = [Float](repeating: 0, count: rows)
             users.usable = [Bool](repeating: false, count: rows)
+            users.norm2 = [Float](repeating: 0, count: rows)
+            users.projected2 = [Float](repeating: 0, count: rows)
         }
-        var norm2 = [Float](repeating: 0, count: rows), proj2 = [Float](repeating: 0, count: rows)
         users.coordinates.withUnsafeMutableBufferPointer { c in
             basis.withUnsafeBufferPointer { b in
-                cocoon_project_users(u, rows, d, d, b.baseAddress!, q, c.baseAddress!, q, &norm2, &proj2, avx512 ? 1 : 0)
+                cocoon_project_users(
+                    u, rows, d, d, b.baseAddress!, q, c.baseAddress!, q, &users.norm2, &users.projected2, avx512 ? 1 : 0)
             }
         }
         // Rounding allowances, in units of 2⁻²⁴ (float's unit roundoff), each at least twice the
@@ -221,7 +226,7 @@ package final class ItemBounds: @unchecked Sendable {
         let lengthSlack = 2 * (2 * dd * (1 + qq.squareRoot()) + 4 * (dd * qq).squareRoot() + 2 * qq + 64) * unit
         let scoreSlack = 2 * (dd * (1 + qq.squareRoot()) + 2 * qq + 3 * (dd * qq).squareRoot() + 16) * unit
         for r in 0..<rows {
-            let n2 = Double(norm2[r]), p2 = Double(proj2[r])
+            let n2 = Double(users.norm2[r]), p2 = Double(users.projected2[r])
             guard n2.isFinite, p2.isFinite else {
                 users.usable[r] = false
                 continue
