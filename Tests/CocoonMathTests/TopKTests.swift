@@ -251,6 +251,63 @@ private func reference(_ scores: [Float], k: Int, excluded: [Bool]? = nil) -> [I
         }
     }
 
+    /// A full heap offered only the listed scores, in any order, ends as the whole run leaves
+    /// it when the list holds every score above the heap's root: a few such scores (entered from
+    /// a short buffer) and hundreds (past the buffer: every listed score in item order), ties at
+    /// the root and above it, NaN and -infinity, heaps kept sorted (k ≤ 16) and real heaps. Scores not listed
+    /// are never read (they are +infinity here), and leaving out the best entering one changes
+    /// the result.
+    @Test func listedOfferEqualsTheWholeRun() {
+        for (trial, n) in [1, 33, 2048, 4100].enumerated() {
+            var rng = Seed(12).stream("listed", trial)
+            let levels = trial % 2 == 0 ? 9 : 1_000_000
+            let value = { (rng: inout RandomStream) -> Float in
+                Float(Sample.index(below: levels, using: &rng)) / Float(levels)
+            }
+            let prefix = (0..<300).map { _ in value(&rng) }
+            let run: [Float] = (0..<n).map { _ in
+                let r = Sample.index(below: 40, using: &rng)
+                return r == 0 ? .nan : r == 1 ? -.infinity : value(&rng)
+            }
+            for k in [1, 10, 16, 17, 40] {
+                var hs = [Float](repeating: 0, count: k), hi = [Int32](repeating: 0, count: k)
+                #expect(cocoon_topk_offer_run(prefix, 300, 0, &hs, &hi, k, 0, -.infinity) == k)
+                let root = hs[0]
+                let want = reference(prefix + run, k: k)
+                let entering = (0..<n).filter { run[$0] > root }
+                for extra in [0.0, 0.5] {
+                    let chosen = (0..<n).filter { run[$0] > root || Sample.bernoulli(extra, using: &rng) }
+                    let list = Sample.permutation(chosen.count, using: &rng).map { Int32(chosen[$0]) }
+                    var seen = [Float](repeating: .infinity, count: n)
+                    for j in list { seen[Int(j)] = run[Int(j)] }
+                    var heap = (hs, hi)
+                    TopKSelector.offerListed(
+                        seen, count: n, baseIndex: 300, k: k, scores: &heap.0, indices: &heap.1, list: list, listed: list.count)
+                    #expect(
+                        drained(&heap.0, &heap.1, k) == want,
+                        "n=\(n) k=\(k) extra \(extra), \(entering.count) above the root")
+                }
+                // Ties above the root, a few (the buffer's way): the lower items win them.
+                var tied = run.map { $0 > root ? root - 1 : $0 }
+                let picked = Sample.withoutReplacement(k: min(n, 20), of: n, using: &rng)
+                for (c, j) in picked.enumerated() { tied[j] = c == 0 ? root + 2 : root + 1 }
+                let tiedList = Sample.permutation(picked.count, using: &rng).map { Int32(picked[$0]) }
+                var tiedHeap = (hs, hi)
+                TopKSelector.offerListed(
+                    tied, count: n, baseIndex: 300, k: k, scores: &tiedHeap.0, indices: &tiedHeap.1, list: tiedList,
+                    listed: tiedList.count)
+                #expect(drained(&tiedHeap.0, &tiedHeap.1, k) == reference(prefix + tied, k: k), "n=\(n) k=\(k) ties")
+                if let best = want.first(where: { $0 >= 300 }) {
+                    let list = entering.filter { $0 != best - 300 }.map(Int32.init)
+                    var heap = (hs, hi)
+                    TopKSelector.offerListed(
+                        run, count: n, baseIndex: 300, k: k, scores: &heap.0, indices: &heap.1, list: list, listed: list.count)
+                    #expect(!drained(&heap.0, &heap.1, k).contains(best), "n=\(n) k=\(k) best \(best) not listed")
+                }
+            }
+        }
+    }
+
     /// A heap's items in raw memory, best first (as ints).
     private func drained(_ s: inout [Float], _ i: inout [Int32], _ n: Int) -> [Int] {
         var out = [Int32](repeating: -1, count: n)
