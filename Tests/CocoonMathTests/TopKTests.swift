@@ -207,15 +207,7 @@ private func reference(_ scores: [Float], k: Int, excluded: [Bool]? = nil) -> [I
         onEveryInstructionSet { isa in
             for (trial, n) in [1, 31, 32, 33, 100, 2048, 2049, 4100].enumerated() {
                 var rng = Seed(11).stream("screened", trial)
-                let levels = trial % 2 == 0 ? 9 : 1_000_000  // many ties, or nearly none
-                let value = { (rng: inout RandomStream) -> Float in
-                    Float(Sample.index(below: levels, using: &rng)) / Float(levels)
-                }
-                let prefix = (0..<300).map { _ in value(&rng) }
-                let run: [Float] = (0..<n).map { _ in
-                    let r = Sample.index(below: 40, using: &rng)
-                    return r == 0 ? .nan : r == 1 ? -.infinity : value(&rng)
-                }
+                let (prefix, run) = prefixAndRun(n, levels: trial % 2 == 0 ? 9 : 1_000_000, using: &rng)
                 let runs = (n + 31) / 32, words = (n + 2047) / 2048
                 for k in [1, 10, 16, 17, 40] {
                     var hs = [Float](repeating: 0, count: k), hi = [Int32](repeating: 0, count: k)
@@ -260,15 +252,7 @@ private func reference(_ scores: [Float], k: Int, excluded: [Bool]? = nil) -> [I
     @Test func listedOfferEqualsTheWholeRun() {
         for (trial, n) in [1, 33, 2048, 4100].enumerated() {
             var rng = Seed(12).stream("listed", trial)
-            let levels = trial % 2 == 0 ? 9 : 1_000_000
-            let value = { (rng: inout RandomStream) -> Float in
-                Float(Sample.index(below: levels, using: &rng)) / Float(levels)
-            }
-            let prefix = (0..<300).map { _ in value(&rng) }
-            let run: [Float] = (0..<n).map { _ in
-                let r = Sample.index(below: 40, using: &rng)
-                return r == 0 ? .nan : r == 1 ? -.infinity : value(&rng)
-            }
+            let (prefix, run) = prefixAndRun(n, levels: trial % 2 == 0 ? 9 : 1_000_000, using: &rng)
             for k in [1, 10, 16, 17, 40] {
                 var hs = [Float](repeating: 0, count: k), hi = [Int32](repeating: 0, count: k)
                 #expect(cocoon_topk_offer_run(prefix, 300, 0, &hs, &hi, k, 0, -.infinity) == k)
@@ -306,6 +290,19 @@ private func reference(_ scores: [Float], k: Int, excluded: [Bool]? = nil) -> [I
                 }
             }
         }
+    }
+
+    /// The screened and listed offers' data: 300 scores that fill a heap, then a run of n with
+    /// NaN and -infinity among them; `levels` values in [0, 1) (9: many ties; a million: nearly
+    /// none).
+    private func prefixAndRun(_ n: Int, levels: Int, using rng: inout RandomStream) -> (prefix: [Float], run: [Float]) {
+        let value = { (rng: inout RandomStream) -> Float in Float(Sample.index(below: levels, using: &rng)) / Float(levels) }
+        let prefix = (0..<300).map { _ in value(&rng) }
+        let run: [Float] = (0..<n).map { _ in
+            let r = Sample.index(below: 40, using: &rng)
+            return r == 0 ? .nan : r == 1 ? -.infinity : value(&rng)
+        }
+        return (prefix, run)
     }
 
     /// A heap's items in raw memory, best first (as ints).

@@ -282,16 +282,12 @@ import Testing
     /// `skippingItemsGivesTheRunOfEveryProduct` compares such runs with every product); at 32
     /// dimensions 20 topics are more than half the dimensions, and there are none.
     @Test func generatedCatalogsGetBounds() throws {
-        var spec = CatalogSpec()
-        spec.items = 5_000
-        spec.topics = 20
-        spec.nearDuplicateFraction = 0.1
-        spec.dimension = 64
-        let wide = try Catalog.generate(spec, seed: Seed(7).derive("catalog"))
-        #expect(ItemBounds(wide.unitEmbeddings, tileSize: BuiltinRecommender.tileSize, avx512: false)?.directions == 20)
-        spec.dimension = 32
-        let narrow = try Catalog.generate(spec, seed: Seed(7).derive("catalog"))
-        #expect(ItemBounds(narrow.unitEmbeddings, tileSize: BuiltinRecommender.tileSize, avx512: false) == nil)
+        func bounds(_ d: Int) throws -> ItemBounds? {
+            let w = try world(users: 1, items: 5_000, topics: 20, d: d, seed: 7) { c, _ in c.nearDuplicateFraction = 0.1 }
+            return ItemBounds(w.catalog.unitEmbeddings, tileSize: BuiltinRecommender.tileSize, avx512: false)
+        }
+        #expect(try bounds(64)?.directions == 20)
+        #expect(try bounds(32) == nil)
     }
 }
 
